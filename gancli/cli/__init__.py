@@ -1,0 +1,1 @@
+"""The Typer app: one short shim per command over the library."""

@@ -1,0 +1,72 @@
+"""Self-attention block of SAGAN (Zhang et al. 2019), as in the official SAGAN / BigGAN code.
+
+For x: (N, C, H, W), with L = H*W query positions and S key positions (S = L/4 with pooling):
+
+    q = theta(x)            (N, L, C/8)       1x1 conv
+    k = maxpool(phi(x))     (N, S, C/8)       1x1 conv, optional 2x2 max-pool
+    v = maxpool(g(x))       (N, S, C/2)       1x1 conv, optional 2x2 max-pool
+    beta = softmax(q k^T)   (N, L, S)         softmax over keys, no 1/sqrt(d) scaling
+    o = out(beta v)         (N, C, H, W)      1x1 conv C/2 -> C
+    y = x + gamma * o       gamma is learnable and starts at 0, so the block starts as identity.
+
+All four convs are spectrally normalised by the model's SN helper (they are ordinary nn.Conv2d).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, channels: int, pool: bool = True):
+        super().__init__()
+        if channels % 8:
+            raise ValueError(f"self-attention needs channels divisible by 8, got {channels}")
+        self.channels = channels
+        self.pool = pool
+        self.theta = nn.Conv2d(channels, channels // 8, 1, bias=False)
+        self.phi = nn.Conv2d(channels, channels // 8, 1, bias=False)
+        self.g = nn.Conv2d(channels, channels // 2, 1, bias=False)
+        self.out = nn.Conv2d(channels // 2, channels, 1, bias=False)
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = x.shape[0]
+        q = self.theta(x).flatten(2).transpose(1, 2)  # (N, L, C/8)
+        k = self.phi(x)
+        v = self.g(x)
+        if self.pool:
+            k = F.max_pool2d(k, 2)
+            v = F.max_pool2d(v, 2)
+        return q, k.reshape(n, k.shape[1], -1).transpose(1, 2), v.reshape(n, v.shape[1], -1).transpose(1, 2)
+
+    def attention_map(self, x: torch.Tensor) -> torch.Tensor:
+        """beta: (N, L, S), each row a distribution over key positions (row-major, origin top-left)."""
+        q, k, _ = self._qkv(x)
+        return torch.softmax(q @ k.transpose(1, 2), dim=-1)
+
+    def forward(self, x: torch.Tensor, return_attn: bool = False):
+        n, c, h, w = x.shape
+        q, k, v = self._qkv(x)
+        if return_attn:
+            attn = torch.softmax(q @ k.transpose(1, 2), dim=-1)
+            o = attn @ v  # (N, L, C/2)
+        else:
+            # The fused low-memory kernel needs one head size for q, k and v: split the C/2 value
+            # channels into 4 heads of size C/8 sharing the same q and k. Each head's output is
+            # softmax(q k^T) v_h, so concatenating the heads equals the single-head result.
+            d = q.shape[-1]
+            heads = v.shape[-1] // d
+            # The CPU flash kernel also needs a unit stride on the last dimension, which the
+            # (N, C, L) -> (N, L, C) transposes above do not give: without .contiguous() SDPA
+            # silently falls back to the explicit math path.
+            qh = q.contiguous().unsqueeze(1).expand(n, heads, q.shape[1], d)
+            kh = k.contiguous().unsqueeze(1).expand(n, heads, k.shape[1], d)
+            vh = v.reshape(n, v.shape[1], heads, d).transpose(1, 2).contiguous()
+            o = F.scaled_dot_product_attention(qh, kh, vh, scale=1.0)  # (N, heads, L, d)
+            o = o.transpose(1, 2).reshape(n, h * w, heads * d)
+            attn = None
+        o = self.out(o.transpose(1, 2).reshape(n, c // 2, h, w))
+        y = x + self.gamma * o
+        return (y, attn) if return_attn else y

@@ -1,0 +1,82 @@
+"""Residual blocks of SNGAN / BigGAN and the plain blocks of DCGAN.
+
+ResNet G block (pre-activation, upsampling):   x: (N, C_in, H, W) -> (N, C_out, 2H, 2W)
+    h = conv2(relu(bn2(conv1(up(relu(bn1(x, c)))), c)));  y = h + conv_sc(up(x))
+ResNet D block (downsampling by 2x2 average pooling when ``down``):
+    h = pool(conv2(relu(conv1(relu(x)))));  y = h + pool(conv_sc(x))
+The first D block is the "optimized" one of SNGAN: no ReLU before its first conv, and the shortcut
+pools before its 1x1 conv. DCGAN: transposed conv + BN + ReLU in G, strided conv + LeakyReLU in D.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gancli.layers.cbn import ConditionalBatchNorm2d
+
+
+class GBlock(nn.Module):
+    def __init__(self, in_ch: int, out_ch: int, cbn_kind: str = "none", cond_dim: int = 0):
+        super().__init__()
+        self.bn1 = ConditionalBatchNorm2d(in_ch, cbn_kind, cond_dim)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.bn2 = ConditionalBatchNorm2d(out_ch, cbn_kind, cond_dim)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.conv_sc = nn.Conv2d(in_ch, out_ch, 1)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        h = F.interpolate(F.relu(self.bn1(x, c)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.bn2(self.conv1(h), c)))
+        return h + self.conv_sc(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class DBlock(nn.Module):
+    def __init__(self, in_ch: int, out_ch: int, down: bool = True, first: bool = False):
+        super().__init__()
+        self.down = down
+        self.first = first
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.learnable_sc = first or down or in_ch != out_ch
+        if self.learnable_sc:
+            self.conv_sc = nn.Conv2d(in_ch, out_ch, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x if self.first else F.relu(x)
+        h = self.conv2(F.relu(self.conv1(h)))
+        if self.down:
+            h = F.avg_pool2d(h, 2)
+        sc = x
+        if self.first:
+            sc = self.conv_sc(F.avg_pool2d(sc, 2) if self.down else sc)
+        elif self.learnable_sc:
+            sc = self.conv_sc(sc)
+            if self.down:
+                sc = F.avg_pool2d(sc, 2)
+        return h + sc
+
+
+class DCGANUp(nn.Module):
+    """(N, C_in, H, W) -> (N, C_out, 2H, 2W): ConvTranspose 4x4 stride 2, BN (or CBN), ReLU."""
+
+    def __init__(self, in_ch: int, out_ch: int, cbn_kind: str = "none", cond_dim: int = 0):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False)
+        self.bn = ConditionalBatchNorm2d(out_ch, cbn_kind, cond_dim)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x), c))
+
+
+class DCGANDown(nn.Module):
+    """(N, C_in, H, W) -> (N, C_out, H/2, W/2): conv 4x4 stride 2, LeakyReLU(0.2).
+
+    No BN: with spectral normalization in D, SNGAN's "standard CNN" drops it."""
+
+    def __init__(self, in_ch: int, out_ch: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(self.conv(x), 0.2)

@@ -1,0 +1,110 @@
+"""Adversarial losses by name, and BigGAN's orthogonal regularisation.
+
+With D's logits on real data r and on generated data f (each (N,)):
+
+    hinge   (Lim & Ye 2017; SAGAN):  L_D = E[relu(1 - r)] + E[relu(1 + f)]     L_G = -E[f]
+    ns      (Goodfellow et al. 2014): L_D = E[softplus(-r)] + E[softplus(f)]  L_G = E[softplus(-f)]
+    wgan-gp (Gulrajani et al. 2017):  L_D = E[f] - E[r] + lambda * E[(||grad_x D(x_hat)||_2 - 1)^2]
+                                      L_G = -E[f],  x_hat = eps x_real + (1 - eps) x_fake, eps ~ U(0, 1)
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from gancli.layers.spectral import SN_TYPES, raw_weight
+from gancli.registry import Registry
+
+
+class GANLoss:
+    """``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``; ``gp_weight`` > 0 asks the
+    training loop to add :func:`gradient_penalty` to D's loss."""
+
+    name = ""
+    gp_weight = 0.0
+
+    def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+LOSSES: Registry[Callable[[], GANLoss]] = Registry("loss")
+
+
+@LOSSES.register("hinge")
+class HingeLoss(GANLoss):
+    name = "hinge"
+
+    def d_loss(self, real, fake):
+        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+    def g_loss(self, fake):
+        return -fake.mean()
+
+
+@LOSSES.register("ns")
+class NonSaturatingLoss(GANLoss):
+    name = "ns"
+
+    def d_loss(self, real, fake):
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+    def g_loss(self, fake):
+        return F.softplus(-fake).mean()
+
+
+@LOSSES.register("wgan-gp")
+class WGANGPLoss(GANLoss):
+    name = "wgan-gp"
+
+    def __init__(self, gp_weight: float = 10.0):
+        self.gp_weight = gp_weight
+
+    def d_loss(self, real, fake):
+        return fake.mean() - real.mean()
+
+    def g_loss(self, fake):
+        return -fake.mean()
+
+
+def get_loss(name: str) -> GANLoss:
+    return LOSSES.get(name)()
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
+                     fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """E[(||grad_x critic(x_hat)||_2 - 1)^2] on random interpolates x_hat (one eps per sample).
+
+    ``critic`` maps (N, C, H, W) -> (N,); pass a closure that binds the labels."""
+    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype, generator=generator)
+    x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
+    # The penalty is differentiated twice; fused attention kernels have no double backward, so the
+    # critic runs its attention through SDPA's math backend here (same values, more memory).
+    with sdpa_kernel(SDPBackend.MATH):
+        out = critic(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+
+
+def orthogonal_regularization(net: nn.Module) -> torch.Tensor:
+    """BigGAN's R(W) = sum over weights of ||W W^T * (1 - I)||_F^2, W reshaped to (out, rest).
+
+    Applied to the raw (un-normalised) weights; BigGAN's shared embedding is left out, as in BigGAN."""
+    total = None
+    for m in net.modules():
+        if not isinstance(m, SN_TYPES) or m is getattr(net, "shared", None):
+            continue
+        w = raw_weight(m).flatten(1)
+        gram = w @ w.t()
+        off = gram * (1.0 - torch.eye(gram.shape[0], device=w.device, dtype=w.dtype))
+        term = (off**2).sum()
+        total = term if total is None else total + term
+    if total is None:
+        return torch.zeros(())
+    return total

@@ -1,0 +1,84 @@
+"""DCGAN (Radford et al. 2016) with the conditioning of cGAN (Mirza & Osindero 2014).
+
+G: [z, onehot(y)] -> ConvT 4x4 (1 -> 4 px) -> BN -> ReLU -> (ConvT 4x4 s2 -> BN -> ReLU) x n
+   -> ConvT 4x4 s2 -> tanh. Widths halve as resolution doubles: ch * min(8, 2^k).
+D: conv 4x4 s2 -> LeakyReLU(0.2) [-> concat onehot(y) as constant feature maps] -> (conv 4x4 s2
+   -> LeakyReLU) x n down to 4x4 -> flatten -> linear (+ projection term with cond_mode "proj").
+cond_mode "concat" is the original cGAN conditioning; "proj" uses CBN in G and a projection D.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gancli.config import ModelConfig
+from gancli.layers import ConditionalBatchNorm2d, DCGANDown, DCGANUp, ProjectionHead
+
+
+def label_vector(y: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """Class indices -> one-hot float (N, n_classes); multi-hot attributes pass through as float."""
+    if cfg.label_kind == "class":
+        return F.one_hot(y, cfg.n_classes).float()
+    return y.float()
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.config = cfg
+        n_up = int(math.log2(cfg.res // 4))
+        widths = [cfg.ch * min(8, 2 ** (n_up - 1 - j)) for j in range(n_up)]
+        self.concat = cfg.label_kind != "none" and cfg.cond_mode == "concat"
+        z_in = cfg.z_dim + (cfg.n_labels if self.concat else 0)
+        kind, cond_dim = "none", 0
+        if cfg.label_kind != "none" and not self.concat:
+            kind, cond_dim = ("class", cfg.n_classes) if cfg.label_kind == "class" else ("vector", cfg.n_attrs)
+        self.input = nn.ConvTranspose2d(z_in, widths[0], 4, 1, 0, bias=False)
+        self.bn0 = ConditionalBatchNorm2d(widths[0], kind, cond_dim)
+        self.ups = nn.ModuleList(DCGANUp(widths[j], widths[j + 1], kind, cond_dim) for j in range(n_up - 1))
+        self.out = nn.ConvTranspose2d(widths[-1], cfg.channels, 4, 2, 1)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.concat:
+            z = torch.cat([z, label_vector(y, self.config)], dim=1)
+            y = None
+        c = None if self.concat else y
+        h = F.relu(self.bn0(self.input(z[:, :, None, None]), c))
+        for up in self.ups:
+            h = up(h, c)
+        return torch.tanh(self.out(h))
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.config = cfg
+        n_down = int(math.log2(cfg.res // 4))
+        widths = [cfg.ch * min(8, 2**i) for i in range(n_down)]
+        self.concat = cfg.label_kind != "none" and cfg.cond_mode == "concat"
+        extra = cfg.n_labels if self.concat else 0
+        self.downs = nn.ModuleList()
+        in_ch = cfg.channels
+        for i, w in enumerate(widths):
+            self.downs.append(DCGANDown(in_ch + (extra if i == 1 else 0), w))
+            in_ch = w
+        if n_down == 1 and self.concat:
+            raise ValueError("dcgan needs at least two D layers for concat conditioning")
+        features = widths[-1] * 16
+        self.head = ProjectionHead(features, "none" if self.concat else cfg.label_kind, cfg.n_labels)
+
+    def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = x
+        for i, down in enumerate(self.downs):
+            if i == 1 and self.concat:
+                maps = label_vector(y, self.config)[:, :, None, None].expand(-1, -1, *h.shape[2:])
+                h = torch.cat([h, maps], dim=1)
+            h = down(h)
+        return h.flatten(1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x, y)
+        return self.head(h, None if self.concat else y)

@@ -1,0 +1,12 @@
+"""Registers ``dcgan``: SN in D only, N(0, 0.02) init, cGAN concatenation by default."""
+from gancli.models import MODELS, ModelSpec
+from gancli.models.dcgan import DCGANDiscriminator, DCGANGenerator
+
+MODELS.register("dcgan")(ModelSpec(
+    name="dcgan",
+    build_g=DCGANGenerator,
+    build_d=DCGANDiscriminator,
+    defaults=lambda cfg: {"sn_g": False, "init": "normal", "cond_mode": "concat", "attn_res": []},
+    cond_modes=("concat", "proj"),
+    summary="DCGAN with strided convs; SN in D; cGAN concat or projection conditioning",
+))

@@ -1,0 +1,147 @@
+"""ResNet generator and discriminator shared by SNGAN, SAGAN and BigGAN.
+
+Widths follow BigGAN-PyTorch's architecture tables as multiples of ``ch``; at 32 px they are SNGAN's
+CIFAR networks (G: 4*ch = 256, D: 2*ch = 128 for ch = 64).
+
+G:  z -> linear -> (N, w0, 4, 4) -> GBlock x n (each doubles H, W) [+ attention] -> BN -> ReLU
+      -> conv3x3 -> tanh -> (N, channels, res, res) in [-1, 1]
+D:  x -> DBlock x m (first one "optimized") [+ attention] -> ReLU -> sum over H, W -> (N, F)
+      -> projection head -> (N,) logits
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gancli.config import ModelConfig
+from gancli.layers import ConditionalBatchNorm2d, DBlock, GBlock, ProjectionHead, SelfAttention
+from gancli.layers.spectral import exempt_from_sn
+
+# resolution -> (G widths from 4x4 up to res, as multiples of ch)
+G_WIDTHS = {32: [4, 4, 4, 4], 64: [16, 8, 4, 2, 1], 128: [16, 16, 8, 4, 2, 1], 256: [16, 16, 8, 8, 4, 2, 1]}
+# resolution -> (D block output widths, downsample flags)
+D_ARCH = {
+    32: ([2, 2, 2, 2], [True, True, False, False]),
+    64: ([1, 2, 4, 8, 16], [True, True, True, True, False]),
+    128: ([1, 2, 4, 8, 16, 16], [True, True, True, True, True, False]),
+    256: ([1, 2, 4, 8, 8, 16, 16], [True, True, True, True, True, True, False]),
+}
+
+
+def split_sizes(total: int, parts: int) -> list[int]:
+    """Sizes of ``parts`` near-equal chunks of ``total`` (the first ones one larger if uneven)."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+class ResNetGenerator(nn.Module):
+    """G(z, y): z (N, z_dim) float, y int64 (N,) class indices / float (N, k) multi-hot / None.
+
+    ``biggan=True`` adds BigGAN's shared label embedding and hierarchical z: z is cut into one chunk
+    for the input linear plus one per block, and each block's CBN sees [shared(y), z_chunk]."""
+
+    def __init__(self, cfg: ModelConfig, biggan: bool = False):
+        super().__init__()
+        self.config = cfg
+        self.biggan = biggan
+        widths = [w * cfg.ch for w in G_WIDTHS[cfg.res]]
+        n_blocks = len(widths) - 1
+        kind = cfg.label_kind
+        if biggan:
+            self.shared = None
+            if kind == "class":
+                self.shared = nn.Embedding(cfg.n_classes, cfg.shared_dim)
+            elif kind == "attrs":
+                self.shared = nn.Linear(cfg.n_attrs, cfg.shared_dim, bias=False)
+            if self.shared is not None:
+                exempt_from_sn(self.shared)  # BigGAN leaves the shared embedding plain
+            self.z_sizes = split_sizes(cfg.z_dim, n_blocks + 1) if cfg.hier else [cfg.z_dim]
+            shared = cfg.shared_dim if self.shared is not None else 0
+            chunk = self.z_sizes[1:] if cfg.hier else [0] * n_blocks
+            cond_dims = [shared + c for c in chunk]
+            cbn = [("vector", d) if d > 0 else ("none", 0) for d in cond_dims]
+            self.linear = nn.Linear(self.z_sizes[0], widths[0] * 16)
+        else:
+            if kind == "class":
+                cbn = [("class", cfg.n_classes)] * n_blocks
+            elif kind == "attrs":
+                cbn = [("vector", cfg.n_attrs)] * n_blocks
+            else:
+                cbn = [("none", 0)] * n_blocks
+            self.linear = nn.Linear(cfg.z_dim, widths[0] * 16)
+        self.blocks = nn.ModuleList()
+        self.attn = nn.ModuleDict()
+        for i in range(n_blocks):
+            self.blocks.append(GBlock(widths[i], widths[i + 1], *cbn[i]))
+            out_res = 4 * 2 ** (i + 1)
+            if out_res in cfg.attn_res:
+                self.attn[str(i)] = SelfAttention(widths[i + 1], pool=cfg.attn_pool)
+        self.bn = nn.BatchNorm2d(widths[-1])
+        self.conv_out = nn.Conv2d(widths[-1], cfg.channels, 3, padding=1)
+        self.w0 = widths[0]
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, return_attn: bool = False):
+        attn_maps = {}
+        if self.biggan:
+            zs = torch.split(z, self.z_sizes, dim=1)
+            h = self.linear(zs[0])
+            emb = self.shared(y) if self.shared is not None else None
+            conds = []
+            for i in range(len(self.blocks)):
+                parts = ([emb] if emb is not None else []) + ([zs[i + 1]] if self.config.hier else [])
+                conds.append(torch.cat(parts, dim=1) if parts else None)
+        else:
+            h = self.linear(z)
+            conds = [y] * len(self.blocks)
+        h = h.view(z.shape[0], self.w0, 4, 4)
+        for i, block in enumerate(self.blocks):
+            h = block(h, conds[i])
+            if str(i) in self.attn:
+                if return_attn:
+                    h, attn_maps[f"G.attn{i}"] = self.attn[str(i)](h, return_attn=True)
+                else:
+                    h = self.attn[str(i)](h)
+        x = torch.tanh(self.conv_out(F.relu(self.bn(h))))
+        return (x, attn_maps) if return_attn else x
+
+
+class ResNetDiscriminator(nn.Module):
+    """D(x, y) -> (N,) logits; x (N, channels, res, res) in [-1, 1]."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.config = cfg
+        mults, downs = D_ARCH[cfg.res]
+        widths = [m * cfg.ch for m in mults]
+        self.blocks = nn.ModuleList()
+        self.attn = nn.ModuleDict()
+        in_ch, res = cfg.channels, cfg.res
+        placed: set[int] = set()
+        for i, (w, down) in enumerate(zip(widths, downs)):
+            self.blocks.append(DBlock(in_ch, w, down=down, first=(i == 0)))
+            in_ch = w
+            res = res // 2 if down else res
+            if res in cfg.attn_res and res not in placed:  # after the first block reaching res
+                self.attn[str(i)] = SelfAttention(w, pool=cfg.attn_pool)
+                placed.add(res)
+        self.head = ProjectionHead(widths[-1], cfg.label_kind, cfg.n_labels)
+
+    def features(self, x: torch.Tensor, return_attn: bool = False):
+        """phi(x): (N, F) after the blocks, ReLU and global sum pooling."""
+        attn_maps = {}
+        h = x
+        for i, block in enumerate(self.blocks):
+            h = block(h)
+            if str(i) in self.attn:
+                if return_attn:
+                    h, attn_maps[f"D.attn{i}"] = self.attn[str(i)](h, return_attn=True)
+                else:
+                    h = self.attn[str(i)](h)
+        h = F.relu(h).sum(dim=(2, 3))
+        return (h, attn_maps) if return_attn else h
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_attn: bool = False):
+        if return_attn:
+            h, maps = self.features(x, return_attn=True)
+            return self.head(h, y), maps
+        return self.head(self.features(x), y)

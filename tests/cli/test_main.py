@@ -1,0 +1,29 @@
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from gancli import __version__
+from gancli.cli.main import app
+
+runner = CliRunner()
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"gancli {__version__}"
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in ["train", "sample", "eval", "attn-map", "sn-check"]:
+        assert name in result.stdout
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from gancli.cli.main import app; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
