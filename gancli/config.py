@@ -90,3 +90,84 @@ class ModelConfig:
         if d["attn_res"] and not spec.has_attention:
             raise GancliError(f"model {self.name} has no self-attention; leave attn_res empty")
         return ModelConfig(**d)
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``gancli train`` needs; defaults follow SAGAN (hinge, Adam(0.0, 0.9), TTUR 1e-4 / 4e-4).
+
+    The embedded default (``gancli train`` with no arguments) is a small class-conditional SAGAN at
+    32 px on the built-in ``shapes`` data, sized to finish within 5 minutes on a 2-core CPU.
+    """
+
+    dataset: str = "shapes"
+    data_root: str | None = None  # root of a local dataset (folder path, cifar10/mnist/celeba root)
+    download: bool = False
+    split: str = "train"
+    data_size: int | None = None  # shapes: number of generated images
+    cond: bool | None = None  # None: conditional whenever the data has class labels
+    attrs: list[str] | None = None  # celeba: condition on this attribute subset
+    model: str = "sagan"
+    res: int = 32
+    ch: int = 8
+    z_dim: int = 128
+    attn_res: list[int] | None = None
+    loss: str = "hinge"
+    steps: int = 600
+    batch_size: int = 64
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    n_dis: int = 1
+    ema: bool = True
+    ema_decay: float = 0.999
+    ortho_reg: float = 0.0  # BigGAN orthogonal regularisation strength for G (1e-4 in BigGAN)
+    reuse_fake: bool = False  # G step reuses the D step's G forward (saves a G forward; n_dis 1)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | mps
+    amp: str = "off"  # off | bf16 | fp16 (fp16 with a GradScaler, CUDA only)
+    compile: bool = False
+    out: str | None = None  # run directory; default runs/<dataset>-<model>-<res>-<time>
+    log_every: int = 25
+    sample_every: int = 250
+    ckpt_every: int = 500
+    keep: int = 3  # step checkpoints kept besides last.pt (0 keeps all)
+    resume: str | None = None
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def validate(self) -> "TrainConfig":
+        for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every", "ch", "z_dim"):
+            if getattr(self, name) <= 0:
+                raise GancliError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.keep < 0:
+            raise GancliError("--keep must be >= 0")
+        for name in ("lr_g", "lr_d"):
+            if getattr(self, name) <= 0:
+                raise GancliError(f"--{name.replace('_', '-')} must be positive")
+        if not (0.0 <= self.ema_decay < 1.0):
+            raise GancliError("--ema-decay must be in [0, 1)")
+        if self.res not in RESOLUTIONS:
+            raise GancliError(
+                f"unsupported resolution {self.res}; choose one of: {', '.join(map(str, RESOLUTIONS))}"
+            )
+        if self.amp not in ("off", "bf16", "fp16"):
+            raise GancliError(f"unknown --amp {self.amp!r}; choose one of: off, bf16, fp16")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise GancliError(f"unknown --device {self.device!r}; choose one of: auto, cpu, cuda, mps")
+        if self.reuse_fake and self.n_dis != 1:
+            raise GancliError("--reuse-fake needs --n-dis 1 (the G step reuses the one D step's fakes)")
+        from gancli.losses import LOSSES
+        from gancli.models import MODELS
+
+        MODELS.get(self.model)
+        LOSSES.get(self.loss)
+        return self

@@ -66,13 +66,16 @@ def _not_implemented(name: str, summary: str):
 
 
 for _name, _summary in [
-    ("train", "Train a GAN"),
     ("sample", "Draw images from a checkpoint"),
     ("eval", "Compute FID / IS / KID / precision-recall"),
     ("attn-map", "Show where self-attention looks for chosen pixels"),
     ("sn-check", "Audit spectral normalization and the Lipschitz bound"),
 ]:
     app.command(_name)(_not_implemented(_name, _summary))
+
+
+# the built commands register themselves on import
+from gancli.cli import train as _train  # noqa: E402,F401
 
 
 def main() -> None:

@@ -60,6 +60,6 @@ def count_parameters(net: nn.Module) -> int:
 
 
 # register the zoo (import for side effects)
-from gancli.models import biggan, dcgan_spec, sagan, sngan  # noqa: E402,F401
+from gancli.models import dcgan_spec, sngan, sagan, biggan  # noqa: E402,F401,I001  (registry order)
 
 __all__ = ["MODELS", "ModelSpec", "build_models", "build_generator", "build_discriminator", "count_parameters"]

@@ -1,0 +1,154 @@
+"""Training speed and memory per model and resolution, on the current device.
+
+For each configuration, in a fresh process: images/s of real training iterations (one D step + one
+G step, batch 64 unless --batch), FLOPs per iteration (torch.utils.flop_counter, forward + backward),
+achieved GFLOP/s against this machine's float32 matmul GFLOP/s, and peak memory (CUDA: max
+allocated; CPU: growth of the peak RSS over the process's size before the first step). Then the
+attention block's peak memory, fused vs explicit, at each model's attention map size.
+
+    python benchmarks/train_speed.py                       # reference config + sweep at --ch 16
+    python benchmarks/train_speed.py --models sagan --res 32 64 --ch 32 --reuse-fake
+    python benchmarks/train_speed.py --memory-check        # SAGAN-128, attention at 64x64, batch 32
+
+The reference configuration (always first) is ResNet SAGAN at 32 px, G width 256 and D width 128
+(ch 64), 10 classes: the SNGAN/SAGAN CIFAR networks.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _matmul_gflops(device: str) -> float:
+    import torch
+
+    n = 4096 if device == "cuda" else 2048
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(2):
+        a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    reps = 20 if device == "cuda" else 5
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def _run(spec: dict, queue) -> None:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gancli.config import TrainConfig
+    from gancli.training.loop import Trainer
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(model=spec["model"], res=spec["res"], ch=spec["ch"], batch_size=spec["batch"],
+                      attn_res=spec.get("attn_res"), data_size=max(4 * spec["batch"], 256), device=spec["device"],
+                      reuse_fake=spec["reuse_fake"], amp=spec["amp"], ema=True)
+    trainer = Trainer(cfg, show_progress=False)
+    if spec.get("n_classes") is not None and spec["n_classes"] != trainer.model_cfg.n_classes:
+        raise SystemExit("the shapes data has 8 classes; n_classes override is not supported")
+    cuda = trainer.device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    trainer.train_step()  # warm-up (and the peak-memory step)
+    sync()
+    peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if cuda
+               else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024)
+    with FlopCounterMode(display=False) as counter:
+        trainer.train_step()
+    flops = counter.get_total_flops()
+    sync()
+    start = time.perf_counter()
+    for _ in range(spec["steps"]):
+        trainer.train_step()
+    sync()
+    seconds = (time.perf_counter() - start) / spec["steps"]
+    g_params = sum(p.numel() for p in trainer.G.parameters())
+    d_params = sum(p.numel() for p in trainer.D.parameters())
+    queue.put({"img_s": spec["batch"] / seconds, "s_iter": seconds, "flops": flops, "peak_mb": peak_mb,
+               "g_params": g_params, "d_params": d_params, "attn_res": trainer.model_cfg.attn_res,
+               "g_width": trainer.G.blocks[0].conv1.out_channels if hasattr(trainer.G, "blocks") else None,
+               "d_width": trainer.D.blocks[0].conv1.out_channels if hasattr(trainer.D, "blocks") else None})
+
+
+def measure(spec: dict) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_run, args=(spec, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["dcgan", "sngan", "sagan", "biggan"])
+    parser.add_argument("--res", nargs="+", type=int, default=[32, 64, 128])
+    parser.add_argument("--ch", type=int, default=16, help="channel multiplier of the sweep")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=3, help="timed iterations per configuration")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--amp", default="off")
+    parser.add_argument("--reuse-fake", action="store_true")
+    parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--memory-check", action="store_true",
+                        help="only SAGAN-128 (ch 64) with attention at 64x64, batch 32")
+    args = parser.parse_args()
+
+    import torch
+
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else (
+        "cpu" if args.device == "auto" else args.device)
+    peak = _matmul_gflops(device)
+    print(f"device: {device} ({torch.get_num_threads()} threads); float32 matmul: {peak:.0f} GFLOP/s")
+    common = dict(device=device, amp=args.amp, reuse_fake=args.reuse_fake, steps=args.steps)
+    specs = []
+    if args.memory_check:
+        specs.append(("SAGAN-128 attn 64x64 b32", dict(model="sagan", res=128, ch=64, batch=32, attn_res=[64], **common)))
+    else:
+        if not args.no_reference:
+            specs.append(("reference SAGAN-32 G256/D128", dict(model="sagan", res=32, ch=64, batch=args.batch, **common)))
+        if not args.no_sweep:
+            for model in args.models:
+                for res in args.res:
+                    specs.append((f"{model}-{res}", dict(model=model, res=res, ch=args.ch, batch=args.batch, **common)))
+    print("| config | ch | batch | G/D params | img/s | s/iter | GFLOP/iter | GFLOP/s | % of matmul | peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    attention_sizes = []
+    for label, spec in specs:
+        r = measure(spec)
+        gflop = r["flops"] / 1e9
+        achieved = gflop / r["s_iter"]
+        print(f"| {label} | {spec['ch']} | {spec['batch']} | {r['g_params'] / 1e6:.2f}M/{r['d_params'] / 1e6:.2f}M | "
+              f"{r['img_s']:.1f} | {r['s_iter']:.2f} | {gflop:.1f} | {achieved:.0f} | {100 * achieved / peak:.0f}% | "
+              f"{r['peak_mb']:.0f} |", flush=True)
+        for side in r["attn_res"]:
+            attention_sizes.append((label, side, spec["batch"]))
+    if attention_sizes and device == "cpu":
+        from attention import measure as measure_attention
+
+        print("\nattention block, forward + backward, C = 64:")
+        print("| config | map | batch | explicit MiB | fused MiB |")
+        print("|---|---|---|---|---|")
+        for label, side, batch in attention_sizes:
+            _, explicit = measure_attention("explicit", batch, 64, side, True)
+            _, fused = measure_attention("fused", batch, 64, side, True)
+            print(f"| {label} | {side}x{side} | {batch} | {explicit:.0f} | {fused:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

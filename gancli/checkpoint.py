@@ -1,0 +1,89 @@
+"""One checkpoint format: a dict of state dicts, configs and plain values, loadable with
+``torch.load(weights_only=True)`` (never a pickle that runs code), written atomically.
+
+Keys (format_version 1):
+    format            "gancli-checkpoint"
+    format_version    1
+    gancli_version    str
+    model_config      dict: rebuilds G and D (``build_models``)
+    train_config      dict: the resolved TrainConfig
+    dataset           dict: name, resolution, channels, label_kind, class_names, attr_names,
+                      label_frequencies (list)
+    step              int: completed training steps
+    G, D, G_ema       state dicts (G_ema is None when EMA is off)
+    opt_g, opt_d      optimizer state dicts
+    scaler            GradScaler state dict or None
+    rng               {"torch": uint8 tensor, "cuda": [uint8 tensor, ...]}
+    data_position     {"epoch": int, "index": int}: where the data stream resumes
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gancli.errors import GancliError
+
+FORMAT = "gancli-checkpoint"
+FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Calls ``write(file_object)`` on a temporary file beside ``path``, then renames it over ``path``,
+    so a crash at any moment leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    state = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
+    atomic_write_bytes(Path(path), lambda f: torch.save(state, f))
+    return Path(path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Loads and checks a gancli checkpoint; any other file is a GancliError saying what it is."""
+    path = Path(path)
+    if path.is_dir():
+        raise GancliError(f"{path} is a directory, not a checkpoint file")
+    if not path.exists():
+        raise GancliError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (zipfile.BadZipFile, EOFError, RuntimeError) as err:
+        raise GancliError(f"{path} is not a readable checkpoint (truncated or corrupt: {_short(err)})") from None
+    except pickle.UnpicklingError as err:
+        raise GancliError(
+            f"{path} is a pickle that needs code to load, not a gancli checkpoint; gancli only loads "
+            f"weights_only checkpoints ({_short(err)})"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        kind = "a plain state_dict" if isinstance(state, dict) and state and all(
+            isinstance(v, torch.Tensor) for v in state.values()) else f"a {type(state).__name__}"
+        raise GancliError(f"{path} holds {kind}, not a gancli checkpoint; gancli cannot use it")
+    if state.get("format_version", 0) > FORMAT_VERSION:
+        raise GancliError(
+            f"{path} has checkpoint format {state['format_version']}, newer than this gancli "
+            f"understands ({FORMAT_VERSION}); upgrade gancli"
+        )
+    return state
+
+
+def _short(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__

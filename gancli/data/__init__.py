@@ -1,0 +1,56 @@
+"""Datasets by name: ``shapes`` (built in, the default), ``folder``, ``cifar10``, ``mnist``,
+``fashion-mnist``, ``celeba``.
+
+>>> ds = build_dataset("shapes", res=32, cond=True)
+>>> ds.describe()
+'shapes: 20000 images, 32x32 RGB, 8 classes (circle, square, triangle, ring, plus, circle-pair, triangle-pair, stripes), in memory'
+>>> images, labels = ds.get_batch(torch.arange(64))   # float32 (64, 3, 32, 32) in [-1, 1], int64 (64,)
+
+The dataset tells the model its shape: ``resolution``, ``channels``, ``label_kind``,
+``n_classes`` and ``attr_names`` flow from here to the networks.
+"""
+from __future__ import annotations
+
+from gancli.data.base import DATASETS, VALID_RESOLUTIONS, GanDataset, check_resolution
+
+# Imported for their @DATASETS.register side effect; the order is the order --help lists.
+from gancli.data import shapes as _shapes  # noqa: F401  (first: the default)
+from gancli.data import folder as _folder  # noqa: F401
+from gancli.data import torchvision_sets as _torchvision_sets  # noqa: F401
+from gancli.data import celeba as _celeba  # noqa: F401
+from gancli.data.shapes import SHAPE_CLASSES
+
+__all__ = ["DATASETS", "GanDataset", "SHAPE_CLASSES", "VALID_RESOLUTIONS", "build_dataset"]
+
+
+def build_dataset(
+    name: str,
+    *,
+    root: str | None = None,
+    res: int = 32,
+    cond: bool = False,
+    attrs: list[str] | None = None,
+    split: str = "train",
+    download: bool = False,
+    seed: int = 0,
+    size: int | None = None,
+) -> GanDataset:
+    """Build the dataset registered as ``name`` at resolution ``res`` (16, 32, 64, 128 or 256).
+
+    Args:
+        root: where the files are (folder: required; cifar10/mnist/fashion-mnist/celeba: default
+            ``data``; shapes: ignored).
+        cond: keep the labels (classes, or CelebA attributes); without it label_kind is "none".
+        attrs: CelebA attribute names to condition on (needs ``cond``); None: all 40.
+        split: "train" / "test" (cifar10, mnist, fashion-mnist, shapes), "train" / "valid" /
+            "test" / "all" (celeba), "train" / "all" (folder).
+        download: let torchvision fetch missing files (cifar10, mnist, fashion-mnist, celeba).
+        seed: shapes' generator seed, and the seed of the ``size`` subset elsewhere.
+        size: number of images (shapes: default 20000; others: a random subset, default all).
+
+    Raises GancliError (one readable line) for anything the user can fix.
+    """
+    loader = DATASETS.get(name)
+    res = check_resolution(res)
+    return loader(root=root, res=res, cond=cond, attrs=list(attrs) if attrs else None, split=split,
+                  download=download, seed=seed, size=size)

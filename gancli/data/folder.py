@@ -1,0 +1,122 @@
+"""``folder``: any directory of images.
+
+Layouts:
+    ROOT/*.png ...                 flat: unlabelled
+    ROOT/<class>/**/*.jpg ...      one sub-folder per class: class-conditional, classes sorted by name
+
+Images are converted to RGB, centre-cropped to a square and resized to R. Files that are not
+images, or that fail to decode, are skipped and counted. Up to IN_MEMORY_MAX_IMAGES images are
+decoded once and kept in memory; larger folders get a cheap header check up front and are
+decoded per item.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gancli.data.base import (
+    DATASETS,
+    GanDataset,
+    check_split,
+    in_memory_budget,
+    reject_attrs,
+    subset_indices,
+)
+from gancli.data.image_files import (
+    IMAGE_EXTENSIONS,
+    ImageFileDataset,
+    check_all,
+    decode_all,
+    is_image_name,
+)
+from gancli.errors import GancliError
+
+
+def _visible_files(directory: Path, recursive: bool) -> list[Path]:
+    """Regular, non-hidden files, sorted (hidden ones such as .DS_Store are ignored outright)."""
+    pattern = directory.rglob("*") if recursive else directory.iterdir()
+    files = [
+        path for path in pattern
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(directory).parts)
+    ]
+    return sorted(files)
+
+
+def scan_folder(root: Path) -> tuple[list[Path], list[int], list[str], int]:
+    """List candidate images -> ``(paths, class index per path, class names, n non-image files)``.
+
+    Class mode when at least one sub-folder holds an image-named file; then loose files at the
+    top level are not part of any class and count as skipped. Flat mode: class index 0 for all
+    and class names [].
+    """
+    sub_folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    per_class = {folder.name: _visible_files(folder, recursive=True) for folder in sub_folders}
+    per_class = {name: files for name, files in per_class.items() if any(map(is_image_name, files))}
+    top_level = _visible_files(root, recursive=False)
+    if not per_class:
+        images = [path for path in top_level if is_image_name(path)]
+        return images, [0] * len(images), [], len(top_level) - len(images)
+    paths, classes, not_images = [], [], len(top_level)
+    for class_index, (name, files) in enumerate(per_class.items()):
+        images = [path for path in files if is_image_name(path)]
+        paths += images
+        classes += [class_index] * len(images)
+        not_images += len(files) - len(images)
+    return paths, classes, list(per_class), not_images
+
+
+@DATASETS.register("folder")
+def build_folder(*, root, res, cond, attrs, split, download, seed, size) -> GanDataset:
+    """A folder of images; ``split`` may be "train" or "all" (both: every image)."""
+    reject_attrs("folder", attrs)
+    check_split("folder", split, ("train", "all"))
+    if root is None:
+        raise GancliError("the folder dataset needs --root DIR (a directory of images)")
+    directory = Path(root).expanduser()
+    if not directory.is_dir():
+        raise GancliError(f"image folder {directory} does not exist or is not a directory")
+    paths, classes, class_names, skipped = scan_folder(directory)
+    if cond and not class_names:
+        raise GancliError(
+            f"--cond needs labelled data, but folder {directory} has no class sub-folders "
+            "(put each class in its own sub-folder)"
+        )
+    if not paths:
+        raise GancliError(
+            f"image folder {directory} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)}"
+            + (f"; {skipped} other files ignored)" if skipped else ")")
+        )
+    keep = subset_indices(len(paths), size, seed)
+    if keep is not None:
+        paths, classes = [paths[i] for i in keep], [classes[i] for i in keep]
+
+    if in_memory_budget(len(paths), 3, res):
+        decoded = decode_all(paths, res)
+        readable = [i for i, image in enumerate(decoded) if image is not None]
+        images = torch.stack([decoded[i] for i in readable]) if readable else None
+    else:
+        readable = [i for i, ok in enumerate(check_all(paths)) if ok]
+        images = None
+    skipped += len(paths) - len(readable)
+    if not readable:
+        raise GancliError(
+            f"no readable images in {directory}: all {len(paths)} image files failed to decode"
+        )
+    labels, class_names = _labels(cond, [classes[i] for i in readable], class_names)
+    common = dict(name="folder", resolution=res, label_kind="class" if cond else "none",
+                  labels=labels, class_names=class_names, skipped=skipped)
+    if images is not None:
+        return GanDataset(images=images, channels=3, **common)
+    return ImageFileDataset(paths=[paths[i] for i in readable], **common)
+
+
+def _labels(cond: bool, classes: list[int], class_names: list[str]) -> tuple[torch.Tensor, list[str]]:
+    """int64 labels (zeros without ``cond``); classes left with no readable image are dropped
+    and the rest renumbered, so that every class the model sees has examples."""
+    if not cond:
+        return torch.zeros(len(classes), dtype=torch.int64), []
+    present = sorted(set(classes))
+    renumber = {old: new for new, old in enumerate(present)}
+    labels = torch.tensor([renumber[c] for c in classes], dtype=torch.int64)
+    return labels, [class_names[c] for c in present]

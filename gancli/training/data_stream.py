@@ -1,0 +1,57 @@
+"""An endless, resumable stream of training batches.
+
+Each epoch is a permutation drawn from ``seed + epoch``; under DDP rank r takes every world-th index
+of it (a distributed sampler). The position (epoch, index into this rank's share) is saved in every
+checkpoint, so a resumed run sees exactly the batches the uninterrupted run would have seen.
+"""
+from __future__ import annotations
+
+import torch
+
+from gancli.data import GanDataset
+
+
+class BatchStream:
+    def __init__(self, dataset: GanDataset, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 workers: int = 0):
+        if len(dataset) < batch_size * world:
+            from gancli.errors import GancliError
+
+            raise GancliError(
+                f"the dataset has {len(dataset)} images, fewer than one global batch ({batch_size * world})"
+            )
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.seed = seed
+        self.rank = rank
+        self.world = world
+        self.workers = workers
+        self.epoch = 0
+        self.index = 0
+        self._order = self._epoch_order(0)
+
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.dataset), generator=g)
+        per_rank = len(order) // self.world
+        return order[self.rank: per_rank * self.world: self.world]
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "index": self.index}
+
+    def load_state(self, state: dict) -> None:
+        self.epoch, self.index = int(state["epoch"]), int(state["index"])
+        self._order = self._epoch_order(self.epoch)
+
+    def next_indices(self) -> torch.Tensor:
+        if self.index + self.batch_size > len(self._order):  # drop the ragged tail of an epoch
+            self.epoch += 1
+            self.index = 0
+            self._order = self._epoch_order(self.epoch)
+        idx = self._order[self.index: self.index + self.batch_size]
+        self.index += self.batch_size
+        return idx
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images float (B, C, H, W) in [-1, 1], labels) on the CPU."""
+        return self.dataset.get_batch(self.next_indices())

@@ -1,0 +1,56 @@
+"""Fixed latents for progress grids, and the matching grid of real images.
+
+Layout: one row per class (up to 16 classes) when class-conditional, with the same z in every
+column so that rows differ only by class; 8 rows of attribute vectors drawn from the data when
+attribute-conditional; an 8x8 grid otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from gancli.data import GanDataset
+
+COLUMNS = 8
+
+
+@dataclass
+class GridLayout:
+    z: torch.Tensor  # (N, z_dim)
+    y: torch.Tensor | None  # labels for G, or None
+    nrow: int
+    row_labels: list[str]
+
+
+def fixed_layout(dataset: GanDataset, z_dim: int, seed: int, conditional: bool) -> GridLayout:
+    g = torch.Generator().manual_seed(seed + 12345)
+    if conditional and dataset.label_kind == "class":
+        rows = min(dataset.n_classes, 16)
+        z = torch.randn(COLUMNS, z_dim, generator=g).repeat(rows, 1)
+        y = torch.arange(rows).repeat_interleave(COLUMNS)
+        return GridLayout(z, y, COLUMNS, dataset.class_names[:rows])
+    if conditional and dataset.label_kind == "attrs":
+        pick = torch.randint(len(dataset.labels), (COLUMNS,), generator=g)
+        y = dataset.labels[pick].float().repeat_interleave(COLUMNS, dim=0)
+        z = torch.randn(COLUMNS, z_dim, generator=g).repeat(COLUMNS, 1)
+        names = [",".join(n for n, v in zip(dataset.attr_names, row) if v > 0.5) or "-" for row in dataset.labels[pick]]
+        return GridLayout(z, y, COLUMNS, names)
+    z = torch.randn(COLUMNS * COLUMNS, z_dim, generator=g)
+    return GridLayout(z, None, COLUMNS, [])
+
+
+def real_images(dataset: GanDataset, layout: GridLayout, seed: int, conditional: bool) -> torch.Tensor:
+    """Training images in the layout of the sample grid: (N, C, H, W) in [-1, 1]."""
+    g = torch.Generator().manual_seed(seed + 54321)
+    if conditional and dataset.label_kind == "class":
+        picks = []
+        for k in range(len(layout.row_labels)):
+            members = (dataset.labels == k).nonzero().flatten()
+            if len(members) == 0:
+                members = torch.arange(len(dataset))
+            picks.append(members[torch.randint(len(members), (COLUMNS,), generator=g)])
+        idx = torch.cat(picks)
+    else:
+        idx = torch.randint(len(dataset), (layout.z.shape[0],), generator=g)
+    return dataset.get_batch(idx)[0]

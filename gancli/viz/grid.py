@@ -1,0 +1,54 @@
+"""Image grids and animated GIFs from (N, C, H, W) tensors in [-1, 1]."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gancli.checkpoint import atomic_write_bytes
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) in [-1, 1] -> uint8 (N, H, W, 3); one-channel images are repeated to RGB."""
+    x = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    if x.shape[1] == 1:
+        x = x.repeat(1, 3, 1, 1)
+    return x.permute(0, 2, 3, 1).contiguous()
+
+
+def grid_array(x: torch.Tensor, nrow: int, pad: int = 2) -> np.ndarray:
+    """Tiles N images into rows of ``nrow``: uint8 (rows*(H+pad)+pad, nrow*(W+pad)+pad, 3)."""
+    imgs = to_uint8(x).numpy()
+    n, h, w, _ = imgs.shape
+    rows = (n + nrow - 1) // nrow
+    out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, 3), 255, dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, nrow)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = imgs[i]
+    return out
+
+
+def save_png(array: np.ndarray, path: str | Path, scale: int = 1) -> Path:
+    img = Image.fromarray(array)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    atomic_write_bytes(Path(path), lambda f: f.write(buf.getvalue()))
+    return Path(path)
+
+
+def save_grid(x: torch.Tensor, path: str | Path, nrow: int, scale: int = 1) -> Path:
+    return save_png(grid_array(x, nrow), path, scale)
+
+
+def save_gif(frames: Sequence[str | Path | np.ndarray], path: str | Path, duration_ms: int = 300) -> Path:
+    images = [Image.fromarray(f) if isinstance(f, np.ndarray) else Image.open(f).convert("RGB") for f in frames]
+    buf = io.BytesIO()
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
+    atomic_write_bytes(Path(path), lambda f: f.write(buf.getvalue()))
+    return Path(path)

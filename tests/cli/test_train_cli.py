@@ -1,0 +1,137 @@
+"""``gancli train`` through the CLI: bad input, dry-run, Ctrl-C, torchrun."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gancli.cli.main import app
+
+runner = CliRunner()
+TINY = ["--ch", "8", "--batch-size", "8", "--data-size", "64", "--device", "cpu"]
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["imagenet"], "unknown dataset 'imagenet'; choose one of: shapes"),
+    (["--model", "sagn"], "unknown model 'sagn'; choose one of: dcgan, sngan, sagan, biggan"),
+    (["--loss", "hing"], "unknown loss 'hing'; choose one of: hinge, ns, wgan-gp"),
+    (["--res", "48"], "unsupported resolution 48"),
+    (["--steps", "0"], "--steps must be positive"),
+    (["--batch-size", "-4"], "--batch-size must be positive"),
+    (["--amp", "fp8"], "unknown --amp 'fp8'"),
+    (["--resume", "nowhere"], "--resume nowhere: no such file or run directory"),
+    (["cifar10", "--data-root", "nodata"], "cifar10"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", *TINY, *args])
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert _files(tmp_path) == []
+
+
+def test_cond_on_a_flat_folder_is_refused(tmp_path, fake_flat_folder):
+    result = runner.invoke(app, ["train", "folder", str(fake_flat_folder.root), "--cond", *TINY,
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert "no class sub-folders" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_holding_another_run_is_refused_and_untouched(tmp_path):
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["train", "--steps", "1", *TINY, "--out", str(run)]).exit_code == 0
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    result = runner.invoke(app, ["train", "--steps", "1", *TINY, "--out", str(run)])
+    assert result.exit_code == 1
+    assert f"{run} already holds a run; pass --resume" in result.stderr
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+
+
+def test_resume_from_a_corrupt_checkpoint(tmp_path):
+    bad = tmp_path / "last.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    result = runner.invoke(app, ["train", "--resume", str(bad), "--steps", "5"])
+    assert result.exit_code == 1
+    assert "not a readable checkpoint" in result.stderr
+
+
+def test_resume_from_a_foreign_state_dict(tmp_path):
+    import torch
+
+    path = tmp_path / "weights.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+    result = runner.invoke(app, ["train", "--resume", str(path), "--steps", "5"])
+    assert result.exit_code == 1
+    assert "holds a plain state_dict, not a gancli checkpoint" in result.stderr
+
+
+def test_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", "--dry-run", "--model", "biggan", "--lr-g", "2e-4", *TINY])
+    assert result.exit_code == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert config["train"]["model"] == "biggan" and config["train"]["lr_g"] == 2e-4
+    assert config["train"]["lr_d"] == 4e-4 and config["train"]["beta1"] == 0.0 and config["train"]["loss"] == "hinge"
+    assert config["model"]["n_classes"] == 8 and config["model"]["attn_res"] == [16]
+    assert _files(tmp_path) == []
+
+
+def test_train_and_resume_through_the_cli(tmp_path):
+    run = tmp_path / "run"
+    first = runner.invoke(app, ["train", "--steps", "2", *TINY, "--out", str(run), "--ckpt-every", "2"])
+    assert first.exit_code == 0, first.stderr
+    assert f"trained 2 steps" in first.stdout and "checkpoint: " + str(run / "checkpoints" / "last.pt") in first.stdout
+    second = runner.invoke(app, ["train", "--resume", str(run), "--steps", "4"])
+    assert second.exit_code == 0, second.stderr
+    assert "trained 4 steps" in second.stdout
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "gancli", "train", "--steps", "100000", *TINY, "--out", str(run),
+                             "--log-every", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
+    deadline = time.time() + 120
+    while not (run / "metrics.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted at step" in err
+    from gancli.checkpoint import load_checkpoint
+
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert 1 <= state["step"] < 100000
+
+
+def test_torchrun_two_processes_on_gloo(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29531",
+           "-m", "gancli", "train", "--steps", "2", *TINY, "--out", str(run), "--ckpt-every", "2",
+           "--log-every", "1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from gancli.checkpoint import load_checkpoint
+
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert state["step"] == 2
+    # each rank read its own half of the epoch: 2 steps x 8 images per rank
+    assert state["data_position"] == {"epoch": 0, "index": 16}
+    lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == [1, 2]  # rank 0 alone writes

@@ -1,0 +1,170 @@
+"""Short real trainings: run directory contents, exact resume, atomic checkpoints, NaN stop."""
+import json
+
+import pytest
+import torch
+
+from gancli.checkpoint import load_checkpoint
+from gancli.config import TrainConfig
+from gancli.errors import GancliError
+from gancli.training import load_resume, resume_config, train
+
+TINY = dict(ch=8, batch_size=8, data_size=96, log_every=2, sample_every=3, ckpt_every=3, device="cpu")
+
+
+def _cfg(tmp_path, name="run", **kw):
+    return TrainConfig(**{**TINY, "out": str(tmp_path / name), **kw})
+
+
+def _assert_same_state(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=lambda m: f"{k}: {m}")
+
+
+def test_short_training_writes_the_run_directory(tmp_path):
+    result = train(_cfg(tmp_path, steps=6), show_progress=False)
+    run = tmp_path / "run"
+    assert result.step == 6 and result.run_dir == run
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["name"] == "sagan" and config["model"]["n_classes"] == 8
+    assert config["dataset"]["name"] == "shapes" and config["train"]["steps"] == 6
+    lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == [2, 4, 6]
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d", "img_s"):
+        assert all(isinstance(l[key], float) for l in lines)
+    assert lines[0]["lr_g"] == pytest.approx(1e-4) and lines[0]["lr_d"] == pytest.approx(4e-4)
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["real.png", "step-3.png", "step-6.png"]
+    assert (run / "progress.gif").exists()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt", "step-3.pt", "step-6.pt"]
+    state = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert state["step"] == 6 and state["format_version"] == 1
+    assert state["data_position"] == {"epoch": 0, "index": 48}
+    assert result.last_grid == run / "samples" / "step-6.png"
+    # grid layout: one row per class (8 classes x 8 columns), 2x upscaled 32 px tiles
+    from PIL import Image
+
+    grid = Image.open(result.last_grid)
+    assert grid.size == (2 * (8 * 34 + 2), 2 * (8 * 34 + 2))
+    assert Image.open(run / "samples" / "real.png").size == grid.size
+
+
+def test_training_changes_weights_and_ema_lags(tmp_path):
+    train(_cfg(tmp_path, steps=3), show_progress=False)
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    g, g_ema = state["G"], state["G_ema"]
+    key = "linear.parametrizations.weight.original"
+    assert not torch.equal(g[key], g_ema[key])
+    # buffers (BN statistics, SN vectors) are copied from G, not averaged
+    torch.testing.assert_close(g["bn.running_mean"], g_ema["bn.running_mean"], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
+def test_resume_is_bit_identical(tmp_path, loss):
+    straight = train(_cfg(tmp_path, "straight", steps=6, loss=loss, ckpt_every=6), show_progress=False)
+    train(_cfg(tmp_path, "split", steps=3, loss=loss, ckpt_every=6), show_progress=False)
+    state, run_dir = load_resume(str(tmp_path / "split"))
+    cfg = resume_config(state, {"steps": 6, "resume": str(tmp_path / "split")})
+    resumed = train(cfg, show_progress=False, resume_state=state, resume_dir=run_dir)
+    assert resumed.step == straight.step == 6
+    a = load_checkpoint(straight.last_checkpoint)
+    b = load_checkpoint(resumed.last_checkpoint)
+    for net in ("G", "D", "G_ema"):
+        _assert_same_state(a[net], b[net])
+    for opt in ("opt_g", "opt_d"):
+        for pid, s in a[opt]["state"].items():
+            torch.testing.assert_close(s["exp_avg"], b[opt]["state"][pid]["exp_avg"], rtol=0, atol=0)
+    assert a["data_position"] == b["data_position"]
+    # the resumed run continued the same metrics file
+    steps = [json.loads(l)["step"] for l in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 3, 4, 6]
+
+
+def test_resume_refuses_architecture_changes(tmp_path):
+    train(_cfg(tmp_path, steps=2), show_progress=False)
+    state, _ = load_resume(str(tmp_path / "run" / "checkpoints" / "last.pt"))
+    with pytest.raises(GancliError, match="--model cannot change when resuming"):
+        resume_config(state, {"model": "biggan", "steps": 4})
+    with pytest.raises(GancliError, match="already at step 2"):
+        resume_config(state, {"steps": 2})
+
+
+def test_crash_during_checkpoint_write_keeps_the_old_last_pt(tmp_path, monkeypatch):
+    train(_cfg(tmp_path, steps=3), show_progress=False)
+    ckpt_dir = tmp_path / "run" / "checkpoints"
+    before = (ckpt_dir / "last.pt").read_bytes()
+    state, run_dir = load_resume(str(tmp_path / "run"))
+
+    real_save = torch.save
+
+    def dying_save(obj, f, *a, **kw):
+        f.write(b"partial bytes of a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(OSError, match="disk full"):
+        train(resume_config(state, {"steps": 6}), show_progress=False, resume_state=state, resume_dir=run_dir)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert (ckpt_dir / "last.pt").read_bytes() == before
+    assert sorted(p.name for p in ckpt_dir.iterdir()) == ["last.pt", "step-3.pt"]  # no temp files left
+    assert load_checkpoint(ckpt_dir / "last.pt")["step"] == 3
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    from gancli import losses
+
+    calls = {"n": 0}
+    original = losses.HingeLoss.d_loss
+
+    def poisoned(self, real, fake):
+        calls["n"] += 1
+        value = original(self, real, fake)
+        return value * float("nan") if calls["n"] == 5 else value
+
+    monkeypatch.setattr(losses.HingeLoss, "d_loss", poisoned)
+    with pytest.raises(GancliError, match=r"NaN or Inf at step 5; .*last good checkpoint is .*last.pt"):
+        train(_cfg(tmp_path, steps=8), show_progress=False)
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 3
+
+
+def test_keep_prunes_old_step_checkpoints(tmp_path):
+    train(_cfg(tmp_path, steps=9, ckpt_every=2, keep=2), show_progress=False)
+    names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert names == ["last.pt", "step-8.pt", "step-9.pt"]
+
+
+@pytest.mark.parametrize("model", ["dcgan", "sngan", "biggan"])
+def test_other_models_train(tmp_path, model):
+    result = train(_cfg(tmp_path, model=model, steps=2, ckpt_every=2), show_progress=False)
+    assert load_checkpoint(result.last_checkpoint)["model_config"]["name"] == model
+
+
+def test_reuse_fake_trains_and_differs_from_the_default(tmp_path):
+    a = train(_cfg(tmp_path, "a", steps=2), show_progress=False)
+    b = train(_cfg(tmp_path, "b", steps=2, reuse_fake=True), show_progress=False)
+    ga, gb = load_checkpoint(a.last_checkpoint)["G"], load_checkpoint(b.last_checkpoint)["G"]
+    assert not torch.equal(ga["conv_out.parametrizations.weight.original"], gb["conv_out.parametrizations.weight.original"])
+
+
+def test_fake_cifar_on_disk(tmp_path, fake_cifar_root):
+    root, arrays = fake_cifar_root
+    result = train(_cfg(tmp_path, dataset="cifar10", data_root=str(root), data_size=None, batch_size=4, steps=2,
+                        ckpt_every=2), show_progress=False)
+    state = load_checkpoint(result.last_checkpoint)
+    assert state["model_config"]["n_classes"] == 10
+    assert state["dataset"]["size"] == 20
+
+
+def test_fake_celeba_with_attributes(tmp_path, fake_celeba_root):
+    root, fake = fake_celeba_root
+    result = train(_cfg(tmp_path, dataset="celeba", data_root=str(root), data_size=None, batch_size=2, steps=2,
+                        ckpt_every=2, cond=True, attrs=["Male", "Smiling"], split="all"), show_progress=False)
+    state = load_checkpoint(result.last_checkpoint)
+    assert state["model_config"]["n_attrs"] == 2
+    assert state["dataset"]["attr_names"] == ["Male", "Smiling"]
+
+
+def test_flat_folder_trains_unconditionally(tmp_path, fake_flat_folder):
+    result = train(_cfg(tmp_path, dataset="folder", data_root=str(fake_flat_folder.root), data_size=None,
+                        batch_size=2, steps=2, ckpt_every=2), show_progress=False)
+    assert load_checkpoint(result.last_checkpoint)["model_config"]["n_classes"] == 0
