@@ -1,14 +1,46 @@
 """Self-attention block: fused (SDPA, head-split) vs explicit softmax path, forward + backward.
 
-Prints time per call and the peak extra memory of one call, measured in a fresh process
-(ru_maxrss) so allocator caches of one path do not hide the other's.
+Prints time per call and the peak extra memory of one call: a thread samples the process's
+current RSS (/proc/self/statm) every 0.2 ms during the first call in a fresh process, so allocator
+caches of one path do not hide the other's. Linux only.
 
     python benchmarks/attention.py [--batch 8] [--channels 64]
 """
 import argparse
 import multiprocessing as mp
-import resource
+import os
+import threading
 import time
+
+
+class RssPeak:
+    """Peak growth of the resident set size (MiB) while the ``with`` block runs (Linux)."""
+
+    def __init__(self):
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self._stop = threading.Event()
+
+    def _rss(self) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self._page
+
+    def _watch(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.0002)
+
+    def __enter__(self):
+        self.base = self.peak = self._rss()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+        self.mib = (self.peak - self.base) / 2**20
+        return False
 
 
 def _measure(kind: str, batch: int, channels: int, side: int, backward: bool, queue) -> None:
@@ -28,13 +60,12 @@ def _measure(kind: str, batch: int, channels: int, side: int, backward: bool, qu
 
     if not backward:
         torch.set_grad_enabled(False)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    call()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+    with RssPeak() as rss:
+        call()
     start = time.perf_counter()
     for _ in range(3):
         call()
-    queue.put(((time.perf_counter() - start) / 3, peak_kb / 1024))
+    queue.put(((time.perf_counter() - start) / 3, rss.mib))
 
 
 def measure(kind: str, batch: int, channels: int, side: int, backward: bool) -> tuple[float, float]:

@@ -2,8 +2,8 @@
 
 For each configuration, in a fresh process: images/s of real training iterations (one D step + one
 G step, batch 64 unless --batch), FLOPs per iteration (torch.utils.flop_counter, forward + backward),
-achieved GFLOP/s against this machine's float32 matmul GFLOP/s, and peak memory (CUDA: max
-allocated; CPU: growth of the peak RSS over the process's size before the first step). Then the
+achieved GFLOP/s against this machine's float32 matmul GFLOP/s, and peak memory of the first
+iteration (CUDA: max allocated; CPU: peak growth of the resident set over its size before it). Then the
 attention block's peak memory, fused vs explicit, at each model's attention map size.
 
     python benchmarks/train_speed.py                       # reference config + sweep at --ch 16
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import resource
 import sys
 import time
 
@@ -59,13 +58,14 @@ def _run(spec: dict, queue) -> None:
         raise SystemExit("the shapes data has 8 classes; n_classes override is not supported")
     cuda = trainer.device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    from attention import RssPeak
+
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    trainer.train_step()  # warm-up (and the peak-memory step)
-    sync()
-    peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if cuda
-               else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024)
+    with RssPeak() as rss:
+        trainer.train_step()  # warm-up (and the peak-memory step)
+        sync()
+    peak_mb = torch.cuda.max_memory_allocated() / 2**20 if cuda else rss.mib
     with FlopCounterMode(display=False) as counter:
         trainer.train_step()
     flops = counter.get_total_flops()

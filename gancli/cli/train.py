@@ -23,21 +23,22 @@ def train_command(
     data_size: Annotated[Optional[int], typer.Option(help="shapes: number of generated images [20000].")] = None,
     cond: Annotated[Optional[bool], typer.Option("--cond/--no-cond", help="Condition on labels [auto: yes for class-labelled data].")] = None,
     attrs: Annotated[Optional[str], typer.Option(help="celeba: attributes to condition on, e.g. Male,Smiling [all 40].")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="Hyperparameter preset: auto (quick for shapes, else sagan), sagan, quick [auto].")] = None,
     model: Annotated[Optional[str], typer.Option(help="dcgan, sngan, sagan, biggan [sagan].")] = None,
     res: Annotated[Optional[int], typer.Option(help="Resolution: 32, 64, 128, 256 [32].")] = None,
     loss: Annotated[Optional[str], typer.Option(help="hinge, ns, wgan-gp [hinge].")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Training iterations (n_dis D steps + 1 G step each) [600].")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Per-process batch size [64].")] = None,
-    lr_g: Annotated[Optional[float], typer.Option(help="G learning rate [1e-4].")] = None,
-    lr_d: Annotated[Optional[float], typer.Option(help="D learning rate [4e-4].")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Training iterations (n_dis D steps + 1 G step each) [sagan: 100000, quick: 1300].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Per-process batch size [sagan: 64, quick: 32].")] = None,
+    lr_g: Annotated[Optional[float], typer.Option(help="G learning rate [sagan: 1e-4, quick: 4e-4].")] = None,
+    lr_d: Annotated[Optional[float], typer.Option(help="D learning rate [sagan: 4e-4, quick: 1.6e-3].")] = None,
     beta1: Annotated[Optional[float], typer.Option(help="Adam beta1 [0.0].")] = None,
     beta2: Annotated[Optional[float], typer.Option(help="Adam beta2 [0.9].")] = None,
     n_dis: Annotated[Optional[int], typer.Option(help="D steps per G step [1].")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Keep an EMA of G's weights [on].")] = None,
     ema_decay: Annotated[Optional[float], typer.Option(help="EMA decay [0.999].")] = None,
     ortho_reg: Annotated[Optional[float], typer.Option(help="BigGAN orthogonal regularisation strength [0].")] = None,
-    reuse_fake: Annotated[Optional[bool], typer.Option("--reuse-fake/--no-reuse-fake", help="G step reuses the D step's fakes (one G forward less; needs --n-dis 1) [off].")] = None,
-    ch: Annotated[Optional[int], typer.Option(help="Channel multiplier [8].")] = None,
+    reuse_fake: Annotated[Optional[bool], typer.Option("--reuse-fake/--no-reuse-fake", help="G step reuses the D step's fakes (one G forward less; needs --n-dis 1) [sagan: off, quick: on].")] = None,
+    ch: Annotated[Optional[int], typer.Option(help="Channel multiplier [sagan: 64, quick: 8].")] = None,
     attn_res: Annotated[Optional[str], typer.Option(help="Self-attention resolutions, e.g. 16 or 16,32 [model default].")] = None,
     z_dim: Annotated[Optional[int], typer.Option(help="Latent size [128].")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed [0].")] = None,
@@ -45,9 +46,9 @@ def train_command(
     amp: Annotated[Optional[str], typer.Option(help="Mixed precision: off, bf16, fp16 (CUDA, with a GradScaler) [off].")] = None,
     compile: Annotated[Optional[bool], typer.Option("--compile", help="torch.compile G and D.")] = None,
     out: Annotated[Optional[str], typer.Option(help="Run directory [runs/<dataset>-<model>-<res>-<time>].")] = None,
-    log_every: Annotated[Optional[int], typer.Option(help="Steps between metrics.jsonl lines [25].")] = None,
-    sample_every: Annotated[Optional[int], typer.Option(help="Steps between sample grids [250].")] = None,
-    ckpt_every: Annotated[Optional[int], typer.Option(help="Steps between checkpoints [500].")] = None,
+    log_every: Annotated[Optional[int], typer.Option(help="Steps between metrics.jsonl lines [sagan: 100, quick: 25].")] = None,
+    sample_every: Annotated[Optional[int], typer.Option(help="Steps between sample grids [sagan: 1000, quick: 260].")] = None,
+    ckpt_every: Annotated[Optional[int], typer.Option(help="Steps between checkpoints [sagan: 5000, quick: 650].")] = None,
     keep: Annotated[Optional[int], typer.Option(help="Step checkpoints kept besides last.pt; 0 keeps all [3].")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue from a checkpoint file or run directory.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
@@ -64,7 +65,7 @@ def train_command(
             attn = [int(r) for r in _split(attn_res)]
         except ValueError:
             raise GancliError(f"--attn-res takes comma-separated resolutions, got {attn_res!r}") from None
-    given = dict(dataset=dataset, data_root=path or data_root, download=download, split=split,
+    given = dict(preset=preset, dataset=dataset, data_root=path or data_root, download=download, split=split,
                  data_size=data_size, cond=cond, attrs=_split(attrs), model=model, res=res, loss=loss, steps=steps,
                  batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1, beta2=beta2, n_dis=n_dis, ema=ema,
                  ema_decay=ema_decay, ortho_reg=ortho_reg, reuse_fake=reuse_fake, ch=ch, attn_res=attn,
@@ -89,7 +90,7 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
             raise GancliError("--resume continues in the checkpoint's own run directory; drop --out")
         cfg = resume_config(state, explicit)
     else:
-        cfg = TrainConfig(**explicit)
+        cfg = TrainConfig.from_options(explicit)
     cfg.validate()
     if dry_run:
         dataset, model_cfg = prepare(cfg)

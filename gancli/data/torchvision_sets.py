@@ -139,21 +139,18 @@ def build_cifar10(*, root, res, cond, attrs, split, download, seed, size) -> Gan
     return _build("cifar10", images, targets, classes, res=res, cond=cond, seed=seed, size=size)
 
 
-@DATASETS.register("mnist")
-def build_mnist(*, root, res, cond, attrs, split, download, seed, size) -> GanDataset:
-    """MNIST from ``root/MNIST/raw/`` (default root ``data``); 10 classes, 1 channel."""
-    reject_attrs("mnist", attrs)
-    check_split("mnist", split, SPLITS)
-    root_path = Path(root if root is not None else DEFAULT_ROOT).expanduser()
-    images, targets, classes = _load_mnist_like("mnist", "MNIST", root_path, split == "train", download)
-    return _build("mnist", images, targets, classes, res=res, cond=cond, seed=seed, size=size)
+def _mnist_like_builder(name: str, folder: str, title: str):
+    def build(*, root, res, cond, attrs, split, download, seed, size) -> GanDataset:
+        reject_attrs(name, attrs)
+        check_split(name, split, SPLITS)
+        root_path = Path(root if root is not None else DEFAULT_ROOT).expanduser()
+        images, targets, classes = _load_mnist_like(name, folder, root_path, split == "train", download)
+        return _build(name, images, targets, classes, res=res, cond=cond, seed=seed, size=size)
+
+    build.__doc__ = f"{title} from ``root/{folder}/raw/`` (default root ``data``); 10 classes, 1 channel."
+    return build
 
 
-@DATASETS.register("fashion-mnist")
-def build_fashion_mnist(*, root, res, cond, attrs, split, download, seed, size) -> GanDataset:
-    """Fashion-MNIST from ``root/FashionMNIST/raw/`` (default root ``data``); 10 classes, 1 channel."""
-    reject_attrs("fashion-mnist", attrs)
-    check_split("fashion-mnist", split, SPLITS)
-    root_path = Path(root if root is not None else DEFAULT_ROOT).expanduser()
-    images, targets, classes = _load_mnist_like("fashion-mnist", "FashionMNIST", root_path, split == "train", download)
-    return _build("fashion-mnist", images, targets, classes, res=res, cond=cond, seed=seed, size=size)
+build_mnist = DATASETS.register("mnist")(_mnist_like_builder("mnist", "MNIST", "MNIST"))
+build_fashion_mnist = DATASETS.register("fashion-mnist")(
+    _mnist_like_builder("fashion-mnist", "FashionMNIST", "Fashion-MNIST"))

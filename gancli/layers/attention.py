@@ -10,6 +10,8 @@ For x: (N, C, H, W), with L = H*W query positions and S key positions (S = L/4 w
     y = x + gamma * o       gamma is learnable and starts at 0, so the block starts as identity.
 
 All four convs are spectrally normalised by the model's SN helper (they are ordinary nn.Conv2d).
+``forward`` goes through ``scaled_dot_product_attention(scale=1.0)``: for large maps on the fused
+low-memory kernel (values split into heads of the q/k size), for small ones on its math backend.
 """
 from __future__ import annotations
 
@@ -19,8 +21,12 @@ from torch import nn
 
 
 class SelfAttention(nn.Module):
-    def __init__(self, channels: int, pool: bool = True):
+    #: above this size of the (N, L, S) float32 attention matrix the block uses the fused kernel
+    FUSED_ABOVE_BYTES = 32 * 2**20
+
+    def __init__(self, channels: int, pool: bool = True, fused: bool | None = None):
         super().__init__()
+        self.fused = fused  # None: choose by size (see forward)
         if channels % 8:
             raise ValueError(f"self-attention needs channels divisible by 8, got {channels}")
         self.channels = channels
@@ -41,6 +47,11 @@ class SelfAttention(nn.Module):
             v = F.max_pool2d(v, 2)
         return q, k.reshape(n, k.shape[1], -1).transpose(1, 2), v.reshape(n, v.shape[1], -1).transpose(1, 2)
 
+    def _use_fused(self, n: int, queries: int, keys: int) -> bool:
+        if self.fused is not None:
+            return self.fused
+        return n * queries * keys * 4 > self.FUSED_ABOVE_BYTES
+
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
         """beta: (N, L, S), each row a distribution over key positions (row-major, origin top-left)."""
         q, k, _ = self._qkv(x)
@@ -52,6 +63,12 @@ class SelfAttention(nn.Module):
         if return_attn:
             attn = torch.softmax(q @ k.transpose(1, 2), dim=-1)
             o = attn @ v  # (N, L, C/2)
+        elif not self._use_fused(n, q.shape[1], k.shape[1]):
+            # small maps: one SDPA call with the C/2-wide values; SDPA computes softmax(q k^T) once
+            # on its math backend, which is faster than the fused kernel at 16x16 and 32x32 maps
+            # (benchmarks/attention.py) while the attention matrix stays small
+            o = F.scaled_dot_product_attention(q, k, v, scale=1.0)
+            attn = None
         else:
             # The fused low-memory kernel needs one head size for q, k and v: split the C/2 value
             # channels into 4 heads of size C/8 sharing the same q and k. Each head's output is

@@ -88,12 +88,7 @@ class RunDir:
         return last if last.exists() else None
 
     def step_checkpoints(self) -> list[Path]:
-        found = []
-        for p in (self.path / "checkpoints").glob("step-*.pt"):
-            m = re.fullmatch(r"step-(\d+)\.pt", p.name)
-            if m:
-                found.append((int(m.group(1)), p))
-        return [p for _, p in sorted(found)]
+        return _by_step(self.path / "checkpoints", "pt")
 
     def save_checkpoint(self, state: dict, step: int) -> Path | None:
         """checkpoints/step-N.pt, then last.pt as a hard link to it (both atomic); prunes old steps."""
@@ -115,9 +110,14 @@ class RunDir:
         return last
 
     def sample_frames(self) -> list[Path]:
-        frames = []
-        for p in (self.path / "samples").glob("step-*.png"):
-            m = re.fullmatch(r"step-(\d+)\.png", p.name)
-            if m:
-                frames.append((int(m.group(1)), p))
-        return [p for _, p in sorted(frames)]
+        return _by_step(self.path / "samples", "png")
+
+
+def _by_step(folder: Path, suffix: str) -> list[Path]:
+    """``folder/step-N.suffix`` files in increasing N."""
+    found = []
+    for p in folder.glob(f"step-*.{suffix}"):
+        m = re.fullmatch(rf"step-(\d+)\.{suffix}", p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return [p for _, p in sorted(found)]

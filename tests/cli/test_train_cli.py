@@ -78,13 +78,31 @@ def test_resume_from_a_foreign_state_dict(tmp_path):
 
 def test_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["train", "--dry-run", "--model", "biggan", "--lr-g", "2e-4", *TINY])
+    result = runner.invoke(app, ["train", "--dry-run", "--preset", "sagan", "--model", "biggan", "--lr-g", "2e-4",
+                                 "--data-size", "64"])
     assert result.exit_code == 0, result.stderr
     config = json.loads(result.stdout)
-    assert config["train"]["model"] == "biggan" and config["train"]["lr_g"] == 2e-4
-    assert config["train"]["lr_d"] == 4e-4 and config["train"]["beta1"] == 0.0 and config["train"]["loss"] == "hinge"
+    train = config["train"]
+    assert train["preset"] == "sagan" and train["model"] == "biggan" and train["lr_g"] == 2e-4  # explicit wins
+    # SAGAN's defaults
+    assert (train["lr_d"], train["beta1"], train["beta2"], train["n_dis"], train["batch_size"], train["loss"]) == (
+        4e-4, 0.0, 0.9, 1, 64, "hinge")
+    assert train["ch"] == 64 and train["reuse_fake"] is False
     assert config["model"]["n_classes"] == 8 and config["model"]["attn_res"] == [16]
+    assert config["dataset"]["class_names"][:3] == ["circle", "square", "triangle"]
     assert _files(tmp_path) == []
+
+
+def test_auto_preset_is_quick_on_shapes_and_sagan_elsewhere(tmp_path, fake_cifar_root):
+    quick = json.loads(runner.invoke(app, ["train", "--dry-run", "--data-size", "64"]).stdout)["train"]
+    assert quick["preset"] == "quick"
+    assert (quick["ch"], quick["batch_size"], quick["lr_g"], quick["lr_d"], quick["reuse_fake"]) == (
+        8, 32, 4e-4, 1.6e-3, True)
+    root, _ = fake_cifar_root
+    sagan = json.loads(runner.invoke(app, ["train", "cifar10", str(root), "--dry-run"]).stdout)["train"]
+    assert sagan["preset"] == "sagan" and sagan["lr_g"] == 1e-4 and sagan["batch_size"] == 64
+    bad = runner.invoke(app, ["train", "--dry-run", "--preset", "fast"])
+    assert bad.exit_code == 1 and "unknown preset 'fast'; choose one of: auto, sagan, quick" in bad.stderr
 
 
 def test_train_and_resume_through_the_cli(tmp_path):

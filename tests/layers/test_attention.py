@@ -29,9 +29,11 @@ def test_map_shape_and_rows_sum_to_one(pool, keys):
     torch.testing.assert_close(beta.sum(-1), torch.ones(3, 64), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("fused", [True, False, None])
 @pytest.mark.parametrize("pool", [True, False])
-def test_fused_path_equals_explicit_softmax(block, pool):
+def test_fused_path_equals_explicit_softmax(block, pool, fused):
     block.pool = pool
+    block.fused = fused
     x = torch.randn(2, 32, 16, 16, requires_grad=True)
     fused = block(x)
     explicit, _ = block(x, return_attn=True)
@@ -62,9 +64,19 @@ def test_channel_widths_follow_sagan():
 
 def test_fused_path_runs_the_flash_kernel_on_cpu(block):
     """The head split only saves memory if SDPA really takes its fused kernel (no silent fallback)."""
-    x = torch.randn(2, 32, 16, 16)
+    block.fused = None  # chosen by size: a 64x64 map at batch 2 is 32 MiB of attention
+    x = torch.randn(3, 32, 64, 64)
     with torch.no_grad(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         block(x)
     names = {e.name for e in prof.events()}
     assert "aten::_scaled_dot_product_flash_attention_for_cpu" in names
     assert "aten::_softmax" not in names
+
+
+def test_small_maps_take_the_single_softmax_path(block):
+    x = torch.randn(2, 32, 16, 16)
+    with torch.no_grad(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        block(x)
+    names = {e.name for e in prof.events()}
+    assert "aten::scaled_dot_product_attention" in names
+    assert "aten::_scaled_dot_product_flash_attention_for_cpu" not in names
