@@ -72,7 +72,7 @@ def build_folder(*, root, res, cond, attrs, split, download, seed, size) -> GanD
     reject_attrs("folder", attrs)
     check_split("folder", split, ("train", "all"))
     if root is None:
-        raise GancliError("the folder dataset needs --root DIR (a directory of images)")
+        raise GancliError("the folder dataset needs a directory of images: gancli train folder DIR (or --data-root DIR)")
     directory = Path(root).expanduser()
     if not directory.is_dir():
         raise GancliError(f"image folder {directory} does not exist or is not a directory")

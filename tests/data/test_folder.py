@@ -81,7 +81,7 @@ def test_folder_of_only_corrupt_images_errors(tmp_path):
 def test_missing_directory_and_missing_root_error(tmp_path):
     with pytest.raises(GancliError, match="does not exist"):
         build_dataset("folder", root=str(tmp_path / "nowhere"))
-    with pytest.raises(GancliError, match="needs --root"):
+    with pytest.raises(GancliError, match="needs a directory of images: gancli train folder DIR"):
         build_dataset("folder")
 
 
