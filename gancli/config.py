@@ -139,6 +139,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     ortho_reg: float = 0.0  # BigGAN orthogonal regularisation strength for G (1e-4 in BigGAN)
     reuse_fake: bool = False  # G step reuses the D step's G forward (saves a G forward; n_dis 1)
+    split_d: bool = False  # D step in two passes, real then fake: same gradients, half D's activations
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: str = "off"  # off | bf16 | fp16 (fp16 with a GradScaler, CUDA only)

@@ -22,13 +22,20 @@ from gancli.registry import Registry
 
 class GANLoss:
     """``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``; ``gp_weight`` > 0 asks the
-    training loop to add :func:`gradient_penalty` to D's loss."""
+    training loop to add :func:`gradient_penalty` to D's loss. D's loss is a sum of a term on real
+    logits and a term on fake logits, so the loop may back-propagate the two halves separately."""
 
     name = ""
     gp_weight = 0.0
 
-    def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    def d_loss_real(self, real: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def d_loss_fake(self, fake: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return self.d_loss_real(real) + self.d_loss_fake(fake)
 
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -41,8 +48,11 @@ LOSSES: Registry[Callable[[], GANLoss]] = Registry("loss")
 class HingeLoss(GANLoss):
     name = "hinge"
 
-    def d_loss(self, real, fake):
-        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    def d_loss_real(self, real):
+        return F.relu(1.0 - real).mean()
+
+    def d_loss_fake(self, fake):
+        return F.relu(1.0 + fake).mean()
 
     def g_loss(self, fake):
         return -fake.mean()
@@ -52,8 +62,11 @@ class HingeLoss(GANLoss):
 class NonSaturatingLoss(GANLoss):
     name = "ns"
 
-    def d_loss(self, real, fake):
-        return F.softplus(-real).mean() + F.softplus(fake).mean()
+    def d_loss_real(self, real):
+        return F.softplus(-real).mean()
+
+    def d_loss_fake(self, fake):
+        return F.softplus(fake).mean()
 
     def g_loss(self, fake):
         return F.softplus(-fake).mean()
@@ -66,8 +79,11 @@ class WGANGPLoss(GANLoss):
     def __init__(self, gp_weight: float = 10.0):
         self.gp_weight = gp_weight
 
-    def d_loss(self, real, fake):
-        return fake.mean() - real.mean()
+    def d_loss_real(self, real):
+        return -real.mean()
+
+    def d_loss_fake(self, fake):
+        return fake.mean()
 
     def g_loss(self, fake):
         return -fake.mean()

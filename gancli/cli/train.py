@@ -38,6 +38,7 @@ def train_command(
     ema_decay: Annotated[Optional[float], typer.Option(help="EMA decay [0.999].")] = None,
     ortho_reg: Annotated[Optional[float], typer.Option(help="BigGAN orthogonal regularisation strength [0].")] = None,
     reuse_fake: Annotated[Optional[bool], typer.Option("--reuse-fake/--no-reuse-fake", help="G step reuses the D step's fakes (one G forward less; needs --n-dis 1) [sagan: off, quick: on].")] = None,
+    split_d: Annotated[Optional[bool], typer.Option("--split-d/--no-split-d", help="D step as two passes, real then fake: half of D's activation memory, same gradients [off].")] = None,
     ch: Annotated[Optional[int], typer.Option(help="Channel multiplier [sagan: 64, quick: 8].")] = None,
     attn_res: Annotated[Optional[str], typer.Option(help="Self-attention resolutions, e.g. 16 or 16,32 [model default].")] = None,
     z_dim: Annotated[Optional[int], typer.Option(help="Latent size [128].")] = None,
@@ -68,7 +69,7 @@ def train_command(
     given = dict(preset=preset, dataset=dataset, data_root=path or data_root, download=download, split=split,
                  data_size=data_size, cond=cond, attrs=_split(attrs), model=model, res=res, loss=loss, steps=steps,
                  batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1, beta2=beta2, n_dis=n_dis, ema=ema,
-                 ema_decay=ema_decay, ortho_reg=ortho_reg, reuse_fake=reuse_fake, ch=ch, attn_res=attn,
+                 ema_decay=ema_decay, ortho_reg=ortho_reg, reuse_fake=reuse_fake, split_d=split_d, ch=ch, attn_res=attn,
                  z_dim=z_dim, seed=seed, device=device, amp=amp, compile=compile, out=out, log_every=log_every,
                  sample_every=sample_every, ckpt_every=ckpt_every, keep=keep, resume=resume)
     explicit = {k: v for k, v in given.items() if v is not None}

@@ -132,6 +132,9 @@ class Trainer:
         workers = 0 if ds.images is not None else min(4, torch.get_num_threads())
         self.stream = BatchStream(ds, cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world, workers)
         self.labels_all = ds.labels.to(self.device) if self.conditional else None
+        # D on real and fake in two passes (less memory) or one concatenated pass (faster GEMMs);
+        # DDP needs one forward per backward, so it always takes the joint pass
+        self.split_d = cfg.split_d and not self.dist.enabled
         self.step = 0
 
         self.G_train: nn.Module = self.G
@@ -199,15 +202,20 @@ class Trainer:
             return None
         return self.labels_all[torch.randint(len(self.labels_all), (n,), device=self.device)]
 
-    def _backward(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
-        opt.zero_grad(set_to_none=True)
+    def _accumulate(self, loss: torch.Tensor) -> None:
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def _optimizer_step(self, opt: torch.optim.Optimizer) -> None:
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
             self.scaler.step(opt)
             self.scaler.update()
         else:
-            loss.backward()
             opt.step()
+
+    def _backward(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+        opt.zero_grad(set_to_none=True)
+        self._accumulate(loss)
+        self._optimizer_step(opt)
 
     def train_step(self) -> torch.Tensor:
         """One iteration; returns [d_loss, g_loss, mean D(real), mean D(fake)] (on the device)."""
@@ -228,14 +236,37 @@ class Trainer:
                 else:
                     with torch.no_grad():
                         fake = G(z, y_fake)
-                y_both = torch.cat([y_real, y_fake]) if self.conditional else None
-                logits = D(torch.cat([real, fake.to(real.dtype)]), y_both).float()
-                d_real, d_fake = logits[:b], logits[b:]
-                d_loss = self.loss.d_loss(d_real, d_fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            if self.split_d:
+                # two passes, each back-propagated at once, so only one half's activations live at a
+                # time; the second runs SN in eval mode with the u, v the first just updated, so D
+                # still does one power iteration and gets the same gradients as one joint pass
+                with self._autocast():
+                    d_real = D(real, y_real).float()
+                    part = self.loss.d_loss_real(d_real)
+                self._accumulate(part)
+                self.D.eval()
+                try:
+                    with self._autocast():
+                        d_fake = D(fake.to(real.dtype), y_fake).float()
+                        part_fake = self.loss.d_loss_fake(d_fake)
+                    self._accumulate(part_fake)
+                finally:
+                    self.D.train()
+                d_loss = part.detach() + part_fake.detach()
+            else:
+                with self._autocast():
+                    y_both = torch.cat([y_real, y_fake]) if self.conditional else None
+                    logits = D(torch.cat([real, fake.to(real.dtype)]), y_both).float()
+                    d_real, d_fake = logits[:b], logits[b:]
+                    d_loss = self.loss.d_loss(d_real, d_fake)
+                self._accumulate(d_loss)
             if self.loss.gp_weight:
                 critic = (lambda x: D(x, y_real)) if self.conditional else (lambda x: D(x))
-                d_loss = d_loss + self.loss.gp_weight * gradient_penalty(critic, real, fake.float())
-            self._backward(d_loss, self.opt_d)
+                gp = self.loss.gp_weight * gradient_penalty(critic, real, fake.float())
+                self._accumulate(gp)
+                d_loss = d_loss.detach() + gp.detach()
+            self._optimizer_step(self.opt_d)
 
         freeze_d = not self.dist.enabled  # DDP needs every parameter to take part in backward
         if freeze_d:
@@ -384,7 +415,7 @@ def load_resume(resume: str) -> tuple[dict, Path]:
 
 
 #: options that may differ from the checkpoint's when resuming
-RESUMABLE_OVERRIDES = {"steps", "device", "log_every", "sample_every", "ckpt_every", "keep", "compile", "resume",
+RESUMABLE_OVERRIDES = {"steps", "device", "log_every", "sample_every", "ckpt_every", "keep", "compile", "split_d", "resume",
                        "dry_run", "data_root", "download"}
 
 
