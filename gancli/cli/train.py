@@ -55,7 +55,6 @@ def train_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
     """Train a GAN. With no arguments: a small class-conditional SAGAN on the built-in shapes data."""
-    from gancli.config import TrainConfig
     from gancli.errors import GancliError
 
     if path is not None and data_root is not None:

@@ -52,16 +52,20 @@ class SelfAttention(nn.Module):
             return self.fused
         return n * queries * keys * 4 > self.FUSED_ABOVE_BYTES
 
+    @staticmethod
+    def _softmax_attention(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(q @ k.transpose(1, 2), dim=-1)
+
     def attention_map(self, x: torch.Tensor) -> torch.Tensor:
         """beta: (N, L, S), each row a distribution over key positions (row-major, origin top-left)."""
         q, k, _ = self._qkv(x)
-        return torch.softmax(q @ k.transpose(1, 2), dim=-1)
+        return self._softmax_attention(q, k)
 
     def forward(self, x: torch.Tensor, return_attn: bool = False):
         n, c, h, w = x.shape
         q, k, v = self._qkv(x)
         if return_attn:
-            attn = torch.softmax(q @ k.transpose(1, 2), dim=-1)
+            attn = self._softmax_attention(q, k)
             o = attn @ v  # (N, L, C/2)
         elif not self._use_fused(n, q.shape[1], k.shape[1]):
             # small maps: one SDPA call with the C/2-wide values; SDPA computes softmax(q k^T) once

@@ -12,8 +12,7 @@ from gancli.data import GanDataset
 
 
 class BatchStream:
-    def __init__(self, dataset: GanDataset, batch_size: int, seed: int, rank: int = 0, world: int = 1,
-                 workers: int = 0):
+    def __init__(self, dataset: GanDataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         if len(dataset) < batch_size * world:
             from gancli.errors import GancliError
 
@@ -25,7 +24,6 @@ class BatchStream:
         self.seed = seed
         self.rank = rank
         self.world = world
-        self.workers = workers
         self.epoch = 0
         self.index = 0
         self._order = self._epoch_order(0)

@@ -19,13 +19,24 @@ class EMA:
     def __init__(self, model: nn.Module, decay: float):
         self.decay = decay
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self._source: nn.Module | None = None
+        self._pairs: tuple[list, list] = ([], [])
+
+    def _pair(self, model: nn.Module) -> tuple[list, list]:
+        """(ema, source) parameter and buffer pairs, matched by name once per source model."""
+        if self._source is not model:
+            params = dict(self.model.named_parameters())
+            buffers = dict(self.model.named_buffers())
+            self._pairs = ([(params[n], p) for n, p in model.named_parameters()],
+                           [(buffers[n], b) for n, b in model.named_buffers()])
+            self._source = model
+        return self._pairs
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         d = min(self.decay, (1.0 + step) / (10.0 + step))
-        ema_params = dict(self.model.named_parameters())
-        for name, p in model.named_parameters():
-            ema_params[name].lerp_(p.detach(), 1.0 - d)
-        ema_buffers = dict(self.model.named_buffers())
-        for name, b in model.named_buffers():
-            ema_buffers[name].copy_(b)
+        param_pairs, buffer_pairs = self._pair(model)
+        for ema_p, p in param_pairs:
+            ema_p.lerp_(p.detach(), 1.0 - d)
+        for ema_b, b in buffer_pairs:
+            ema_b.copy_(b)

@@ -129,8 +129,8 @@ class Trainer:
         if cfg.amp == "fp16" and self.device.type != "cuda":
             raise GancliError("--amp fp16 needs a CUDA device (it uses a GradScaler); use --amp bf16 on CPU")
         self.scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" else None
-        workers = 0 if ds.images is not None else min(4, torch.get_num_threads())
-        self.stream = BatchStream(ds, cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world, workers)
+        self.stream = BatchStream(ds, cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world)
+        self.dataset_info = dataset_info(ds)  # fixed for the run; saved in every checkpoint
         self.labels_all = ds.labels.to(self.device) if self.conditional else None
         # D on real and fake in two passes (less memory) or one concatenated pass (faster GEMMs);
         # DDP needs one forward per backward, so it always takes the joint pass
@@ -158,7 +158,7 @@ class Trainer:
             "gancli_version": __version__,
             "model_config": self.model_cfg.to_dict(),
             "train_config": self.cfg.to_dict(),
-            "dataset": dataset_info(self.dataset),
+            "dataset": self.dataset_info,
             "step": self.step,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
@@ -333,7 +333,7 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
             error = None
             if dist.is_main:
                 try:
-                    run.create(cfg, trainer.model_cfg, trainer.dataset)
+                    run.create(cfg, trainer.model_cfg, trainer.dataset_info)
                 except GancliError as err:
                     error = str(err)
             error = broadcast_object(error, dist)

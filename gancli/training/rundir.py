@@ -61,7 +61,8 @@ class RunDir:
     def sample_path(self, step: int) -> Path:
         return self.path / "samples" / f"step-{step}.png"
 
-    def create(self, cfg: TrainConfig, model_cfg: ModelConfig, dataset) -> None:
+    def create(self, cfg: TrainConfig, model_cfg: ModelConfig, dataset: dict) -> None:
+        """``dataset``: the run's :func:`dataset_info`."""
         if holds_run(self.path):
             raise GancliError(
                 f"{self.path} already holds a run; pass --resume {self.path} to continue it, or choose another --out"
@@ -74,7 +75,7 @@ class RunDir:
         except OSError as err:
             raise GancliError(f"cannot create the run directory {self.path}: {err.strerror}") from None
         config = {"gancli_version": __version__, "train": cfg.to_dict(), "model": model_cfg.to_dict(),
-                  "dataset": dataset_info(dataset)}
+                  "dataset": dataset}
         text = json.dumps(config, indent=2) + "\n"
         atomic_write_bytes(self.config_path, lambda f: f.write(text.encode()))
 
