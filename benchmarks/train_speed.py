@@ -1,8 +1,9 @@
 """Training speed and memory per model and resolution, on the current device.
 
 For each configuration, in a fresh process: images/s of real training iterations (one D step + one
-G step, batch 64 unless --batch), FLOPs per iteration (torch.utils.flop_counter, forward + backward),
-achieved GFLOP/s against this machine's float32 matmul GFLOP/s, and peak memory of the first
+G step, batch 64 unless --batch), FLOPs per iteration (torch.utils.flop_counter, forward + backward;
+both those executed and those of the textbook blocks, which gancli computes with fewer FLOPs by folding
+resampling into the convolutions), achieved GFLOP/s against this machine's float32 matmul GFLOP/s, and peak memory of the first
 iteration (CUDA: max allocated; CPU: peak growth of the resident set over its size before it). Then the
 attention block's peak memory, fused vs explicit, at each model's attention map size.
 
@@ -66,9 +67,14 @@ def _run(spec: dict, queue) -> None:
         trainer.train_step()  # warm-up (and the peak-memory step)
         sync()
     peak_mb = torch.cuda.max_memory_allocated() / 2**20 if cuda else rss.mib
+    from gancli.layers import resample
+
     with FlopCounterMode(display=False) as counter:
         trainer.train_step()
     flops = counter.get_total_flops()
+    with resample.textbook(), FlopCounterMode(display=False) as counter:  # the published blocks' FLOPs
+        trainer.train_step()
+    textbook_flops = counter.get_total_flops()
     sync()
     start = time.perf_counter()
     for _ in range(spec["steps"]):
@@ -77,7 +83,8 @@ def _run(spec: dict, queue) -> None:
     seconds = (time.perf_counter() - start) / spec["steps"]
     g_params = sum(p.numel() for p in trainer.G.parameters())
     d_params = sum(p.numel() for p in trainer.D.parameters())
-    queue.put({"img_s": spec["batch"] / seconds, "s_iter": seconds, "flops": flops, "peak_mb": peak_mb,
+    queue.put({"img_s": spec["batch"] / seconds, "s_iter": seconds, "flops": flops, "textbook_flops": textbook_flops,
+               "peak_mb": peak_mb,
                "g_params": g_params, "d_params": d_params, "attn_res": trainer.model_cfg.attn_res,
                "g_width": trainer.G.blocks[0].conv1.out_channels if hasattr(trainer.G, "blocks") else None,
                "d_width": trainer.D.blocks[0].conv1.out_channels if hasattr(trainer.D, "blocks") else None})
@@ -126,16 +133,18 @@ def main() -> None:
             for model in args.models:
                 for res in args.res:
                     specs.append((f"{model}-{res}", dict(model=model, res=res, ch=args.ch, batch=args.batch, **common)))
+    print("GFLOP: executed / textbook (the published blocks, upsample-then-conv and conv-then-pool, which\n"
+          "gancli folds into fewer FLOPs); % of matmul: hardware (executed) / model (textbook) FLOP utilisation\n")
     print("| config | ch | batch | G/D params | img/s | s/iter | GFLOP/iter | GFLOP/s | % of matmul | peak MiB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     attention_sizes = []
     for label, spec in specs:
         r = measure(spec)
-        gflop = r["flops"] / 1e9
-        achieved = gflop / r["s_iter"]
+        gflop, textbook = r["flops"] / 1e9, r["textbook_flops"] / 1e9
+        achieved, model_rate = gflop / r["s_iter"], textbook / r["s_iter"]
         print(f"| {label} | {spec['ch']} | {spec['batch']} | {r['g_params'] / 1e6:.2f}M/{r['d_params'] / 1e6:.2f}M | "
-              f"{r['img_s']:.1f} | {r['s_iter']:.2f} | {gflop:.1f} | {achieved:.0f} | {100 * achieved / peak:.0f}% | "
-              f"{r['peak_mb']:.0f} |", flush=True)
+              f"{r['img_s']:.1f} | {r['s_iter']:.2f} | {gflop:.0f} / {textbook:.0f} | {achieved:.0f} / {model_rate:.0f} | "
+              f"{100 * achieved / peak:.0f}% / {100 * model_rate / peak:.0f}% | {r['peak_mb']:.0f} |", flush=True)
         for side in r["attn_res"]:
             attention_sizes.append((label, side, spec["batch"]))
     if attention_sizes and device == "cpu":

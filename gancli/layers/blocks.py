@@ -6,6 +6,11 @@ ResNet D block (downsampling by 2x2 average pooling when ``down``):
     h = pool(conv2(relu(conv1(relu(x)))));  y = h + pool(conv_sc(x))
 The first D block is the "optimized" one of SNGAN: no ReLU before its first conv, and the shortcut
 pools before its 1x1 conv. DCGAN: transposed conv + BN + ReLU in G, strided conv + LeakyReLU in D.
+
+The resampling is folded into the convolutions (``gancli.layers.resample``: exact, 2.25x fewer
+FLOPs for those convs): up + conv1 is one transposed conv, conv2 + pool one strided 4x4 conv, and
+the 1x1 shortcut runs at the lower resolution (it commutes with nearest upsampling and with average
+pooling). Parameters, state dicts and spectral normalization are those of the blocks above.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gancli.layers import resample
 from gancli.layers.cbn import ConditionalBatchNorm2d
 
 
@@ -26,9 +32,14 @@ class GBlock(nn.Module):
         self.conv_sc = nn.Conv2d(in_ch, out_ch, 1)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        h = F.interpolate(F.relu(self.bn1(x, c)), scale_factor=2, mode="nearest")
-        h = self.conv2(F.relu(self.bn2(self.conv1(h), c)))
-        return h + self.conv_sc(F.interpolate(x, scale_factor=2, mode="nearest"))
+        h = F.relu(self.bn1(x, c))
+        if resample.folded():
+            h = resample.up_conv3x3(h, self.conv1.weight, self.conv1.bias)
+            sc = F.interpolate(self.conv_sc(x), scale_factor=2, mode="nearest")
+        else:
+            h = self.conv1(F.interpolate(h, scale_factor=2, mode="nearest"))
+            sc = self.conv_sc(F.interpolate(x, scale_factor=2, mode="nearest"))
+        return self.conv2(F.relu(self.bn2(h, c))) + sc
 
 
 class DBlock(nn.Module):
@@ -43,18 +54,19 @@ class DBlock(nn.Module):
             self.conv_sc = nn.Conv2d(in_ch, out_ch, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x if self.first else F.relu(x)
-        h = self.conv2(F.relu(self.conv1(h)))
-        if self.down:
-            h = F.avg_pool2d(h, 2)
-        sc = x
-        if self.first:
-            sc = self.conv_sc(F.avg_pool2d(sc, 2) if self.down else sc)
-        elif self.learnable_sc:
-            sc = self.conv_sc(sc)
-            if self.down:
-                sc = F.avg_pool2d(sc, 2)
-        return h + sc
+        h = F.relu(self.conv1(x if self.first else F.relu(x)))
+        fold = resample.folded()
+        if self.down and fold:
+            h = resample.conv3x3_pool(h, self.conv2.weight, self.conv2.bias)
+        else:
+            h = self.conv2(h)
+            h = F.avg_pool2d(h, 2) if self.down else h
+        if not self.learnable_sc:
+            return h + x
+        if self.down and (fold or self.first):  # pooling commutes with the 1x1 conv: pool first
+            return h + self.conv_sc(F.avg_pool2d(x, 2))
+        sc = self.conv_sc(x)
+        return h + (F.avg_pool2d(sc, 2) if self.down else sc)
 
 
 class DCGANUp(nn.Module):
