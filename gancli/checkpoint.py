@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -87,3 +88,55 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def _short(err: BaseException) -> str:
     return str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+
+
+RUNS_ROOT = Path("runs")  # where `gancli train` puts runs by default (relative to the working directory)
+
+
+def resolve_checkpoint(target: str | Path | None, runs_root: str | Path = RUNS_ROOT) -> tuple[Path, str]:
+    """The one rule that turns a command's CKPT|RUN argument into a checkpoint file.
+
+    - a file: that file;
+    - a run directory: its ``checkpoints/last.pt`` (or, failing that, its newest ``step-N.pt``);
+      a ``checkpoints/`` directory itself works the same way;
+    - nothing: the newest run under ``runs_root`` (by the time of its last checkpoint).
+
+    Returns ``(path, how)``, ``how`` a short phrase for the "using ..." line, e.g. "newest run under runs".
+    Nothing is loaded here: ``load_checkpoint`` checks the file itself.
+    """
+    if target is None:
+        root = Path(runs_root)
+        found = [c for run in (sorted(root.iterdir()) if root.is_dir() else []) if run.is_dir()
+                 for c in [_checkpoint_in(run)] if c is not None]
+        if not found:
+            raise GancliError(f"no runs with checkpoints under {root}/; train one first (gancli train) or "
+                              "pass a checkpoint file or run directory")
+        return max(found, key=lambda p: p.stat().st_mtime), f"newest run under {root}"
+    path = Path(target)
+    if path.is_file():
+        return path, "checkpoint file"
+    if path.is_dir():
+        found = _checkpoint_in(path)
+        if found is None:
+            raise GancliError(f"{path} is a directory without checkpoints (no checkpoints/last.pt or step-N.pt)")
+        return found, "run directory"
+    raise GancliError(f"no such checkpoint file or run directory: {path}")
+
+
+def _checkpoint_in(folder: Path) -> Path | None:
+    for candidate in (folder / "checkpoints", folder):
+        if (candidate / "last.pt").is_file():
+            return candidate / "last.pt"
+        steps = [(int(m.group(1)), p) for p in candidate.glob("step-*.pt")
+                 if (m := re.fullmatch(r"step-(\d+)\.pt", p.name))]
+        if steps:
+            return max(steps)[1]
+    return None
+
+
+def run_dir_of(checkpoint: Path) -> Path | None:
+    """The run directory a checkpoint belongs to (``RUN/checkpoints/x.pt`` -> ``RUN``), if it is one."""
+    checkpoint = Path(checkpoint)
+    parent = checkpoint.parent
+    run = parent.parent if parent.name == "checkpoints" else parent
+    return run if (run / "config.json").exists() else None

@@ -15,9 +15,18 @@ from torch import nn
 from gancli.layers.spectral import exempt_from_sn
 
 
+def lookup(table: nn.Module, c: torch.Tensor) -> torch.Tensor:
+    """``table(c)``, where an embedding table also takes soft class vectors: float ``c (N, n_classes)``
+    gives ``c @ table.weight``, the mix of the rows (one-hot rows give exactly ``table(index)``). This
+    is how ``gancli sample --interp`` walks between two classes through the class embedding."""
+    if isinstance(table, nn.Embedding) and c.is_floating_point():
+        return c @ table.weight
+    return table(c)
+
+
 class ConditionalBatchNorm2d(nn.Module):
-    """x: (N, C, H, W); c: int64 (N,) class indices when ``kind == "class"``, float (N, cond_dim)
-    when ``kind == "vector"``. ``kind == "none"`` is ordinary affine BN and ignores c."""
+    """x: (N, C, H, W); c: int64 (N,) class indices (or soft one-hot float (N, n_classes)) when
+    ``kind == "class"``, float (N, cond_dim) when ``kind == "vector"``. ``kind == "none"`` is ordinary affine BN and ignores c."""
 
     def __init__(self, num_features: int, kind: str = "none", cond_dim: int = 0, eps: float = 1e-5,
                  momentum: float = 0.1):
@@ -45,6 +54,6 @@ class ConditionalBatchNorm2d(nn.Module):
             return h
         if c is None:
             raise ValueError("conditional batch norm needs a condition")
-        gamma = 1.0 + self.gain(c)
-        beta = self.bias(c)
+        gamma = 1.0 + lookup(self.gain, c)
+        beta = lookup(self.bias, c)
         return h * gamma[:, :, None, None] + beta[:, :, None, None]

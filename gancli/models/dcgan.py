@@ -19,8 +19,9 @@ from gancli.layers import ConditionalBatchNorm2d, DCGANDown, DCGANUp, Projection
 
 
 def label_vector(y: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
-    """Class indices -> one-hot float (N, n_classes); multi-hot attributes pass through as float."""
-    if cfg.label_kind == "class":
+    """Class indices -> one-hot float (N, n_classes); soft class vectors and multi-hot attributes
+    pass through as float."""
+    if cfg.label_kind == "class" and not y.is_floating_point():
         return F.one_hot(y, cfg.n_classes).float()
     return y.float()
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from gancli.config import ModelConfig
 from gancli.layers import ConditionalBatchNorm2d, DBlock, GBlock, ProjectionHead, SelfAttention
+from gancli.layers.cbn import lookup
 from gancli.layers.spectral import exempt_from_sn
 
 # resolution -> (G widths from 4x4 up to res, as multiples of ch)
@@ -85,7 +86,7 @@ class ResNetGenerator(nn.Module):
         if self.biggan:
             zs = torch.split(z, self.z_sizes, dim=1)
             h = self.linear(zs[0])
-            emb = self.shared(y) if self.shared is not None else None
+            emb = lookup(self.shared, y) if self.shared is not None else None
             conds = []
             for i in range(len(self.blocks)):
                 parts = ([emb] if emb is not None else []) + ([zs[i + 1]] if self.config.hier else [])

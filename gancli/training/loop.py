@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from gancli import __version__
-from gancli.checkpoint import load_checkpoint, save_checkpoint
+from gancli.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from gancli.config import ModelConfig, TrainConfig
 from gancli.data import build_dataset
 from gancli.errors import GancliError
@@ -401,14 +401,10 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float) -> TrainResult:
 
 def load_resume(resume: str) -> tuple[dict, Path]:
     """Loads the checkpoint named by ``--resume`` (a .pt file or a run directory) -> (state, run dir)."""
-    path = Path(resume)
-    if path.is_dir():
-        candidate = path / "checkpoints" / "last.pt"
-        if not candidate.exists():
-            raise GancliError(f"--resume {path}: no checkpoints/last.pt in that directory")
-        path = candidate
-    elif not path.exists():
-        raise GancliError(f"--resume {path}: no such file or run directory")
+    try:
+        path, _ = resolve_checkpoint(resume)
+    except GancliError as err:
+        raise GancliError(f"--resume {resume}: {err}") from None
     state = load_checkpoint(path)
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     return state, run_dir

@@ -21,8 +21,13 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 
 def grid_array(x: torch.Tensor, nrow: int, pad: int = 2) -> np.ndarray:
-    """Tiles N images into rows of ``nrow``: uint8 (rows*(H+pad)+pad, nrow*(W+pad)+pad, 3)."""
-    imgs = to_uint8(x).numpy()
+    """Tiles N images (N, C, H, W) in [-1, 1] into rows of ``nrow``: uint8 (rows*(H+pad)+pad, nrow*(W+pad)+pad, 3)."""
+    return tile(to_uint8(x), nrow, pad)
+
+
+def tile(images: torch.Tensor | np.ndarray, nrow: int, pad: int = 2) -> np.ndarray:
+    """Tiles uint8 images (N, H, W, 3) into rows of ``nrow``, on a white background."""
+    imgs = np.asarray(images)
     n, h, w, _ = imgs.shape
     rows = (n + nrow - 1) // nrow
     out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, 3), 255, dtype=np.uint8)

@@ -1,0 +1,58 @@
+"""``gancli sample``: parse options -> SampleRequest -> gancli.sampling.sample_to_files."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from gancli.cli.main import command
+
+TARGET_HELP = "Checkpoint file or run directory [the newest run under ./runs]."
+
+
+def parse_truncation(text: Optional[str]) -> Optional[list[float]]:
+    from gancli.errors import GancliError
+
+    if text is None:
+        return None
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise GancliError(f"--truncation takes a number or a comma list such as 2,1,0.5, got {text!r}") from None
+
+
+@command("sample")
+def sample_command(
+    target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
+    n: Annotated[int, typer.Option("-n", "--n", help="Number of images (with --interp: rows).")] = 64,
+    truncation: Annotated[Optional[str], typer.Option(help="Truncate z to |z_i| <= t by resampling; a comma list (2,1,0.5) makes a sweep, one row per t [off].")] = None,
+    class_: Annotated[Optional[str], typer.Option("--class", help="Class index or name, a comma list, or 'all' (one row per class) [drawn as in the data].")] = None,
+    attrs: Annotated[Optional[str], typer.Option(help="Attribute models: Male,-Smiling sets Male, unsets Smiling; the others drawn as in the data.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for z and labels: same seed, same images [random, printed].")] = None,
+    ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, mps.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Images per G forward (bounds memory).")] = 64,
+    out: Annotated[Path, typer.Option(help="Grid PNG to write.")] = Path("samples.png"),
+    nrow: Annotated[Optional[int], typer.Option(help="Images per grid row [ceil(sqrt(n))].")] = None,
+    individual: Annotated[Optional[Path], typer.Option(help="Also write one PNG per image into this folder.")] = None,
+    npz: Annotated[Optional[Path], typer.Option(help="Also write images uint8 (N, H, W, 3) and labels to this .npz.")] = None,
+    interp: Annotated[Optional[int], typer.Option(help="K-step interpolation per row: slerp between two z (and two classes); a grid plus a GIF.")] = None,
+) -> None:
+    """Draw images from a trained generator: grids, single files, .npz, truncation sweeps, interpolations."""
+    from gancli.sampling import SampleRequest, check_request, load_generator, sample_to_files
+    from gancli.training.loop import resolve_device
+
+    req = SampleRequest(n=n, truncation=parse_truncation(truncation), classes=class_, attrs=attrs,
+                        seed=random.randrange(2**31) if seed is None else seed, batch_size=batch_size,
+                        nrow=nrow, interp=interp)
+    check_request(req)  # bad numbers fail before the checkpoint is even read
+    gen = load_generator(target, ema=ema, device=resolve_device(device))
+    typer.echo(f"using {gen.path} ({gen.how}; step {gen.step}, {'EMA' if gen.ema else 'raw'} weights)", err=True)
+    samples, written = sample_to_files(gen, req, out, npz=npz, individual=individual)
+    h, w = samples.images.shape[1:3]
+    files = [str(p) for p in (written.grid, written.gif, written.npz) if p is not None]
+    if written.individual is not None:
+        files.append(f"{written.individual}/ ({len(samples.images)} PNGs)")
+    typer.echo(f"wrote {', '.join(files)}: {len(samples.images)} images, {h}x{w}, seed {req.seed}")

@@ -1,0 +1,150 @@
+"""`gancli sample` and `gancli info` through the CLI: outputs, the "using" line, bad input."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from gancli.cli.main import app
+from tests.conftest import write_tiny_run
+
+runner = CliRunner()
+
+
+def test_sample_a_run_directory(tiny_run, tmp_path):
+    out = tmp_path / "grid.png"
+    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "16", "--class", "all", "--seed", "3",
+                                 "--out", str(out), "--npz", str(tmp_path / "s.npz")])
+    assert result.exit_code == 0, result.output
+    assert f"using {tiny_run}/checkpoints/last.pt (run directory; step 7, EMA weights)" in result.stderr
+    assert "16 images, 32x32, seed 3" in result.stdout
+    assert Image.open(out).size == (2 * 34 + 2, 8 * 34 + 2)  # 8 classes x 2 columns
+    assert np.load(tmp_path / "s.npz")["labels"].tolist() == [k for k in range(8) for _ in range(2)]
+
+
+def test_same_seed_gives_identical_files_and_no_seed_prints_one(tiny_run, tmp_path):
+    for name in ("a", "b"):
+        assert runner.invoke(app, ["sample", str(tiny_run), "-n", "4", "--seed", "9", "--truncation", "0.5",
+                                   "--out", str(tmp_path / f"{name}.png")]).exit_code == 0
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "2", "--out", str(tmp_path / "c.png")])
+    seed = int(result.stdout.rsplit("seed ", 1)[1])
+    again = runner.invoke(app, ["sample", str(tiny_run), "-n", "2", "--seed", str(seed), "--out", str(tmp_path / "d.png")])
+    assert again.exit_code == 0
+    assert (tmp_path / "c.png").read_bytes() == (tmp_path / "d.png").read_bytes()
+
+
+def test_newest_run_under_runs_by_default(tmp_path, monkeypatch):
+    write_tiny_run(tmp_path / "runs" / "only", step=12)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["sample", "-n", "1", "--no-ema"])
+    assert result.exit_code == 0, result.output
+    assert "using runs/only/checkpoints/last.pt (newest run under runs; step 12, raw weights)" in result.stderr
+    assert (tmp_path / "samples.png").exists()
+
+
+def test_truncation_sweep_and_interpolation(tiny_run, tmp_path):
+    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "8", "--class", "ring", "--truncation", "2,1,0.5,0.25",
+                                 "--seed", "0", "--out", str(tmp_path / "sweep.png")])
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "sweep.png").size == (8 * 34 + 2, 4 * 34 + 2)
+    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "2", "--interp", "6", "--out", str(tmp_path / "walk.png")])
+    assert result.exit_code == 0, result.output
+    assert "walk.png" in result.stdout and "walk.gif" in result.stdout
+    assert Image.open(tmp_path / "walk.gif").n_frames == 10
+
+
+def _foreign(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"conv.weight": torch.zeros(2, 2)}, path)
+    return path
+
+
+def _truncated(tmp_path, tiny_run):
+    data = (tiny_run / "checkpoints" / "last.pt").read_bytes()
+    path = tmp_path / "cut.pt"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+class SomeonesModel:  # a whole pickled object: loading it would run this module's code
+    pass
+
+
+def _pickled(tmp_path):
+    path = tmp_path / "code.pt"
+    torch.save({"net": SomeonesModel()}, path)
+    return path
+
+
+@pytest.mark.parametrize("case,message", [
+    ("missing", "no such checkpoint file or run directory"),
+    ("truncated", "is not a readable checkpoint (truncated or corrupt"),
+    ("foreign", "holds a plain state_dict, not a gancli checkpoint; gancli cannot use it"),
+    ("n0", "-n must be positive, got 0"),
+    ("t0", "--truncation must be positive, got 0"),
+    ("tneg", "--truncation must be positive, got -1"),
+    ("tbad", "--truncation takes a number or a comma list"),
+    ("outdir", "cannot write"),
+    ("outfile", "cannot write"),
+    ("class", "class 12 is out of range"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(case, message, tiny_run, tmp_path):
+    out = tmp_path / "out" / "grid.png"
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    target, extra = str(tiny_run), []
+    if case == "missing":
+        target = str(tmp_path / "nope.pt")
+    elif case == "truncated":
+        target = str(_truncated(tmp_path, tiny_run))
+    elif case == "foreign":
+        target = str(_foreign(tmp_path))
+    elif case == "n0":
+        extra = ["-n", "0"]
+    elif case in ("t0", "tneg", "tbad"):
+        extra = ["--truncation", {"t0": "0", "tneg": "-1", "tbad": "half"}[case]]
+    elif case == "outdir":
+        out = tmp_path
+    elif case == "outfile":
+        out = blocker / "grid.png"
+    elif case == "class":
+        extra = ["--class", "12"]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = runner.invoke(app, ["sample", target, "--out", str(out), "--npz", str(tmp_path / "s.npz"), *extra])
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert result.stderr.count("\n") <= 2 and "Traceback" not in result.output  # the "using" line + the error
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_code_pickles_are_refused(tmp_path):
+    result = runner.invoke(app, ["sample", str(_pickled(tmp_path))])
+    assert result.exit_code == 1
+    assert "a pickle that needs code to load, not a gancli checkpoint" in result.stderr
+
+
+def test_info_table_and_json(tiny_run):
+    result = runner.invoke(app, ["info", str(tiny_run), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["model"] == "sagan" and info["step"] == 7 and info["conditioning"] == "class"
+    assert info["classes"][3] == "ring" and info["ema"] is True
+    from gancli.config import ModelConfig
+    from gancli.models import build_models, count_parameters
+
+    G, D = build_models(ModelConfig(name="sagan", res=32, ch=4, n_classes=8).resolve())
+    assert (info["params_G"], info["params_D"]) == (count_parameters(G), count_parameters(D))
+    assert info["last_metrics"] == {"step": 6, "d_loss": pytest.approx(0.9), "g_loss": 0.5}  # at or before step 7
+    table = runner.invoke(app, ["info", str(tiny_run)])
+    assert table.exit_code == 0
+    for text in ("sagan", "circle, square", "params_G", "last d_loss"):
+        assert text in table.stdout
+
+
+def test_info_on_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 1 and "no runs with checkpoints under runs/" in result.stderr
