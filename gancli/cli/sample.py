@@ -34,7 +34,7 @@ def sample_command(
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, mps.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Images per G forward (bounds memory).")] = 64,
-    out: Annotated[Path, typer.Option(help="Grid PNG to write.")] = Path("samples.png"),
+    out: Annotated[Optional[Path], typer.Option(help="Grid PNG to write [samples.png, or none when only --npz / --individual is given].")] = None,
     nrow: Annotated[Optional[int], typer.Option(help="Images per grid row [ceil(sqrt(n))].")] = None,
     individual: Annotated[Optional[Path], typer.Option(help="Also write one PNG per image into this folder.")] = None,
     npz: Annotated[Optional[Path], typer.Option(help="Also write images uint8 (N, H, W, 3) and labels to this .npz.")] = None,
@@ -48,6 +48,8 @@ def sample_command(
                         seed=random.randrange(2**31) if seed is None else seed, batch_size=batch_size,
                         nrow=nrow, interp=interp)
     check_request(req)  # bad numbers fail before the checkpoint is even read
+    if out is None and npz is None and individual is None:
+        out = Path("samples.png")
     gen = load_generator(target, ema=ema, device=resolve_device(device))
     typer.echo(f"using {gen.path} ({gen.how}; step {gen.step}, {'EMA' if gen.ema else 'raw'} weights)", err=True)
     samples, written = sample_to_files(gen, req, out, npz=npz, individual=individual)

@@ -45,6 +45,14 @@ def test_newest_run_under_runs_by_default(tmp_path, monkeypatch):
     assert (tmp_path / "samples.png").exists()
 
 
+def test_npz_alone_writes_no_grid(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "3", "--npz", "fake.npz"])
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "fake.npz")["images"].shape == (3, 32, 32, 3)
+    assert not (tmp_path / "samples.png").exists()
+
+
 def test_truncation_sweep_and_interpolation(tiny_run, tmp_path):
     result = runner.invoke(app, ["sample", str(tiny_run), "-n", "8", "--class", "ring", "--truncation", "2,1,0.5,0.25",
                                  "--seed", "0", "--out", str(tmp_path / "sweep.png")])
