@@ -45,11 +45,18 @@ def atomic_write_bytes(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
@@ -65,6 +72,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise GancliError(f"{path} is a directory, not a checkpoint file")
     if not path.exists():
         raise GancliError(f"checkpoint {path} does not exist")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic[:2] != b"PK" and magic[:1] != b"\x80":  # torch.save writes a zip; old torch a raw pickle
+        raise GancliError(f"{path} is not a PyTorch checkpoint file (a gancli checkpoint is a .pt from gancli train)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (zipfile.BadZipFile, EOFError, RuntimeError) as err:

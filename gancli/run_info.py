@@ -7,6 +7,7 @@ from typing import Any
 
 from gancli.checkpoint import load_checkpoint, resolve_checkpoint, run_dir_of
 from gancli.config import ModelConfig
+from gancli.errors import GancliError
 
 
 def checkpoint_info(target: str | Path | None, runs_root: str | Path = "runs") -> dict[str, Any]:
@@ -15,8 +16,11 @@ def checkpoint_info(target: str | Path | None, runs_root: str | Path = "runs") -
 
     path, how = resolve_checkpoint(target, runs_root)
     state = load_checkpoint(path)
-    model = ModelConfig.from_dict(state["model_config"])
-    G, D = build_models(model)
+    try:
+        model = ModelConfig.from_dict(state["model_config"])
+        G, D = build_models(model)
+    except (KeyError, TypeError, ValueError) as err:
+        raise GancliError(f"{path}: its model config is missing or unusable ({err})") from None
     data = dict(state.get("dataset") or {})
     train = dict(state.get("train_config") or {})
     run = run_dir_of(path)
@@ -61,6 +65,8 @@ def last_metrics(path: Path, step: int | None = None) -> dict[str, Any] | None:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:  # a line cut short by a crash
+                continue
+            if not isinstance(record, dict):
                 continue
             if step is None or record.get("step", 0) <= step:
                 best = record

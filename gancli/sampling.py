@@ -5,12 +5,15 @@ The truncation trick (Brock et al. 2019): draw z from N(0, I) and *redraw* every
 proportional to exp(-z^2 / 2) there). Scaling z by t, or clamping it, gives other distributions
 (a narrower normal; point masses at +-t) that G was never shown.
 
-Everything random is drawn from one ``torch.Generator`` on the CPU seeded by ``seed``, so the same
-seed gives the same z and labels on any device, and bit-identical images on the same device.
+Everything random is drawn from CPU ``torch.Generator``s seeded from ``seed`` (one for z, one for
+labels), so the same seed gives the same z and labels on any device, and bit-identical images on
+the same device.
 """
 from __future__ import annotations
 
 import math
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,8 @@ from gancli.checkpoint import atomic_write_bytes, load_checkpoint, resolve_check
 from gancli.config import ModelConfig
 from gancli.errors import GancliError
 
+
+MIN_TRUNCATION = 0.01
 
 # ---------------------------------------------------------------------------------------- latents
 def truncated_normal(n: int, dim: int, truncation: float | None, generator: torch.Generator) -> torch.Tensor:
@@ -119,15 +124,13 @@ def parse_classes(spec: str, gen: LoadedGenerator) -> list[int]:
     for item in (s.strip() for s in spec.split(",")):
         if item in names:
             out.append(names.index(item))
-        elif item.lstrip("-").isdigit():
+        elif re.fullmatch(r"-?[0-9]+", item):
             k = int(item)
             if not 0 <= k < n:
                 raise GancliError(f"class {k} is out of range: the model has {n} classes (0-{n - 1})")
             out.append(k)
         else:
             raise GancliError(f"unknown class '{item}'; choose an index 0-{n - 1} or a name: {', '.join(names)}")
-    if not out:
-        raise GancliError("--class is empty; give an index, a name, a comma list or 'all'")
     return out
 
 
@@ -195,6 +198,10 @@ def check_request(req: SampleRequest) -> None:
     for t in req.truncation or []:
         if not t > 0:
             raise GancliError(f"--truncation must be positive, got {t:g}")
+        if t < MIN_TRUNCATION:  # resampling needs ~1/P(|z| <= t) rounds: 0.01 keeps it well under a second
+            raise GancliError(f"--truncation {t:g} is too small; use at least {MIN_TRUNCATION}")
+    if not 0 <= req.seed < 2**63:
+        raise GancliError(f"--seed must be between 0 and 2^63 - 1, got {req.seed}")
     if req.truncation is not None and len(req.truncation) == 0:
         raise GancliError("--truncation is empty")
     if req.truncation is not None and len(req.truncation) > 1:
@@ -206,6 +213,9 @@ def check_request(req: SampleRequest) -> None:
         raise GancliError(f"--interp needs at least 2 steps, got {req.interp}")
     if req.classes is not None and req.attrs is not None:
         raise GancliError("give --class or --attrs, not both")
+    multi_class = req.classes is not None and (req.classes.strip().lower() == "all" or "," in req.classes)
+    if req.nrow is not None and (req.interp is not None or multi_class or len(req.truncation or []) > 1):
+        raise GancliError("--nrow applies to plain grids; class rows, sweeps and interpolations set their own")
 
 
 @torch.no_grad()
@@ -232,10 +242,10 @@ def sample(gen: LoadedGenerator, req: SampleRequest) -> Samples:
       (each row redraws only the entries outside its own range) and the same labels;
     - otherwise n images, ``nrow`` per row (default ceil(sqrt(n))).
     z comes from a generator seeded with ``seed``, labels from a second one, so the same seed gives
-    the same z whatever the conditioning."""
+    the same z for a given layout whatever the labels."""
     check_request(req)
     z_gen = torch.Generator().manual_seed(req.seed)
-    label_gen = torch.Generator().manual_seed(req.seed + 1_000_003)
+    label_gen = torch.Generator().manual_seed((req.seed + 1_000_003) % 2**63)
     if req.interp is not None:
         return _interpolate(gen, req, z_gen, label_gen)
     z_dim = gen.model_config.z_dim
@@ -265,9 +275,13 @@ def sample(gen: LoadedGenerator, req: SampleRequest) -> Samples:
 
 def _interpolate(gen: LoadedGenerator, req: SampleRequest, g: torch.Generator, label_gen: torch.Generator) -> Samples:
     """n rows, each ``interp`` steps from z_a to z_b by slerp; for a class model also from class a to
-    class b through the class embedding (soft one-hot labels mix the embedding rows)."""
+    class b through the class embedding (soft one-hot labels mix the embedding rows). With
+    ``truncation`` the two endpoints are truncated; points between them can leave [-t, t] a little
+    (slerp keeps the norm, not the box)."""
     rows, steps = req.n, req.interp
     z_dim = gen.model_config.z_dim
+    chosen = parse_classes(req.classes, gen) if req.classes is not None else None  # errors for the wrong model kind
+    fixed = parse_attrs(req.attrs, gen) if req.attrs is not None else None
     t_max = req.truncation[0] if req.truncation else None
     za = truncated_normal(rows, z_dim, t_max, g)
     zb = truncated_normal(rows, z_dim, t_max, g)
@@ -276,8 +290,7 @@ def _interpolate(gen: LoadedGenerator, req: SampleRequest, g: torch.Generator, l
     y = None
     if gen.label_kind == "class":
         k = gen.model_config.n_classes
-        if req.classes is not None:
-            chosen = parse_classes(req.classes, gen)
+        if chosen is not None:
             if len(chosen) > 2:
                 raise GancliError("--interp walks between two classes: give one or two with --class")
             ya = torch.full((rows,), chosen[0])
@@ -289,9 +302,8 @@ def _interpolate(gen: LoadedGenerator, req: SampleRequest, g: torch.Generator, l
         y = (onehot_a[:, None] * (1 - t)[None, :, None] + onehot_b[:, None] * t[None, :, None]).reshape(rows * steps, k)
     elif gen.label_kind == "attrs":
         y = data_labels(gen, rows, label_gen)
-        if req.attrs is not None:
-            for k, v in parse_attrs(req.attrs, gen).items():
-                y[:, k] = v
+        for k, v in (fixed or {}).items():
+            y[:, k] = v
         y = y.repeat_interleave(steps, dim=0)
     images = run_generator(gen.G, z, y, req.batch_size)
     from gancli.viz.grid import tile
@@ -329,8 +341,6 @@ def _existing_parent(path: Path) -> Path:
 
 
 def _writable(path: Path) -> bool:
-    import os
-
     return os.access(path, os.W_OK)
 
 
@@ -378,12 +388,18 @@ def sample_to_files(gen: LoadedGenerator, req: SampleRequest, out: Path | None, 
     check_request(req)
     if out is None and npz is None and individual is None:
         raise GancliError("nothing to write: give --out, --npz or --individual")
-    gif = out.with_suffix(".gif") if (out is not None and req.interp is not None) else None
-    for path in (out, npz, gif):
+    for path in (out, npz):
         if path is not None:
             check_writable(path)
+    if out is not None and Path(out).suffix.lower() != ".png":
+        raise GancliError(f"--out {out}: the grid is a PNG; give a .png path")
+    gif = out.with_suffix(".gif") if (out is not None and req.interp is not None) else None
+    if gif is not None:
+        check_writable(gif)
     if individual is not None:
         check_writable(individual, is_dir=True)
+        if Path(individual).is_dir() and any(Path(individual).iterdir()):
+            raise GancliError(f"--individual {individual} is not empty; give a new or empty folder")
     samples = sample(gen, req)
     written = SampleOutputs()
     if out is not None:

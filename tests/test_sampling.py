@@ -258,3 +258,11 @@ def test_resolution_rule(tmp_path):
         resolve_checkpoint(runs / "empty", runs)
     with pytest.raises(GancliError, match="no such checkpoint file or run directory: .*nowhere"):
         resolve_checkpoint(tmp_path / "nowhere", runs)
+
+
+def test_written_files_get_the_usual_permissions(gen, tmp_path):
+    sample_to_files(gen, SampleRequest(n=1), tmp_path / "g.png", npz=tmp_path / "s.npz")
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("g.png", "s.npz"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600

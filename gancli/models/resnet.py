@@ -36,7 +36,8 @@ def split_sizes(total: int, parts: int) -> list[int]:
 
 
 class ResNetGenerator(nn.Module):
-    """G(z, y): z (N, z_dim) float, y int64 (N,) class indices / float (N, k) multi-hot / None.
+    """G(z, y): z (N, z_dim) float, y int64 (N,) class indices / float (N, n_classes) soft one-hot /
+    float (N, k) multi-hot / None.
 
     ``biggan=True`` adds BigGAN's shared label embedding and hierarchical z: z is cut into one chunk
     for the input linear plus one per block, and each block's CBN sees [shared(y), z_chunk]."""

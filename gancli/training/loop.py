@@ -51,7 +51,10 @@ def resolve_device(name: str) -> torch.device:
         raise GancliError("--device cuda was asked for, but no CUDA device is available")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise GancliError("--device mps was asked for, but MPS is not available")
-    return torch.device(name)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise GancliError(f"unknown device '{name}'; choose one of: auto, cpu, cuda, cuda:N, mps") from None
 
 
 class _StopFlag:

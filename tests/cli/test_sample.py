@@ -98,6 +98,15 @@ def _pickled(tmp_path):
     ("outdir", "cannot write"),
     ("outfile", "cannot write"),
     ("class", "class 12 is out of range"),
+    ("superscript", "unknown class '²'"),
+    ("seed", "--seed must be between 0 and 2^63 - 1"),
+    ("tiny_t", "--truncation 1e-06 is too small"),
+    ("device", "unknown device 'tpu'"),
+    ("gif_out", "the grid is a PNG; give a .png path"),
+    ("nrow", "--nrow applies to plain grids"),
+    ("json", "is not a PyTorch checkpoint file"),
+    ("interp_attrs", "--attrs needs a model conditioned on attributes; this one is class-conditional"),
+    ("individual", "is not empty"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(case, message, tiny_run, tmp_path):
     out = tmp_path / "out" / "grid.png"
@@ -120,6 +129,26 @@ def test_bad_input_is_one_line_and_writes_nothing(case, message, tiny_run, tmp_p
         out = blocker / "grid.png"
     elif case == "class":
         extra = ["--class", "12"]
+    elif case == "superscript":
+        extra = ["--class", "²"]
+    elif case == "seed":
+        extra = ["--seed", str(2**64 - 1)]
+    elif case == "tiny_t":
+        extra = ["--truncation", "1e-6"]
+    elif case == "device":
+        extra = ["--device", "tpu"]
+    elif case == "gif_out":
+        out, extra = tmp_path / "walk.gif", ["--interp", "3"]
+    elif case == "nrow":
+        extra = ["--class", "all", "--nrow", "4"]
+    elif case == "json":
+        target = str(tiny_run / "config.json")
+    elif case == "interp_attrs":
+        extra = ["--interp", "3", "--attrs", "Male"]
+    elif case == "individual":
+        (tmp_path / "each").mkdir()
+        (tmp_path / "each" / "0000.png").write_bytes(b"old")
+        extra = ["--individual", str(tmp_path / "each")]
     before = sorted(p.name for p in tmp_path.rglob("*"))
     result = runner.invoke(app, ["sample", target, "--out", str(out), "--npz", str(tmp_path / "s.npz"), *extra])
     assert result.exit_code == 1
