@@ -385,7 +385,6 @@ def sample_to_files(gen: LoadedGenerator, req: SampleRequest, out: Path | None, 
                     individual: Path | None = None) -> tuple[Samples, SampleOutputs]:
     """Checks every destination first (so bad input writes nothing), samples, then writes: the grid
     PNG ``out``, the .npz, one PNG per image, and with ``interp`` a GIF beside the grid."""
-    check_request(req)
     if out is None and npz is None and individual is None:
         raise GancliError("nothing to write: give --out, --npz or --individual")
     for path in (out, npz):
