@@ -23,6 +23,7 @@ class ModelConfig:
     res: int = 32  # output resolution: 32, 64, 128 or 256
     channels: int = 3  # image channels (the dataset says)
     ch: int = 64  # channel multiplier: every width is a multiple of it
+    d_ch: int | None = None  # D's multiplier (BigGAN-PyTorch's D_ch); None: the same as ch
     z_dim: int = 128
     n_classes: int = 0  # > 0: class-conditional on class indices
     n_attrs: int = 0  # > 0: conditional on a multi-hot vector of k binary attributes
@@ -73,9 +74,11 @@ class ModelConfig:
             raise GancliError("a model is conditioned on classes or on attributes, not both")
         if self.n_classes < 0 or self.n_attrs < 0:
             raise GancliError("n_classes and n_attrs must be >= 0")
-        if self.ch < 1 or self.z_dim < 1:
-            raise GancliError("ch and z_dim must be positive")
+        if self.ch < 1 or self.z_dim < 1 or (self.d_ch is not None and self.d_ch < 1):
+            raise GancliError("ch, d_ch and z_dim must be positive")
         d = self.to_dict()
+        if d["d_ch"] is None:
+            d["d_ch"] = self.ch
         for key, value in spec.defaults(self).items():
             if d.get(key) is None:
                 d[key] = value
@@ -95,13 +98,13 @@ class ModelConfig:
 #: Hyperparameter presets (as StyleGAN2-ADA's --cfg): a preset sets these fields, options given
 #: explicitly override it. "sagan" is the dataclass defaults below (Zhang et al. 2019: hinge,
 #: Adam(0.0, 0.9), lr_G 1e-4, lr_D 4e-4, n_dis 1, batch 64, ch 64). "quick" is for the built-in
-#: shapes data on a laptop CPU: narrow nets, batch 32, 4x the learning rates (the TTUR ratio kept)
-#: and --reuse-fake: about 5 minutes on 2 cores give distinct objects on clean backgrounds
-#: (class-correct shapes need more steps; docs/training.md has the numbers).
+#: shapes data on a laptop CPU: narrow nets with D twice G's multiplier, batch 32, 4x the learning
+#: rates (the TTUR ratio kept), --reuse-fake and a short EMA horizon: about 4.5 minutes on 2 cores
+#: give class-correct shapes (docs/training.md has the numbers).
 PRESETS: dict[str, dict[str, Any]] = {
     "sagan": {},
-    "quick": {"ch": 8, "batch_size": 32, "lr_g": 4e-4, "lr_d": 1.6e-3, "reuse_fake": True, "steps": 1300,
-              "log_every": 25, "sample_every": 260, "ckpt_every": 650},
+    "quick": {"ch": 8, "d_ch": 16, "batch_size": 32, "lr_g": 4e-4, "lr_d": 1.6e-3, "reuse_fake": True,
+              "ema_decay": 0.99, "steps": 1600, "log_every": 25, "sample_every": 320, "ckpt_every": 800},
 }
 
 
@@ -125,6 +128,7 @@ class TrainConfig:
     model: str = "sagan"
     res: int = 32
     ch: int = 64
+    d_ch: int | None = None  # D's width multiplier; None: the same as ch
     z_dim: int = 128
     attn_res: list[int] | None = None
     loss: str = "hinge"
@@ -175,6 +179,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every", "ch", "z_dim"):
             if getattr(self, name) <= 0:
                 raise GancliError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.d_ch is not None and self.d_ch <= 0:
+            raise GancliError(f"--d-ch must be positive, got {self.d_ch}")
         if self.keep < 0:
             raise GancliError("--keep must be >= 0")
         for name in ("lr_g", "lr_d"):

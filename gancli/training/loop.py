@@ -96,7 +96,7 @@ def prepare(cfg: TrainConfig):
             raise
         dataset = build_dataset(cfg.dataset, cond=False, **kwargs)  # e.g. a flat folder
     model_cfg = ModelConfig(
-        name=cfg.model, res=cfg.res, channels=dataset.channels, ch=cfg.ch, z_dim=cfg.z_dim,
+        name=cfg.model, res=cfg.res, channels=dataset.channels, ch=cfg.ch, d_ch=cfg.d_ch, z_dim=cfg.z_dim,
         n_classes=dataset.n_classes if dataset.label_kind == "class" else 0,
         n_attrs=len(dataset.attr_names) if dataset.label_kind == "attrs" else 0,
         attn_res=cfg.attn_res,

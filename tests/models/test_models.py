@@ -88,6 +88,27 @@ def test_reference_widths_at_32px():
     assert count_parameters(g) > 4_000_000
 
 
+@pytest.mark.parametrize("name", ["dcgan", "sngan", "sagan", "biggan"])
+def test_d_ch_widens_only_the_discriminator(name):
+    plain = ModelConfig(name=name, res=32, ch=8, n_classes=3).resolve()
+    assert plain.d_ch == 8  # unset: D takes G's multiplier
+    g1, d1 = build_models(plain)
+    g2, d2 = build_models(ModelConfig(name=name, res=32, ch=8, d_ch=16, n_classes=3))
+    assert count_parameters(g2) == count_parameters(g1)
+    convs = lambda net: [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert max(convs(d2)) == 2 * max(convs(d1))
+    with torch.no_grad():
+        assert d2(g2(torch.randn(2, 128), torch.tensor([0, 2])), torch.tensor([0, 2])).shape == (2,)
+
+
+def test_configs_saved_before_d_ch_existed_still_load():
+    old = ModelConfig(name="sagan", res=32, ch=8).resolve().to_dict()
+    del old["d_ch"]
+    assert ModelConfig.from_dict(old).resolve().d_ch == 8
+    with pytest.raises(GancliError, match="d_ch"):
+        ModelConfig(ch=8, d_ch=0).resolve()
+
+
 def test_biggan_hierarchical_z_reaches_every_block():
     cfg = ModelConfig(name="biggan", res=32, ch=8, z_dim=32, n_classes=3)
     g, _ = build_models(cfg)
