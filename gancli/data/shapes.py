@@ -1,6 +1,6 @@
 """``shapes``: the built-in, procedurally generated, class-conditional dataset (no files).
 
-Each image is one solid shape in a random colour on a plain background of a contrasting random
+Each image is one solid shape in a random colour on a plain, dark background of another random
 colour. The class is a matter of global structure (one blob vs two, a hole, three bars ...), so a
 generator has to get the whole layout right, not just local texture.
 
@@ -29,8 +29,9 @@ from gancli.data.base import (
 )
 
 DEFAULT_SIZE = 20_000
-MIN_RADIUS, MAX_RADIUS = 0.24, 0.40  # half-extent of a shape, as a fraction of the image side
+MIN_RADIUS, MAX_RADIUS = 0.30, 0.40  # half-extent of a shape, as a fraction of the image side
 MARGIN = 0.04  # gap kept between a shape's bounding square and the image border
+MAX_BACKGROUND = 0.35  # each background channel is uniform in [0, MAX_BACKGROUND]: dark colours
 MIN_CONTRAST = 0.3  # |luma(shape) - luma(background)|, colours in [0, 1]
 SPLIT_STREAMS = {"train": 0, "test": 1}
 
@@ -145,7 +146,7 @@ def sample_params(n: int, seed: int, stream: int = 0) -> ShapeParams:
     radii = rng.uniform(MIN_RADIUS, MAX_RADIUS, size=n).astype(np.float32)
     low = radii + MARGIN
     centers = (low[:, None] + rng.random((n, 2), dtype=np.float32) * (1 - 2 * low)[:, None]).astype(np.float32)
-    background = rng.random((n, 3), dtype=np.float32)
+    background = rng.random((n, 3), dtype=np.float32) * np.float32(MAX_BACKGROUND)
     foreground = rng.random((n, 3), dtype=np.float32)
     # Redraw shape colours until each one stands out from its background in brightness.
     while True:

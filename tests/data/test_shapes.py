@@ -8,6 +8,7 @@ import torch
 
 import gancli.data.base as data_base
 from gancli.data import SHAPE_CLASSES, VALID_RESOLUTIONS, build_dataset
+from gancli.data.shapes import MAX_BACKGROUND, MAX_RADIUS, MIN_RADIUS
 from gancli.errors import GancliError
 
 
@@ -176,3 +177,17 @@ def test_shape_colour_contrasts_with_the_background():
     luma = np.tensordot(images, [0.299, 0.587, 0.114], axes=([1], [0]))  # (N, R, R)
     contrast = np.abs(luma - luma[:, :1, :1]).reshape(len(images), -1).max(1)
     assert contrast.min() >= 0.3 * 255 - 1.0
+
+
+def test_backgrounds_are_dark_colours_and_shapes_span_the_radius_range():
+    dataset = build_dataset("shapes", cond=True, size=400)
+    images = dataset.images.numpy().astype(np.float64)
+    corner = images[:, :, 0, 0] / 255  # (N, 3) background colours
+    assert corner.max() <= MAX_BACKGROUND + 1 / 255
+    assert corner.std(0).min() > 0.08  # random, not one colour: uniform on [0, 0.35] has std 0.10
+    # circles: the diameter in pixels is 2 r R, with r uniform in [MIN_RADIUS, MAX_RADIUS]
+    circles = images[dataset.labels.numpy() == 0]
+    masks = (np.abs(circles - circles[:, :, :1, :1]) > 0.5 * 255 * 0.3).any(1)  # more than half-way in
+    widths = masks.any(1).sum(1) / 32
+    assert 2 * MIN_RADIUS - 0.07 <= widths.min() and widths.max() <= 2 * MAX_RADIUS + 0.07
+    assert widths.max() - widths.min() > 0.8 * 2 * (MAX_RADIUS - MIN_RADIUS)
