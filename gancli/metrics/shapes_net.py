@@ -1,0 +1,65 @@
+"""``shapes-net``: a small classifier of the built-in ``shapes`` data, used as a feature extractor.
+
+FID and KID on Inception features need a 100 MB download; for the built-in data a network that knows
+the eight shape classes is both offline and more telling. ``ShapesNet`` is a plain 4-stage CNN:
+
+    x (N, 3, H, W) in [-1, 1] -> resize to 32x32 (area) -> [conv3x3-BN-ReLU x2, maxpool] x 3
+      -> global average pool -> features (N, 128) -> linear -> logits (N, 8)
+
+Its weights ship in the package (``weights/shapes_net.pt``, float16, 0.58 MB) and are made by
+``python -m gancli.metrics.train_shapes_net`` (deterministic; docs/evaluation.md has its accuracy).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FEATURE_DIM = 128
+INPUT_RES = 32
+WEIGHTS_PATH = Path(__file__).parent / "weights" / "shapes_net.pt"
+
+
+def _stage(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2)]
+
+
+class ShapesNet(nn.Module):
+    """``features(x) -> (N, 128)``; ``forward(x) -> logits (N, n_classes)``; x float in [-1, 1]."""
+
+    def __init__(self, n_classes: int = 8, widths: tuple[int, int, int] = (32, 64, FEATURE_DIM)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for width in widths:
+            layers += _stage(c_in, width)
+            c_in = width
+        self.body = nn.Sequential(*layers)
+        self.fc = nn.Linear(widths[-1], n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != INPUT_RES or x.shape[-2] != INPUT_RES:
+            x = F.interpolate(x, size=(INPUT_RES, INPUT_RES), mode="area" if x.shape[-1] > INPUT_RES
+                              else "bilinear")
+        return self.body(x).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x))
+
+
+def load_shapes_net(path: str | Path | None = None, device: str | torch.device = "cpu") -> ShapesNet:
+    """The shipped (or given) weights, in eval mode, float32."""
+    from gancli.errors import GancliError
+
+    path = Path(path) if path is not None else WEIGHTS_PATH
+    if not path.is_file():
+        raise GancliError(f"shapes-net weights not found at {path}; rebuild them with "
+                          "'python -m gancli.metrics.train_shapes_net'")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net = ShapesNet(n_classes=int(state["n_classes"]))
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["weights"].items()})
+    return net.eval().to(device)

@@ -1,0 +1,87 @@
+"""Trains the ``shapes-net`` classifier and writes the weights that ship with gancli.
+
+    python -m gancli.metrics.train_shapes_net [--out gancli/metrics/weights/shapes_net.pt]
+
+Training data: 40 000 ``shapes`` images (train split, seed 0) at 32 px, half of them rendered at 64 px
+and area-downsampled, so the net sees both renderings; light Gaussian noise and blur make it tolerant
+of the soft edges of generated images. Held out: 4 000 images of the test split. Deterministic on CPU;
+about 6 minutes on 2 cores (held-out accuracy 100% from the first epoch). The shipped file was
+trained on the data as it was before backgrounds were made dark (any colour, r from 0.24): a
+superset of today's images, on which it is also 100% accurate.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gancli.data.shapes import SHAPE_CLASSES, render_shapes, sample_params
+from gancli.metrics.shapes_net import INPUT_RES, WEIGHTS_PATH, ShapesNet
+
+
+def _images(n: int, seed: int, stream: int) -> tuple[torch.Tensor, torch.Tensor]:
+    params = sample_params(n, seed, stream)
+    x32 = torch.from_numpy(render_shapes(params, INPUT_RES)).float() / 127.5 - 1
+    half = n // 2
+    x64 = torch.from_numpy(render_shapes(params.take(torch.arange(half).numpy()), 2 * INPUT_RES)).float()
+    x32[:half] = F.avg_pool2d(x64 / 127.5 - 1, 2)
+    return x32, torch.from_numpy(params.labels)
+
+
+def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    blur = torch.rand(len(x), 1, 1, 1, generator=g) < 0.3
+    soft = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    x = torch.where(blur, 0.5 * x + 0.5 * soft, x)
+    return x + 0.05 * torch.rand(len(x), 1, 1, 1, generator=g) * torch.randn(x.shape, generator=g)
+
+
+def accuracy(net: ShapesNet, x: torch.Tensor, y: torch.Tensor) -> float:
+    net.eval()
+    with torch.no_grad():
+        pred = torch.cat([net(x[i: i + 500]).argmax(1) for i in range(0, len(x), 500)])
+    return (pred == y).float().mean().item()
+
+
+def train_shapes_net(epochs: int = 4, n_train: int = 40_000, seed: int = 0) -> tuple[ShapesNet, float]:
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    x, y = _images(n_train, seed, 0)
+    x_test, y_test = _images(4000, seed, 1)
+    net = ShapesNet(n_classes=len(SHAPE_CLASSES))
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    steps = epochs * (n_train // 128)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    for epoch in range(epochs):
+        net.train()
+        order = torch.randperm(n_train, generator=g)
+        for i in range(0, n_train - 127, 128):
+            idx = order[i: i + 128]
+            loss = F.cross_entropy(net(_augment(x[idx], g)), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        print(f"epoch {epoch + 1}: loss {loss.item():.4f}, held-out accuracy {accuracy(net, x_test, y_test):.4f}")
+    return net, accuracy(net, x_test, y_test)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
+    parser.add_argument("--epochs", type=int, default=4)
+    args = parser.parse_args()
+    started = time.time()
+    net, acc = train_shapes_net(args.epochs)
+    state = {"n_classes": len(SHAPE_CLASSES), "classes": list(SHAPE_CLASSES), "test_accuracy": acc,
+             "weights": {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, args.out)
+    print(f"held-out accuracy {acc:.4f}; wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KB) "
+          f"in {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
