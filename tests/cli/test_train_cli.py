@@ -27,6 +27,7 @@ def _files(root: Path) -> list[str]:
     (["--res", "48"], "unsupported resolution 48"),
     (["--steps", "0"], "--steps must be positive"),
     (["--batch-size", "-4"], "--batch-size must be positive"),
+    (["--d-ch", "0"], "--d-ch must be positive"),
     (["--amp", "fp8"], "unknown --amp 'fp8'"),
     (["--resume", "nowhere"], "--resume nowhere: no such checkpoint file or run directory"),
     (["cifar10", "--data-root", "nodata"], "cifar10"),
@@ -87,17 +88,20 @@ def test_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path, monkeyp
     # SAGAN's defaults
     assert (train["lr_d"], train["beta1"], train["beta2"], train["n_dis"], train["batch_size"], train["loss"]) == (
         4e-4, 0.0, 0.9, 1, 64, "hinge")
-    assert train["ch"] == 64 and train["reuse_fake"] is False
+    assert train["ch"] == 64 and train["d_ch"] is None and config["model"]["d_ch"] == 64
+    assert train["reuse_fake"] is False
     assert config["model"]["n_classes"] == 8 and config["model"]["attn_res"] == [16]
     assert config["dataset"]["class_names"][:3] == ["circle", "square", "triangle"]
     assert _files(tmp_path) == []
 
 
 def test_auto_preset_is_quick_on_shapes_and_sagan_elsewhere(tmp_path, fake_cifar_root):
-    quick = json.loads(runner.invoke(app, ["train", "--dry-run", "--data-size", "64"]).stdout)["train"]
+    resolved = json.loads(runner.invoke(app, ["train", "--dry-run", "--data-size", "64"]).stdout)
+    quick = resolved["train"]
     assert quick["preset"] == "quick"
-    assert (quick["ch"], quick["batch_size"], quick["lr_g"], quick["lr_d"], quick["reuse_fake"]) == (
-        8, 32, 4e-4, 1.6e-3, True)
+    assert (quick["ch"], quick["d_ch"], quick["batch_size"], quick["lr_g"], quick["lr_d"], quick["reuse_fake"],
+            quick["ema_decay"], quick["steps"]) == (8, 16, 32, 4e-4, 1.6e-3, True, 0.99, 1600)
+    assert (resolved["model"]["ch"], resolved["model"]["d_ch"]) == (8, 16)
     root, _ = fake_cifar_root
     sagan = json.loads(runner.invoke(app, ["train", "cifar10", str(root), "--dry-run"]).stdout)["train"]
     assert sagan["preset"] == "sagan" and sagan["lr_g"] == 1e-4 and sagan["batch_size"] == 64
