@@ -18,16 +18,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from gancli.data.base import to_float
 from gancli.data.shapes import SHAPE_CLASSES, render_shapes, sample_params
 from gancli.metrics.shapes_net import INPUT_RES, WEIGHTS_PATH, ShapesNet
 
 
 def _images(n: int, seed: int, stream: int) -> tuple[torch.Tensor, torch.Tensor]:
     params = sample_params(n, seed, stream)
-    x32 = torch.from_numpy(render_shapes(params, INPUT_RES)).float() / 127.5 - 1
+    x32 = to_float(torch.from_numpy(render_shapes(params, INPUT_RES)))
     half = n // 2
-    x64 = torch.from_numpy(render_shapes(params.take(torch.arange(half).numpy()), 2 * INPUT_RES)).float()
-    x32[:half] = F.avg_pool2d(x64 / 127.5 - 1, 2)
+    x64 = to_float(torch.from_numpy(render_shapes(params.take(torch.arange(half).numpy()), 2 * INPUT_RES)))
+    x32[:half] = F.avg_pool2d(x64, 2)
     return x32, torch.from_numpy(params.labels)
 
 

@@ -58,7 +58,7 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         self.config = cfg
         n_down = int(math.log2(cfg.res // 4))
-        widths = [(cfg.d_ch or cfg.ch) * min(8, 2**i) for i in range(n_down)]
+        widths = [cfg.d_ch * min(8, 2**i) for i in range(n_down)]
         self.concat = cfg.label_kind != "none" and cfg.cond_mode == "concat"
         extra = cfg.n_labels if self.concat else 0
         self.downs = nn.ModuleList()

@@ -114,7 +114,7 @@ class ResNetDiscriminator(nn.Module):
         super().__init__()
         self.config = cfg
         mults, downs = D_ARCH[cfg.res]
-        widths = [m * (cfg.d_ch or cfg.ch) for m in mults]
+        widths = [m * cfg.d_ch for m in mults]
         self.blocks = nn.ModuleList()
         self.attn = nn.ModuleDict()
         in_ch, res = cfg.channels, cfg.res
