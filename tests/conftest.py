@@ -47,7 +47,8 @@ def write_tiny_run(run_dir, label_kind="class", model="sagan", step=7, ema=True,
                "label_kind": label_kind, "n_classes": n_classes,
                "class_names": classes if label_kind == "class" else [], "attr_names": attrs,
                "label_frequencies": label_frequencies if label_kind != "none" else [], "size": 96}
-    state = {"gancli_version": "0.1.0", "model_config": cfg.to_dict(), "train_config": {"loss": "hinge", "steps": 10},
+    state = {"gancli_version": "0.1.0", "model_config": cfg.to_dict(), "train_config": {"loss": "hinge", "steps": 10, "dataset": dataset["name"], "split": "train",
+                                                                    "data_size": 96, "seed": 0, "res": 32},
              "dataset": dataset, "step": step, "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema}
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

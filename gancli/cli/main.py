@@ -66,7 +66,6 @@ def _not_implemented(name: str, summary: str):
 
 
 for _name, _summary in [
-    ("eval", "Compute FID / IS / KID / precision-recall"),
     ("attn-map", "Show where self-attention looks for chosen pixels"),
     ("sn-check", "Audit spectral normalization and the Lipschitz bound"),
 ]:
@@ -74,6 +73,7 @@ for _name, _summary in [
 
 
 # the built commands register themselves on import
+from gancli.cli import eval as _eval  # noqa: E402,F401
 from gancli.cli import info as _info  # noqa: E402,F401
 from gancli.cli import sample as _sample  # noqa: E402,F401
 from gancli.cli import train as _train  # noqa: E402,F401

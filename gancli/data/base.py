@@ -168,11 +168,16 @@ class GanDataset(Dataset):
 
     def get_batch(self, indices: torch.Tensor | Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """``indices (B,)`` -> ``(images float32 (B, C, R, R) in [-1, 1], labels (B,) or (B, k))``."""
+        images, labels = self.get_uint8_batch(indices)
+        return to_float(images), labels
+
+    def get_uint8_batch(self, indices: torch.Tensor | Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``indices (B,)`` -> ``(images uint8 (B, C, R, R), labels)``: the stored pixels, as FID
+        tools read them."""
         indices = torch.as_tensor(indices, dtype=torch.int64).reshape(-1)
         if self.images is not None:
-            return to_float(self.images[indices]), self.labels[indices]
-        images, labels = self._decode_batch(indices)
-        return to_float(images), labels
+            return self.images[indices], self.labels[indices]
+        return self._decode_batch(indices)
 
     def _decode(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError(f"{type(self).__name__} holds no images and does not decode")

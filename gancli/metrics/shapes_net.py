@@ -4,9 +4,9 @@ FID and KID on Inception features need a 100 MB download; for the built-in data 
 the eight shape classes is both offline and more telling. ``ShapesNet`` is a plain 3-stage CNN:
 
     x (N, 3, H, W) in [-1, 1] -> resize to 32x32 (area) -> [conv3x3-BN-ReLU x2, maxpool] x 3
-      -> global average pool -> features (N, 128) -> linear -> logits (N, 8)
+      -> global average pool -> features (N, 64) -> linear -> logits (N, 8)
 
-Its weights ship in the package (``weights/shapes_net.pt``, float16, 0.58 MB) and are made by
+Its weights ship in the package (``weights/shapes_net.pt``, float16, 153 KB) and are made by
 ``python -m gancli.metrics.train_shapes_net`` (deterministic; 100% held-out accuracy).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-FEATURE_DIM = 128
+FEATURE_DIM = 64
 INPUT_RES = 32
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "shapes_net.pt"
 
@@ -29,9 +29,9 @@ def _stage(c_in: int, c_out: int) -> list[nn.Module]:
 
 
 class ShapesNet(nn.Module):
-    """``features(x) -> (N, 128)``; ``forward(x) -> logits (N, n_classes)``; x float in [-1, 1]."""
+    """``features(x) -> (N, 64)``; ``forward(x) -> logits (N, n_classes)``; x float in [-1, 1]."""
 
-    def __init__(self, n_classes: int = 8, widths: tuple[int, int, int] = (32, 64, FEATURE_DIM)):
+    def __init__(self, n_classes: int = 8, widths: tuple[int, int, int] = (16, 32, FEATURE_DIM)):
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 3

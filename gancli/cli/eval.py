@@ -1,0 +1,103 @@
+"""``gancli eval``: parse options -> EvalRequest -> gancli.metrics.evaluate.evaluate; a table or JSON."""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Optional
+
+import typer
+
+from gancli.cli.main import command
+from gancli.cli.sample import TARGET_HELP
+
+
+@command("eval")
+def eval_command(
+    target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
+    fid: Annotated[bool, typer.Option("--fid", help="Frechet distance (the default when no metric is named).")] = False,
+    isc: Annotated[bool, typer.Option("--is", help="Inception Score (on the extractor's logits).")] = False,
+    kid: Annotated[bool, typer.Option("--kid", help="Kernel Inception Distance (unbiased MMD, 100 subsets).")] = False,
+    prc: Annotated[bool, typer.Option("--prc", help="Precision and recall (k-NN manifolds, k = 3).")] = False,
+    n: Annotated[int, typer.Option("-n", "--n", help="Generated images.")] = 10_000,
+    feature_extractor: Annotated[Optional[str], typer.Option(help="inception or shapes-net [shapes-net for a shapes run, else inception].")] = None,
+    inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights (no download).")] = None,
+    ref: Annotated[Optional[str], typer.Option(help="Reference images: a folder, or an .npz of uint8 images [the run's training data].")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Reference dataset by name instead of the run's own.")] = None,
+    data_root: Annotated[Optional[str], typer.Option(help="Root of the reference dataset [the run's].")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Reference split [the run's: train].")] = None,
+    ref_n: Annotated[Optional[int], typer.Option(help="Reference images [the whole split, up to 50,000].")] = None,
+    per_class: Annotated[bool, typer.Option("--per-class", help="Also FID within each class.")] = False,
+    chunks: Annotated[Optional[int], typer.Option(help="Also FID over K disjoint chunks of the samples: mean +- std.")] = None,
+    truncation: Annotated[Optional[float], typer.Option(help="Truncate z to [-t, t] (by resampling) [off].")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of z and labels.")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Images per G / extractor batch.")] = 100,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached reference features.")] = True,
+    cache_dir: Annotated[Optional[str], typer.Option(help="Reference-feature cache [$GANCLI_CACHE_DIR or ~/.cache/gancli/ref-features].")] = None,
+    ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, mps.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (no table).")] = False,
+    log: Annotated[bool, typer.Option("--log/--no-log", help="Append the result to the run's metrics.jsonl.")] = True,
+) -> None:
+    """Score a generator: FID, IS, KID, precision/recall (torch-fidelity), offline for shapes runs."""
+    from gancli.metrics.evaluate import EvalRequest, evaluate
+    from gancli.training.loop import resolve_device
+
+    req = EvalRequest(fid=fid, isc=isc, kid=kid, prc=prc, n=n, feature_extractor=feature_extractor,
+                      inception_weights=inception_weights, ref=ref, data=data, data_root=data_root, split=split,
+                      ref_n=ref_n, per_class=per_class, chunks=chunks, truncation=truncation, seed=seed,
+                      batch_size=batch_size, cache=cache, cache_dir=cache_dir)
+    req.check()  # bad numbers fail before the checkpoint is even read
+    result = evaluate(target, req, device=resolve_device(device), ema=ema, log=log)
+    if as_json:
+        typer.echo(json.dumps(result.record()))
+    else:
+        print_result(result)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def print_result(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    m = result.metrics
+    title = (f"step {result.step}: {result.n} generated vs {result.reference or 'no reference'}; "
+             f"features: {result.feature_extractor}")
+    table = Table()
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [("FID", _fmt(m.get("fid")) if "fid" in m else None),
+            ("IS", f"{m['is_mean']:.4g} ± {m['is_std']:.2g}" if "is_mean" in m else None),
+            ("KID", f"{m['kid_mean']:.4g} ± {m['kid_std']:.2g}" if "kid_mean" in m else None),
+            ("precision", _fmt(m.get("precision")) if "precision" in m else None),
+            ("recall", _fmt(m.get("recall")) if "recall" in m else None),
+            (f"FID, {len(m.get('fid_chunks', []))} chunks of {m.get('chunk_size')}",
+             f"{m['fid_chunks_mean']:.4g} ± {m['fid_chunks_std']:.2g}" if "fid_chunks_mean" in m else None),
+            ("class accuracy", f"{100 * m['class_accuracy']:.1f}%" if "class_accuracy" in m else None)]
+    for name, value in rows:
+        if value is not None:
+            table.add_row(name, value)
+    console = Console()
+    console.print(title)
+    console.print(table)
+    per_fid, per_acc = m.get("fid_per_class"), m.get("class_accuracy_per_class")
+    if per_fid or per_acc:
+        classes = Table()
+        classes.add_column("class")
+        if per_fid:
+            classes.add_column("FID", justify="right")
+        if per_acc:
+            classes.add_column("accuracy", justify="right")
+        for name in (per_fid or per_acc):
+            row = [name]
+            if per_fid:
+                row.append(_fmt(per_fid.get(name)))
+            if per_acc:
+                row.append(f"{100 * per_acc[name]:.1f}%" if name in per_acc else "-")
+            classes.add_row(*row)
+        console.print(classes)
+    s = result.seconds
+    cached = " (cached)" if result.reference_cached else ""
+    console.print(f"[dim]{s.get('total', 0):.1f} s: reference features {s.get('reference', 0):.1f} s{cached}, "
+                  f"generated {s.get('generated', 0):.1f} s, metrics {s.get('metrics', 0):.1f} s[/dim]")

@@ -1,0 +1,337 @@
+"""``gancli eval``: FID, IS, KID and precision/recall of a generator, computed with torch-fidelity.
+
+Generated images are streamed: G makes a batch, it becomes uint8, the feature extractor reads it,
+and only the features are kept (no image files, no image tensor of all n samples). Labels for a
+class-conditional G are drawn from the training data's label frequencies (not torch-fidelity's
+own conditional path, which is uniform and breaks on NumPy 2). The metric formulas are
+torch-fidelity's, applied to those features:
+
+- FID  = |mu_g - mu_r|^2 + tr(S_g + S_r - 2 (S_g S_r)^(1/2))   (Heusel et al. 2017)
+- IS   = exp(E_x KL(p(y|x) || p(y)))  over 10 splits, mean and std   (Salimans et al. 2016)
+- KID  = unbiased MMD^2 with the kernel (x.y / d + 1)^3, over 100 subsets   (Binkowski et al. 2018)
+- precision / recall: k-NN (k = 3) manifold estimates   (Kynkaanniemi et al. 2019)
+
+Extras: FID per class, FID over K disjoint chunks (mean +- std), and for the built-in shapes data
+the "conditional accuracy": how often shapes-net recognises the class G was asked for.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gancli.errors import GancliError
+from gancli.metrics.extractors import build_extractor, default_extractor, extractor_spec
+from gancli.metrics.reference import (Reference, dataset_reference, folder_reference, npz_reference,
+                                      reference_features)
+
+METRICS = ("fid", "isc", "kid", "prc")
+
+
+@dataclass
+class EvalRequest:
+    fid: bool = False
+    isc: bool = False
+    kid: bool = False
+    prc: bool = False
+    n: int = 10_000  # generated images
+    feature_extractor: str | None = None  # None: shapes-net for a shapes run, else inception
+    inception_weights: str | None = None
+    ref: str | None = None  # a folder of images or an .npz (instead of a dataset)
+    data: str | None = None  # a dataset by name instead of the run's own
+    data_root: str | None = None
+    split: str | None = None
+    ref_n: int | None = None  # reference images [the whole split, up to 50,000]
+    per_class: bool = False
+    chunks: int | None = None
+    truncation: float | None = None
+    seed: int = 0
+    batch_size: int = 100
+    cache: bool = True
+    cache_dir: str | None = None
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+
+    def metrics(self) -> list[str]:
+        chosen = [m for m in METRICS if getattr(self, m)]
+        return chosen or ["fid"]
+
+    def check(self) -> None:
+        """Bad numbers and clashing options, found before anything is loaded."""
+        if self.n < 2:
+            raise GancliError(f"-n must be at least 2 (a covariance needs two samples), got {self.n}")
+        if self.ref_n is not None and self.ref_n < 2:
+            raise GancliError(f"--ref-n must be at least 2, got {self.ref_n}")
+        if self.batch_size < 1:
+            raise GancliError(f"--batch-size must be positive, got {self.batch_size}")
+        if self.chunks is not None:
+            if self.chunks < 2:
+                raise GancliError(f"--chunks must be at least 2, got {self.chunks}")
+            if self.n // self.chunks < 2:
+                raise GancliError(f"--chunks {self.chunks} leaves fewer than 2 of the {self.n} images per chunk")
+        if self.truncation is not None and not self.truncation > 0:
+            raise GancliError(f"--truncation must be positive, got {self.truncation:g}")
+        if self.ref is not None and (self.data is not None or self.data_root is not None or self.split is not None):
+            raise GancliError("give a reference path (--ref) or a dataset (--data/--data-root/--split), not both")
+        if self.kid_subsets < 1 or self.kid_subset_size < 2:
+            raise GancliError("--kid-subsets must be >= 1 and --kid-subset-size >= 2")
+        if self.feature_extractor is not None:
+            extractor_spec(self.feature_extractor)
+
+
+@dataclass
+class GeneratedFeatures:
+    features: dict[str, torch.Tensor]  # {layer: float32 (n, d)}
+    labels: torch.Tensor | None  # the classes G was asked for (int64 (n,)), attributes, or None
+    seconds: float
+
+
+# ---------------------------------------------------------------------------------------- streams
+@torch.no_grad()
+def generated_features(G: torch.nn.Module, model_cfg, dataset: dict[str, Any], n: int, extract, layers: list[str],
+                       seed: int = 0, truncation: float | None = None, batch_size: int = 100) -> GeneratedFeatures:
+    """n images from G (in its current mode), batch by batch, straight into ``extract``.
+
+    z ~ N(0, I) (truncated to [-t, t] by resampling with ``truncation``) from a generator seeded
+    with ``seed``; class labels by the data's frequencies from a second one. Global RNG untouched,
+    so evaluating during training does not change the training run."""
+    from gancli.sampling import LoadedGenerator, data_labels, truncated_normal
+    started = time.time()
+    info = LoadedGenerator(G, model_cfg, dataset, 0, True, Path("."), "")
+    z_gen = torch.Generator().manual_seed(seed)
+    label_gen = torch.Generator().manual_seed((seed + 1_000_003) % 2**63)
+    labels = data_labels(info, n, label_gen)
+    device = next(G.parameters()).device
+    parts: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+    for start in range(0, n, batch_size):
+        size = min(batch_size, n - start)
+        z = truncated_normal(size, model_cfg.z_dim, truncation, z_gen).to(device)
+        y = None if labels is None else labels[start: start + size].to(device)
+        x = G(z, y)
+        images = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # as saved PNGs have them
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)  # grey -> RGB, as FID tools expect
+        out = extract(images)
+        for layer in layers:
+            parts[layer].append(out[layer].float().cpu())
+    return GeneratedFeatures({layer: torch.cat(p) for layer, p in parts.items()}, labels, time.time() - started)
+
+
+def make_extract(extractor, device: torch.device | str):
+    """torch-fidelity extractor -> ``extract(uint8 (B, 3, H, W)) -> {layer: (B, d)}``."""
+
+    def extract(images: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            return extractor.convert_features_tuple_to_dict(extractor(images.to(device)))
+
+    return extract
+
+
+# ---------------------------------------------------------------------------------------- metrics
+def fid_from_features(a: torch.Tensor, b: torch.Tensor) -> float:
+    """torch-fidelity's Frechet distance between the Gaussians fitted to features a and b."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    stats_a = fid_features_to_statistics(a.double())
+    stats_b = fid_features_to_statistics(b.double())
+    return float(fid_statistics_to_metric(stats_a, stats_b, verbose=False)["frechet_inception_distance"])
+
+
+def compute_metrics(metrics: list[str], gen: dict[str, torch.Tensor], ref: dict[str, torch.Tensor] | None,
+                    feature_layer: str, logits_layer: str, kid_subsets: int = 100, kid_subset_size: int = 1000,
+                    seed: int = 0) -> dict[str, float]:
+    from torch_fidelity.metric_isc import isc_features_to_metric
+    from torch_fidelity.metric_kid import kid_features_to_metric
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    out: dict[str, float] = {}
+    if "fid" in metrics:
+        out["fid"] = fid_from_features(gen[feature_layer], ref[feature_layer])
+    if "isc" in metrics:
+        isc = isc_features_to_metric(gen[logits_layer], splits=10, shuffle=True, rng_seed=2020 + seed)
+        out["is_mean"], out["is_std"] = isc["inception_score_mean"], isc["inception_score_std"]
+    if "kid" in metrics:
+        size = min(kid_subset_size, len(gen[feature_layer]), len(ref[feature_layer]))
+        kid = kid_features_to_metric(gen[feature_layer], ref[feature_layer], kid_subsets=kid_subsets,
+                                     kid_subset_size=size, kid_kernel="poly", kid_kernel_poly_degree=3,
+                                     kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1, rng_seed=2020 + seed,
+                                     verbose=False)
+        out["kid_mean"], out["kid_std"] = kid["kernel_inception_distance_mean"], kid["kernel_inception_distance_std"]
+        out["kid_subset_size"] = size
+    if "prc" in metrics:
+        prc = prc_features_to_metric(gen[feature_layer], ref[feature_layer], prc_neighborhood=3,
+                                     prc_batch_size=10_000, save_cpu_ram=False, verbose=False)
+        out["precision"], out["recall"] = prc["precision"], prc["recall"]
+        out["f_score"] = prc["f_score"]
+    return out
+
+
+def chunked_fid(gen: torch.Tensor, ref: torch.Tensor, chunks: int) -> tuple[float, float, list[float]]:
+    """FID of each of ``chunks`` disjoint, equal slices of the generated features against all the
+    reference features: mean, (population) std, and the values."""
+    size = len(gen) // chunks
+    values = [fid_from_features(gen[i * size: (i + 1) * size], ref) for i in range(chunks)]
+    mean = sum(values) / chunks
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / chunks), values
+
+
+def per_class_fid(gen: torch.Tensor, gen_labels: torch.Tensor, ref: torch.Tensor, ref_labels: torch.Tensor,
+                  names: list[str]) -> dict[str, float | None]:
+    """FID between the generated and the real images of each class (None where either side has
+    fewer than 2 images of it)."""
+    out: dict[str, float | None] = {}
+    for k, name in enumerate(names):
+        a, b = gen[gen_labels == k], ref[ref_labels == k]
+        out[name] = fid_from_features(a, b) if len(a) >= 2 and len(b) >= 2 else None
+    return out
+
+
+def class_accuracy(logits: torch.Tensor, labels: torch.Tensor, names: list[str]) -> tuple[float, dict[str, float]]:
+    """Fraction of generated images whose predicted class is the class asked for; and per class."""
+    hit = logits.argmax(1) == labels
+    per = {name: float(hit[labels == k].float().mean()) for k, name in enumerate(names) if (labels == k).any()}
+    return float(hit.float().mean()), per
+
+
+# ---------------------------------------------------------------------------------------- references
+def run_reference(train_config: dict[str, Any], res: int, req: EvalRequest) -> Reference:
+    """The reference a request names: --ref PATH, --data NAME, or the run's own training data."""
+    from gancli.data import build_dataset
+
+    if req.ref is not None:
+        path = Path(req.ref).expanduser()
+        if path.suffix.lower() == ".npz":
+            if not path.is_file():
+                raise GancliError(f"reference file {path} does not exist")
+            return npz_reference(path, res, req.ref_n)
+        return folder_reference(path, res, req.ref_n)
+    trained_on = train_config.get("dataset")
+    name = req.data or trained_on
+    if name is None:
+        raise GancliError("this checkpoint does not say what it was trained on; give --data NAME or --ref PATH")
+    same = name == trained_on
+    root = req.data_root or (train_config.get("data_root") if same else None)
+    split = req.split or (train_config.get("split", "train") if same else "train")
+    same_images = same and split == train_config.get("split", "train")
+    size = train_config.get("data_size") if same_images else None
+    seed = int(train_config.get("seed", 0)) if same else 0
+    cond = name != "celeba"  # class labels for --per-class; CelebA's attributes are not classes
+    kwargs = dict(root=root, res=res, split=split, seed=seed, size=size)
+    try:
+        ds = build_dataset(name, cond=cond, **kwargs)
+    except GancliError:
+        if not cond:
+            raise
+        ds = build_dataset(name, cond=False, **kwargs)  # a flat folder
+    key = {"source": "dataset", "dataset": name, "root": str(Path(root).expanduser().resolve()) if root else None,
+           "split": split, "size": size, "seed": seed if (name == "shapes" or size) else None, "res": res}
+    return dataset_reference(ds, key, req.ref_n)
+
+
+# ---------------------------------------------------------------------------------------- evaluate
+@dataclass
+class EvalResult:
+    step: int
+    checkpoint: str | None
+    n: int
+    feature_extractor: str
+    reference: str | None
+    reference_n: int | None
+    reference_cached: bool | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """The JSON line for metrics.jsonl (and ``--json``)."""
+        return {"step": self.step, "event": "eval", **self.metrics, "n": self.n,
+                "feature_extractor": self.feature_extractor, "reference": self.reference,
+                "reference_n": self.reference_n, "checkpoint": self.checkpoint,
+                "seconds": round(self.seconds.get("total", 0.0), 2)}
+
+
+def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict[str, Any], req: EvalRequest,
+                       step: int = 0, checkpoint: str | None = None, device: torch.device | str = "cpu",
+                       reference: Reference | None = None) -> EvalResult:
+    """All the metrics ``req`` asks for, for generator ``G`` (used in its current mode)."""
+    req.check()
+    started = time.time()
+    metrics = req.metrics()
+    name = req.feature_extractor or default_extractor(dataset.get("name"))
+    spec = extractor_spec(name)
+    class_names = list(dataset.get("class_names") or [])
+    is_class_model = model_cfg.label_kind == "class"
+    if req.per_class and not is_class_model:
+        raise GancliError("--per-class needs a class-conditional model")
+    from gancli.data.shapes import SHAPE_CLASSES
+
+    wants_accuracy = spec.classifies_shapes and is_class_model and tuple(class_names) == SHAPE_CLASSES
+    needs_ref = any(m in metrics for m in ("fid", "kid", "prc")) or req.per_class or req.chunks is not None
+    layers = sorted({spec.feature_layer} | ({spec.logits_layer} if ("isc" in metrics or wants_accuracy) else set()))
+    extractor = build_extractor(name, layers, device, req.inception_weights)  # fails (offline) before any work
+    extract = make_extract(extractor, device)
+
+    ref_feats, ref, cached = None, reference, None
+    seconds: dict[str, float] = {}
+    if needs_ref:
+        t0 = time.time()
+        if ref is None:
+            ref = run_reference(train_config, model_cfg.res, req)
+        if ref.resolution != model_cfg.res:
+            raise GancliError(f"resolution mismatch: the reference is {ref.resolution}px, the generator {model_cfg.res}px")
+        ref_feats, cached = reference_features(ref, extract, name, [spec.feature_layer], req.batch_size,
+                                               use_cache=req.cache, root=Path(req.cache_dir) if req.cache_dir else None)
+        seconds["reference"] = time.time() - t0
+    gen = generated_features(G, model_cfg, dataset, req.n, extract, layers, req.seed, req.truncation, req.batch_size)
+    seconds["generated"] = gen.seconds
+    t0 = time.time()
+    out: dict[str, Any] = compute_metrics(metrics, gen.features, ref_feats, spec.feature_layer, spec.logits_layer,
+                                          req.kid_subsets, req.kid_subset_size, req.seed)
+    if req.chunks is not None:
+        mean, std, values = chunked_fid(gen.features[spec.feature_layer], ref_feats[spec.feature_layer], req.chunks)
+        out.update(fid_chunks_mean=mean, fid_chunks_std=std, fid_chunks=values, chunk_size=req.n // req.chunks)
+    if req.per_class:
+        if ref.labels is None:
+            raise GancliError(f"--per-class needs class labels on the reference side; {ref.description} has none")
+        if ref.class_names and ref.class_names != class_names:
+            raise GancliError("--per-class: the reference's classes differ from the model's "
+                              f"({', '.join(ref.class_names[:4])} ... vs {', '.join(class_names[:4])} ...)")
+        out["fid_per_class"] = per_class_fid(gen.features[spec.feature_layer], gen.labels,
+                                             ref_feats[spec.feature_layer], ref.labels, class_names)
+    if wants_accuracy:
+        out["class_accuracy"], out["class_accuracy_per_class"] = class_accuracy(
+            gen.features[spec.logits_layer], gen.labels, class_names)
+    seconds["metrics"] = time.time() - t0
+    seconds["total"] = time.time() - started
+    return EvalResult(step, checkpoint, req.n, name, ref.description if ref else None, ref.n if ref else None,
+                      cached, out, seconds)
+
+
+def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device | str = "cpu", ema: bool | None = None,
+             runs_root: str | Path = "runs", log: bool = True) -> EvalResult:
+    """Loads the checkpoint ``target`` resolves to, evaluates it, and (``log``) appends the result
+    as one JSON line to its run's metrics.jsonl."""
+    from gancli.sampling import load_generator, run_dir_of
+
+    req.check()
+    gen = load_generator(target, ema=ema, device=device, runs_root=runs_root)
+    result = evaluate_generator(gen.G, gen.model_config, gen.dataset, dict(gen.state.get("train_config") or {}), req,
+                                step=gen.step, checkpoint=str(gen.path), device=device)
+    run = run_dir_of(gen.path)
+    if log and run is not None:
+        append_record(run / "metrics.jsonl", result.record())
+    return result
+
+
+def append_record(path: Path, record: dict[str, Any]) -> None:
+    """One line, written with a single ``write`` call (a crash cannot leave half a line before it)."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+__all__ = ["EvalRequest", "EvalResult", "evaluate", "evaluate_generator", "generated_features", "compute_metrics",
+           "chunked_fid", "per_class_fid", "class_accuracy", "fid_from_features", "run_reference", "asdict"]

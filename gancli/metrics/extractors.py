@@ -1,0 +1,145 @@
+"""Feature extractors for FID / IS / KID / precision-recall, by name, built through torch-fidelity.
+
+- ``inception``: torch-fidelity's ``inception-v3-compat`` (the TF-FID Inception port): 2048-d pool
+  features for FID / KID / PR, 1008 unbiased logits for IS. Its 92 MB weights are downloaded on
+  first use into torch's hub cache; offline that fails, and :func:`build_extractor` says what to do.
+- ``shapes-net``: gancli's small classifier of the built-in ``shapes`` data (64-d pooled features,
+  8 logits), shipped in the package: no download. Registered with torch-fidelity under the same
+  name, so torch-fidelity builds and runs it like any of its own extractors.
+
+Every extractor takes uint8 ``(N, 3, H, W)`` images, as torch-fidelity's do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch_fidelity
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+from gancli.errors import GancliError
+from gancli.metrics.shapes_net import load_shapes_net
+
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
+
+
+class FeatureExtractorShapesNet(FeatureExtractorBase):
+    """torch-fidelity wrapper of :class:`~gancli.metrics.shapes_net.ShapesNet`.
+
+    forward(x uint8 (N, 3, H, W)) -> tuple of the requested features among
+    ``features`` (N, 64) (global-average-pooled last stage) and ``logits`` (N, 8)."""
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        self.net = load_shapes_net(feature_extractor_weights_path)
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: torch.Tensor):
+        if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"shapes-net takes uint8 (N, 3, H, W) images, got {x.dtype} {tuple(x.shape)}")
+        features = self.net.features(x.float().div_(127.5).sub_(1.0))
+        out = {"features": features}
+        if "logits" in self.features_list:
+            out["logits"] = self.net.fc(features)
+        return tuple(out[name] for name in self.features_list)
+
+    @staticmethod
+    def get_provided_features_list():
+        return "features", "logits"
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric):
+        return {"isc": "logits", "fid": "features", "kid": "features", "prc": "features"}[metric]
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
+
+
+if "shapes-net" not in FEATURE_EXTRACTORS_REGISTRY:
+    torch_fidelity.register_feature_extractor("shapes-net", FeatureExtractorShapesNet)
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    name: str  # gancli's name
+    fidelity_name: str  # torch-fidelity's registry name
+    feature_layer: str  # for FID / KID / PR
+    logits_layer: str  # for IS
+    classifies_shapes: bool  # its logits are the 8 shapes classes: gives conditional accuracy
+
+
+EXTRACTORS = {
+    "inception": ExtractorSpec("inception", "inception-v3-compat", "2048", "logits_unbiased", False),
+    "shapes-net": ExtractorSpec("shapes-net", "shapes-net", "features", "logits", True),
+}
+
+
+def extractor_spec(name: str) -> ExtractorSpec:
+    if name not in EXTRACTORS:
+        raise GancliError(f"unknown feature extractor '{name}'; choose one of: {', '.join(EXTRACTORS)}")
+    return EXTRACTORS[name]
+
+
+def default_extractor(dataset: str | None) -> str:
+    """The built-in shapes-net for a shapes run (fully offline), Inception for everything else."""
+    return "shapes-net" if dataset == "shapes" else "inception"
+
+
+def inception_cache_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+
+
+def missing_inception_message(err: Exception | None = None) -> str:
+    why = f" ({err})" if err is not None else ""
+    return (f"the Inception weights for FID/IS/KID/PR could not be loaded{why}.\n"
+            f"  torch-fidelity needs {INCEPTION_FILE} (92 MB) from\n"
+            f"  {INCEPTION_URL}\n"
+            f"  Download it on a machine with internet and put it at {inception_cache_path()},\n"
+            f"  or pass --inception-weights PATH; for a shapes run, --feature-extractor shapes-net needs no download.")
+
+
+def check_inception_weights(path: str | Path) -> None:
+    """A user-given weights file must be a plain state dict of tensors (safe to load) with the
+    Inception keys; torch-fidelity itself loads it without ``weights_only``, so we vet it first."""
+    path = Path(path)
+    if not path.is_file():
+        raise GancliError(f"--inception-weights {path}: no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # corrupt, truncated, or a pickle that would run code
+        raise GancliError(f"--inception-weights {path} is not a readable weights file ({str(err).splitlines()[0]})") from None
+    if not isinstance(state, dict) or "fc.weight" not in state or "Conv2d_1a_3x3.conv.weight" not in state:
+        raise GancliError(f"--inception-weights {path} does not hold torch-fidelity's InceptionV3 state dict")
+
+
+def build_extractor(name: str, features: list[str], device: torch.device | str = "cpu",
+                    weights: str | Path | None = None) -> FeatureExtractorBase:
+    """torch-fidelity's extractor ``name`` producing ``features`` (layer names), on ``device``.
+
+    ``weights``: a local weights file (Inception: instead of the download; shapes-net: instead of
+    the shipped file). A failed Inception download becomes a GancliError that explains the fix."""
+    from torch_fidelity.utils import create_feature_extractor
+
+    spec = extractor_spec(name)
+    kwargs = {"feature_extractor_weights_path": str(weights) if weights is not None else None, "verbose": False}
+    if spec.name == "inception":
+        if weights is not None:
+            check_inception_weights(weights)
+        try:
+            extractor = create_feature_extractor(spec.fidelity_name, list(features), cuda=False, **kwargs)
+        except OSError as err:  # URLError (offline), HTTP errors, a half-written cache file
+            raise GancliError(missing_inception_message(err)) from None
+        except RuntimeError as err:  # a file of the right type whose tensors do not fit
+            raise GancliError(f"the Inception weights do not fit torch-fidelity's InceptionV3 ({str(err).splitlines()[0]})") from None
+    else:
+        extractor = create_feature_extractor(spec.fidelity_name, list(features), cuda=False, **kwargs)
+    return extractor.to(device)

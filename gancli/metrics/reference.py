@@ -1,0 +1,161 @@
+"""The reference side of FID / KID / PR: real images, their features, and the features cache.
+
+A reference is a dataset by name (by default the run's own training data, at the generator's
+resolution), a folder of images (brought to that resolution as training does: centre square crop,
+Lanczos resize), or an .npz holding uint8 images (which must already be at that resolution).
+
+Reference features are cached, keyed by everything that changes them: source (dataset name, root,
+split, subset / seed; or folder listing; or file size and time), resolution, feature extractor and
+image count. The cache is a directory of ``.pt`` files (``$GANCLI_CACHE_DIR``, else
+``$XDG_CACHE_HOME/gancli/ref-features``, else ``~/.cache/gancli/ref-features``), loaded with
+``weights_only=True`` and written atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from gancli.checkpoint import atomic_write_bytes
+from gancli.errors import GancliError
+
+CACHE_FORMAT = 1
+DEFAULT_REF_MAX = 50_000  # reference images used by default: the whole split, up to this many
+
+
+@dataclass
+class Reference:
+    """Real images to compare against: ``batches(batch_size)`` yields uint8 (B, 3, R, R)."""
+
+    description: str  # for the table and the JSON ("shapes train, 20000 images", "folder x/ ...")
+    key: dict[str, Any]  # what the cache key is made of (besides extractor and count)
+    n: int
+    resolution: int
+    labels: torch.Tensor | None  # int64 (n,) class labels, or None
+    class_names: list[str] = field(default_factory=list)
+    _read: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)  # indices -> uint8
+
+    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
+        for start in range(0, self.n, batch_size):
+            images = self._read(torch.arange(start, min(start + batch_size, self.n)))
+            yield images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images  # grey -> RGB
+
+
+def dataset_reference(ds, key: dict[str, Any], ref_n: int | None = None) -> Reference:
+    """A :class:`~gancli.data.base.GanDataset` as a reference: ``ref_n`` images (default: all, up to
+    50,000), a fixed random subset when fewer than the whole set (class-sorted data stays balanced)."""
+    from gancli.data.base import subset_indices
+
+    total = len(ds)
+    n = min(total, DEFAULT_REF_MAX) if ref_n is None else ref_n
+    if n > total:
+        raise GancliError(f"--ref-n {n} is more than the {total} reference images available")
+    picked = subset_indices(total, n, seed=0)
+    order = torch.arange(total) if picked is None else torch.from_numpy(picked)
+    labels = ds.labels[order] if ds.label_kind == "class" else None
+    split = key.get("split")
+    description = f"{ds.name}{' ' + split if split else ''}, {n} images at {ds.resolution}px"
+    return Reference(description, dict(key), n, ds.resolution, labels, list(ds.class_names),
+                     lambda idx: ds.get_uint8_batch(order[idx])[0])
+
+
+def folder_reference(path: Path, res: int, ref_n: int | None) -> Reference:
+    from gancli.data import build_dataset
+
+    path = Path(path).expanduser()
+    if not path.is_dir() or not os.access(path, os.R_OK | os.X_OK):
+        raise GancliError(f"reference folder {path} is not a readable directory")
+    has_classes = any(child.is_dir() and not child.name.startswith(".") for child in path.iterdir())
+    ds = build_dataset("folder", root=str(path), res=res, cond=has_classes, split="all")
+    listing = hashlib.sha1()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = file.stat()
+        listing.update(f"{file.relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    key = {"source": "folder", "path": str(path.resolve()), "files": listing.hexdigest(), "res": res}
+    ref = dataset_reference(ds, key, ref_n)
+    ref.description = f"folder {path}, {ref.n} images at {res}px"
+    return ref
+
+
+def npz_reference(path: Path, res: int, ref_n: int | None) -> Reference:
+    """An .npz whose ``images`` (or only array) is uint8 (N, H, W, C) or (N, C, H, W), C 1 or 3;
+    optional ``labels`` (N,) int."""
+    path = Path(path).expanduser()
+    try:
+        with np.load(path) as data:
+            names = list(data.files)
+            images = data["images"] if "images" in names else data[names[0]] if len(names) == 1 else None
+            labels = data["labels"] if "labels" in names else None
+    except (OSError, ValueError, KeyError) as err:
+        raise GancliError(f"cannot read reference {path}: {str(err).splitlines()[0]}") from None
+    if images is None:
+        raise GancliError(f"reference {path} has no 'images' array (it has: {', '.join(names)})")
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise GancliError(f"reference {path}: images must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
+    if images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
+        images = images.transpose(0, 3, 1, 2)
+    if images.shape[1] not in (1, 3):
+        raise GancliError(f"reference {path}: images must have 1 or 3 channels, got shape {images.shape}")
+    if images.shape[2:] != (res, res):
+        raise GancliError(f"resolution mismatch: reference {path} holds {images.shape[3]}x{images.shape[2]} "
+                          f"images but the generator makes {res}x{res}")
+    stat = path.stat()
+    key = {"source": "npz", "path": str(path.resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns}
+    tensor = torch.from_numpy(np.ascontiguousarray(images))
+    n_all = len(tensor)
+    n = n_all if ref_n is None else ref_n
+    if n > n_all:
+        raise GancliError(f"--ref-n {n} is more than the {n_all} images in {path}")
+    label_tensor = None
+    if labels is not None and labels.ndim == 1 and len(labels) == n_all and np.issubdtype(labels.dtype, np.integer):
+        label_tensor = torch.from_numpy(labels.astype(np.int64))[:n]
+    return Reference(f"{path.name}, {n} images at {res}px", key, n, res, label_tensor, [], lambda idx: tensor[idx])
+
+
+# ---------------------------------------------------------------------------------------- cache
+def cache_dir() -> Path:
+    if os.environ.get("GANCLI_CACHE_DIR"):
+        return Path(os.environ["GANCLI_CACHE_DIR"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "gancli" / "ref-features"
+
+
+def cache_path(ref: Reference, extractor: str, layers: list[str], root: Path | None = None) -> Path:
+    key = {"format": CACHE_FORMAT, **ref.key, "extractor": extractor, "layers": sorted(layers), "n": ref.n}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    stem = "-".join(str(part) for part in (ref.key.get("dataset") or ref.key.get("source"), ref.key.get("split")) if part)
+    return (root or cache_dir()) / f"{stem}-{ref.resolution}px-{extractor}-{ref.n}-{digest}.pt"
+
+
+def reference_features(ref: Reference, extract: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+                       extractor: str, layers: list[str], batch_size: int = 100, use_cache: bool = True,
+                       root: Path | None = None) -> tuple[dict[str, torch.Tensor], bool]:
+    """Features of every reference image, ``{layer: float32 (n, d)}``, and whether they came from
+    the cache. ``extract(uint8 (B, 3, R, R)) -> {layer: (B, d)}``."""
+    path = cache_path(ref, extractor, layers, root)
+    if use_cache and path.is_file():
+        try:
+            stored = torch.load(path, map_location="cpu", weights_only=True)
+            if all(layer in stored["features"] and len(stored["features"][layer]) == ref.n for layer in layers):
+                return {layer: stored["features"][layer] for layer in layers}, True
+        except Exception:  # an unreadable cache entry is recomputed and replaced, never fatal
+            pass
+    parts: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+    for images in ref.batches(batch_size):
+        out = extract(images)
+        for layer in layers:
+            parts[layer].append(out[layer].float().cpu())
+    features = {layer: torch.cat(chunks) for layer, chunks in parts.items()}
+    if use_cache:
+        try:
+            atomic_write_bytes(path, lambda f: torch.save({"format": CACHE_FORMAT, "key": json.dumps(ref.key, default=str),
+                                                           "features": features}, f))
+        except OSError:  # a read-only cache directory slows later runs but breaks nothing
+            pass
+    return features, False
