@@ -141,6 +141,7 @@ class TrainConfig:
     n_dis: int = 1
     ema: bool = True
     ema_decay: float = 0.999
+    lr_decay: float = 0.0  # both lrs fall linearly to 0 over this last fraction of the steps (0: constant)
     ortho_reg: float = 0.0  # BigGAN orthogonal regularisation strength for G (1e-4 in BigGAN)
     reuse_fake: bool = False  # G step reuses the D step's G forward (saves a G forward; n_dis 1)
     split_d: bool = False  # D step in two passes, real then fake: same gradients, half D's activations
@@ -153,6 +154,11 @@ class TrainConfig:
     sample_every: int = 1000
     ckpt_every: int = 5000
     keep: int = 3  # step checkpoints kept besides last.pt (0 keeps all)
+    eval_every: int = 0  # steps between evaluations of G_ema (0: never); see docs/evaluation.md
+    eval_n: int = 2000  # generated images per evaluation
+    eval_metrics: list[str] = dataclasses.field(default_factory=lambda: ["fid"])  # fid, is, kid, prc
+    feature_extractor: str | None = None  # None: shapes-net for shapes, else inception
+    inception_weights: str | None = None  # a local copy of the Inception weights
     resume: str | None = None
     dry_run: bool = False
 
@@ -181,11 +187,24 @@ class TrainConfig:
                 raise GancliError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if self.d_ch is not None and self.d_ch <= 0:
             raise GancliError(f"--d-ch must be positive, got {self.d_ch}")
+        if self.eval_every < 0:
+            raise GancliError(f"--eval-every must be >= 0 (0: no evaluation), got {self.eval_every}")
+        if self.eval_every and self.eval_n < 2:
+            raise GancliError(f"--eval-n must be at least 2, got {self.eval_n}")
+        unknown = [m for m in self.eval_metrics if m not in ("fid", "is", "kid", "prc")]
+        if unknown or not self.eval_metrics:
+            raise GancliError(f"--eval-metrics takes a comma list of fid, is, kid, prc; got {','.join(self.eval_metrics)!r}")
+        if self.feature_extractor is not None:
+            from gancli.metrics.extractors import extractor_spec
+
+            extractor_spec(self.feature_extractor)
         if self.keep < 0:
             raise GancliError("--keep must be >= 0")
         for name in ("lr_g", "lr_d"):
             if getattr(self, name) <= 0:
                 raise GancliError(f"--{name.replace('_', '-')} must be positive")
+        if not (0.0 <= self.lr_decay <= 1.0):
+            raise GancliError(f"--lr-decay is a fraction of the steps in [0, 1], got {self.lr_decay}")
         if not (0.0 <= self.ema_decay < 1.0):
             raise GancliError("--ema-decay must be in [0, 1)")
         if self.res not in RESOLUTIONS:

@@ -51,12 +51,14 @@ def checkpoint_info(target: str | Path | None, runs_root: str | Path = "runs") -
         "lr_d": train.get("lr_d"),
         "steps_planned": train.get("steps"),
         "last_metrics": last_metrics(run / "metrics.jsonl", int(state.get("step", 0))) if run else None,
+        "last_eval": last_metrics(run / "metrics.jsonl", int(state.get("step", 0)), event="eval") if run else None,
     }
     return info
 
 
-def last_metrics(path: Path, step: int | None = None) -> dict[str, Any] | None:
-    """The last metrics.jsonl record at or before ``step`` (the run may have gone on past this checkpoint)."""
+def last_metrics(path: Path, step: int | None = None, event: str | None = None) -> dict[str, Any] | None:
+    """The last metrics.jsonl record at or before ``step`` (the run may have gone on past this
+    checkpoint): a training record, or with ``event="eval"`` an evaluation."""
     if not path.exists():
         return None
     best = None
@@ -66,7 +68,7 @@ def last_metrics(path: Path, step: int | None = None) -> dict[str, Any] | None:
                 record = json.loads(line)
             except json.JSONDecodeError:  # a line cut short by a crash
                 continue
-            if not isinstance(record, dict):
+            if not isinstance(record, dict) or record.get("event") != event:
                 continue
             if step is None or record.get("step", 0) <= step:
                 best = record

@@ -47,4 +47,9 @@ def info_command(
         table.add_row(key, _fmt(info[key]))
     for key, value in metrics.items():
         table.add_row(f"last {key}", _fmt(value))
+    evaluation = info.pop("last_eval") or {}
+    for key in ("fid", "is_mean", "kid_mean", "precision", "recall", "class_accuracy"):
+        if key in evaluation:
+            table.add_row(f"eval {key} (step {evaluation['step']}, {evaluation.get('feature_extractor')})",
+                          _fmt(evaluation[key]))
     Console().print(table)

@@ -75,6 +75,7 @@ for _name, _summary in [
 # the built commands register themselves on import
 from gancli.cli import eval as _eval  # noqa: E402,F401
 from gancli.cli import info as _info  # noqa: E402,F401
+from gancli.cli import plot as _plot  # noqa: E402,F401
 from gancli.cli import sample as _sample  # noqa: E402,F401
 from gancli.cli import train as _train  # noqa: E402,F401
 

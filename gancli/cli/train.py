@@ -36,6 +36,7 @@ def train_command(
     n_dis: Annotated[Optional[int], typer.Option(help="D steps per G step [1].")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Keep an EMA of G's weights [on].")] = None,
     ema_decay: Annotated[Optional[float], typer.Option(help="EMA decay [sagan: 0.999, quick: 0.99].")] = None,
+    lr_decay: Annotated[Optional[float], typer.Option(help="Fraction of the steps at the end over which both lrs fall linearly to 0 [0].")] = None,
     ortho_reg: Annotated[Optional[float], typer.Option(help="BigGAN orthogonal regularisation strength [0].")] = None,
     reuse_fake: Annotated[Optional[bool], typer.Option("--reuse-fake/--no-reuse-fake", help="G step reuses the D step's fakes (one G forward less; needs --n-dis 1) [sagan: off, quick: on].")] = None,
     split_d: Annotated[Optional[bool], typer.Option("--split-d/--no-split-d", help="D step as two passes, real then fake: half of D's activation memory, same gradients [off].")] = None,
@@ -53,6 +54,11 @@ def train_command(
     ckpt_every: Annotated[Optional[int], typer.Option(help="Steps between checkpoints [sagan: 5000, quick: 800].")] = None,
     keep: Annotated[Optional[int], typer.Option(help="Step checkpoints kept besides last.pt; 0 keeps all [3].")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue from a checkpoint file or run directory.")] = None,
+    eval_every: Annotated[Optional[int], typer.Option(help="Steps between evaluations of G_ema into metrics.jsonl; 0: none [0].")] = None,
+    eval_n: Annotated[Optional[int], typer.Option(help="Generated images per evaluation [2000].")] = None,
+    eval_metrics: Annotated[Optional[str], typer.Option(help="Metrics per evaluation: a comma list of fid, is, kid, prc [fid].")] = None,
+    feature_extractor: Annotated[Optional[str], typer.Option(help="Evaluation features: inception or shapes-net [shapes-net for shapes, else inception].")] = None,
+    inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
     """Train a GAN. With no arguments: a small class-conditional SAGAN on the built-in shapes data."""
@@ -69,9 +75,11 @@ def train_command(
     given = dict(preset=preset, dataset=dataset, data_root=path or data_root, download=download, split=split,
                  data_size=data_size, cond=cond, attrs=_split(attrs), model=model, res=res, loss=loss, steps=steps,
                  batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1, beta2=beta2, n_dis=n_dis, ema=ema,
-                 ema_decay=ema_decay, ortho_reg=ortho_reg, reuse_fake=reuse_fake, split_d=split_d, ch=ch, d_ch=d_ch, attn_res=attn,
+                 ema_decay=ema_decay, lr_decay=lr_decay, ortho_reg=ortho_reg, reuse_fake=reuse_fake, split_d=split_d, ch=ch, d_ch=d_ch, attn_res=attn,
                  z_dim=z_dim, seed=seed, device=device, amp=amp, compile=compile, out=out, log_every=log_every,
-                 sample_every=sample_every, ckpt_every=ckpt_every, keep=keep, resume=resume)
+                 sample_every=sample_every, ckpt_every=ckpt_every, keep=keep, resume=resume,
+                 eval_every=eval_every, eval_n=eval_n, eval_metrics=_split(eval_metrics),
+                 feature_extractor=feature_extractor, inception_weights=inception_weights)
     explicit = {k: v for k, v in given.items() if v is not None}
     run_training(explicit, dry_run=dry_run)
 
@@ -105,3 +113,7 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
         raise typer.Exit(130)
     typer.echo(f"trained {result.step} steps in {result.wall_time:.0f} s; last grid: {result.last_grid}; "
                f"checkpoint: {result.last_checkpoint}")
+    if result.last_eval is not None:
+        from gancli.training.progress import format_eval
+
+        typer.echo(f"last evaluation, {format_eval(result.last_eval)}")

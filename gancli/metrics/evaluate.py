@@ -27,7 +27,7 @@ import torch
 
 from gancli.errors import GancliError
 from gancli.metrics.extractors import build_extractor, default_extractor, extractor_spec
-from gancli.metrics.reference import (Reference, dataset_reference, folder_reference, npz_reference,
+from gancli.metrics.reference import (Reference, dataset_key, dataset_reference, folder_reference, npz_reference,
                                       reference_features)
 
 METRICS = ("fid", "isc", "kid", "prc")
@@ -228,9 +228,7 @@ def run_reference(train_config: dict[str, Any], res: int, req: EvalRequest) -> R
         if not cond:
             raise
         ds = build_dataset(name, cond=False, **kwargs)  # a flat folder
-    key = {"source": "dataset", "dataset": name, "root": str(Path(root).expanduser().resolve()) if root else None,
-           "split": split, "size": size, "seed": seed if (name == "shapes" or size) else None, "res": res}
-    return dataset_reference(ds, key, req.ref_n)
+    return dataset_reference(ds, dataset_key(name, root, split, size, seed, res), req.ref_n)
 
 
 # ---------------------------------------------------------------------------------------- evaluate
@@ -256,8 +254,12 @@ class EvalResult:
 
 def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict[str, Any], req: EvalRequest,
                        step: int = 0, checkpoint: str | None = None, device: torch.device | str = "cpu",
-                       reference: Reference | None = None) -> EvalResult:
-    """All the metrics ``req`` asks for, for generator ``G`` (used in its current mode)."""
+                       reference: Reference | None = None, extractor=None,
+                       ref_features: dict[str, torch.Tensor] | None = None) -> EvalResult:
+    """All the metrics ``req`` asks for, for generator ``G`` (used in its current mode).
+
+    ``reference``, ``extractor`` and ``ref_features`` may be given ready-made (training evaluates
+    many times against the same data); otherwise they come from ``req`` and the cache."""
     req.check()
     started = time.time()
     metrics = req.metrics()
@@ -272,7 +274,8 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
     wants_accuracy = spec.classifies_shapes and is_class_model and tuple(class_names) == SHAPE_CLASSES
     needs_ref = any(m in metrics for m in ("fid", "kid", "prc")) or req.per_class or req.chunks is not None
     layers = sorted({spec.feature_layer} | ({spec.logits_layer} if ("isc" in metrics or wants_accuracy) else set()))
-    extractor = build_extractor(name, layers, device, req.inception_weights)  # fails (offline) before any work
+    if extractor is None:
+        extractor = build_extractor(name, layers, device, req.inception_weights)  # fails (offline) before any work
     extract = make_extract(extractor, device)
 
     ref_feats, ref, cached = None, reference, None
@@ -283,8 +286,12 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
             ref = run_reference(train_config, model_cfg.res, req)
         if ref.resolution != model_cfg.res:
             raise GancliError(f"resolution mismatch: the reference is {ref.resolution}px, the generator {model_cfg.res}px")
-        ref_feats, cached = reference_features(ref, extract, name, [spec.feature_layer], req.batch_size,
-                                               use_cache=req.cache, root=Path(req.cache_dir) if req.cache_dir else None)
+        if ref_features is not None:
+            ref_feats, cached = ref_features, True
+        else:
+            ref_feats, cached = reference_features(ref, extract, name, [spec.feature_layer], req.batch_size,
+                                                   use_cache=req.cache,
+                                                   root=Path(req.cache_dir) if req.cache_dir else None)
         seconds["reference"] = time.time() - t0
     gen = generated_features(G, model_cfg, dataset, req.n, extract, layers, req.seed, req.truncation, req.batch_size)
     seconds["generated"] = gen.seconds

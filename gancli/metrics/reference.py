@@ -118,6 +118,12 @@ def npz_reference(path: Path, res: int, ref_n: int | None) -> Reference:
     return Reference(f"{path.name}, {n} images at {res}px", key, n, res, label_tensor, [], lambda idx: tensor[idx])
 
 
+def dataset_key(name: str, root: str | None, split: str, size: int | None, seed: int, res: int) -> dict[str, Any]:
+    """The cache key of a dataset reference (shared by ``gancli eval`` and ``train --eval-every``)."""
+    return {"source": "dataset", "dataset": name, "root": str(Path(root).expanduser().resolve()) if root else None,
+            "split": split, "size": size, "seed": seed if (name == "shapes" or size) else None, "res": res}
+
+
 # ---------------------------------------------------------------------------------------- cache
 def cache_dir() -> Path:
     if os.environ.get("GANCLI_CACHE_DIR"):

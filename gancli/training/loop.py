@@ -38,6 +38,17 @@ class TrainResult:
     last_checkpoint: Path | None
     wall_time: float
     interrupted: bool = False
+    last_eval: dict | None = None  # the last --eval-every record
+
+
+def lr_scale(step: int, steps: int, decay: float) -> float:
+    """Learning-rate factor for the iteration that starts at ``step`` (0-based): 1, then a linear
+    ramp over the last ``decay`` fraction of ``steps`` that would reach 0 at ``steps`` (as in the
+    SNGAN / projection-discriminator code, which decays over the whole run: decay 1)."""
+    start = int(round(steps * (1.0 - decay)))
+    if step < start or steps <= start:
+        return 1.0
+    return (steps - step) / (steps - start)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -225,6 +236,11 @@ class Trainer:
         cfg, G, D = self.cfg, self.G_train, self.D_train
         b = cfg.batch_size
         fake_for_g = None
+        if cfg.lr_decay:
+            scale = lr_scale(self.step, cfg.steps, cfg.lr_decay)
+            for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = lr * scale
         for _ in range(cfg.n_dis):
             real, y_real = self.stream.next()
             real = real.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
@@ -330,33 +346,37 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
         run_path = resume_dir if resume_dir is not None else RunDir.default_path(cfg)
         run_path = broadcast_object(str(run_path), dist)
         run = RunDir(Path(run_path), keep=cfg.keep, active=dist.is_main)
-        if resume_state is None:
-            # rank 0 alone checks and creates the directory; every rank learns the outcome, so an
-            # error stops all of them instead of leaving the others waiting
-            error = None
-            if dist.is_main:
-                try:
+        # rank 0 alone sets up evaluation and checks and creates the directory; every rank learns
+        # the outcome, so an error stops all of them instead of leaving the others waiting
+        error = evaluator = None
+        if dist.is_main:
+            try:
+                if cfg.eval_every:
+                    from gancli.training.evaluation import TrainEvaluator
+
+                    evaluator = TrainEvaluator(trainer)  # before the run directory: nothing written on failure
+                if resume_state is None:
                     run.create(cfg, trainer.model_cfg, trainer.dataset_info)
-                except GancliError as err:
-                    error = str(err)
-            error = broadcast_object(error, dist)
-            if error:
-                raise GancliError(error)
+            except GancliError as err:
+                error = str(err)
+        error = broadcast_object(error, dist)
+        if error:
+            raise GancliError(error)
         layout = fixed_layout(trainer.dataset, trainer.model_cfg.z_dim, cfg.seed, trainer.conditional)
         if dist.is_main and not run.real_grid.exists():
             save_grid(real_images(trainer.dataset, layout, cfg.seed, trainer.conditional), run.real_grid,
                       layout.nrow, scale=2 if cfg.res <= 32 else 1)
-        result = _loop(trainer, run, layout, started)
+        result = _loop(trainer, run, layout, started, evaluator)
     finally:
         cleanup_distributed(dist)
     return result
 
 
-def _loop(trainer: Trainer, run: RunDir, layout, started: float) -> TrainResult:
+def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None) -> TrainResult:
     cfg, dist = trainer.cfg, trainer.dist
     from gancli.training.progress import TrainProgress
 
-    last_grid = None
+    last_grid = last_eval = None
     last_ckpt = run.last_checkpoint()
     pending: list[tuple[int, torch.Tensor]] = []
     interval_start, interval_steps = time.time(), 0
@@ -392,6 +412,12 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float) -> TrainResult:
                     last_grid = trainer.sample_grid(layout, run.sample_path(step))
                 if want_ckpt:
                     last_ckpt = run.save_checkpoint(trainer.state(), step) or last_ckpt
+            if evaluator is not None and (step % cfg.eval_every == 0 or is_last) and not stop.requested:
+                eval_started = time.time()
+                last_eval = evaluator(step)
+                run.log_metrics(last_eval)
+                progress.show_eval(last_eval)
+                interval_start += time.time() - eval_started  # img/s counts training time only
             if stop.requested:
                 interrupted = True
                 break
@@ -399,7 +425,7 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float) -> TrainResult:
         frames = run.sample_frames()
         if len(frames) > 1:
             save_gif(frames, run.progress_gif)
-    return TrainResult(run.path, trainer.step, last_grid, last_ckpt, time.time() - started, interrupted)
+    return TrainResult(run.path, trainer.step, last_grid, last_ckpt, time.time() - started, interrupted, last_eval)
 
 
 def load_resume(resume: str) -> tuple[dict, Path]:
@@ -415,7 +441,8 @@ def load_resume(resume: str) -> tuple[dict, Path]:
 
 #: options that may differ from the checkpoint's when resuming
 RESUMABLE_OVERRIDES = {"steps", "device", "log_every", "sample_every", "ckpt_every", "keep", "compile", "split_d", "resume",
-                       "dry_run", "data_root", "download"}
+                       "dry_run", "data_root", "download", "eval_every", "eval_n", "eval_metrics", "feature_extractor",
+                       "inception_weights"}
 
 
 def resume_config(state: dict, explicit: dict) -> TrainConfig:

@@ -61,8 +61,8 @@ def test_training_changes_weights_and_ema_lags(tmp_path):
 
 @pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
 def test_resume_is_bit_identical(tmp_path, loss):
-    straight = train(_cfg(tmp_path, "straight", steps=6, loss=loss, ckpt_every=6), show_progress=False)
-    train(_cfg(tmp_path, "split", steps=3, loss=loss, ckpt_every=6), show_progress=False)
+    straight = train(_cfg(tmp_path, "straight", steps=6, loss=loss, ckpt_every=6, lr_decay=0.5), show_progress=False)
+    train(_cfg(tmp_path, "split", steps=3, loss=loss, ckpt_every=6, lr_decay=0.5), show_progress=False)
     state, run_dir = load_resume(str(tmp_path / "split"))
     cfg = resume_config(state, {"steps": 6, "resume": str(tmp_path / "split")})
     resumed = train(cfg, show_progress=False, resume_state=state, resume_dir=run_dir)
@@ -186,3 +186,52 @@ def test_split_d_step_equals_the_joint_step(tmp_path, loss):
         states[split] = trainer.D.state_dict()
     for key, value in states[False].items():
         torch.testing.assert_close(states[True][key], value, rtol=1e-4, atol=1e-5, msg=lambda m: f"{key}: {m}")
+
+
+def test_lr_decay_is_linear_over_the_last_fraction(tmp_path):
+    from gancli.training.loop import lr_scale
+
+    assert [lr_scale(s, 10, 0.5) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1.0, 0.8, 0.6, 0.4, 0.2])
+    assert [lr_scale(s, 4, 1.0) for s in range(4)] == pytest.approx([1.0, 0.75, 0.5, 0.25])
+    assert lr_scale(9, 10, 0.0) == 1.0
+    train(_cfg(tmp_path, steps=8, lr_decay=0.5, log_every=1), show_progress=False)
+    lines = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    # the lr a line shows is the one its last iteration used (iteration s-1 of 8, 0-based)
+    expected = [1e-4 * lr_scale(line["step"] - 1, 8, 0.5) for line in lines]
+    assert [line["lr_g"] for line in lines] == pytest.approx(expected)
+    assert lines[-1]["lr_d"] == pytest.approx(4e-4 * 0.25)
+
+
+def test_eval_every_logs_metrics_and_leaves_training_unchanged(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCLI_CACHE_DIR", str(tmp_path / "cache"))
+    plain = train(_cfg(tmp_path, "plain", steps=6), show_progress=False)
+    evaluated = train(_cfg(tmp_path, "eval", steps=6, eval_every=3, eval_n=16, eval_metrics=["fid", "kid"]),
+                      show_progress=False)
+    lines = [json.loads(l) for l in (tmp_path / "eval" / "metrics.jsonl").read_text().splitlines()]
+    evals = [l for l in lines if l.get("event") == "eval"]
+    assert [e["step"] for e in evals] == [3, 6]
+    for e in evals:
+        assert e["n"] == 16 and e["feature_extractor"] == "shapes-net" and e["reference_n"] == 96
+        assert e["fid"] > 0 and "kid_mean" in e and 0 <= e["class_accuracy"] <= 1
+    assert evaluated.last_eval == evals[-1]
+    a, b = load_checkpoint(plain.last_checkpoint), load_checkpoint(evaluated.last_checkpoint)
+    for net in ("G", "D", "G_ema"):
+        _assert_same_state(a[net], b[net])
+    # gancli eval of the finished run against the same data reuses the features cached in training
+    from gancli.metrics.evaluate import EvalRequest, evaluate
+
+    again = evaluate(tmp_path / "eval", EvalRequest(n=16), log=False)
+    assert again.reference_cached is True
+    assert again.metrics["fid"] == pytest.approx(evals[-1]["fid"], rel=1e-6)
+
+
+def test_eval_setup_failure_writes_nothing(tmp_path, monkeypatch):
+    import urllib.error
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", offline)
+    with pytest.raises(GancliError, match="--inception-weights"):
+        train(_cfg(tmp_path, steps=2, eval_every=1, feature_extractor="inception"), show_progress=False)
+    assert not (tmp_path / "run").exists()

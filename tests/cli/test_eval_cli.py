@@ -1,0 +1,74 @@
+"""``gancli eval`` from the command line: table, --json, metrics.jsonl, errors as one clear message."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from gancli.cli.main import app
+from tests.conftest import write_tiny_run
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCLI_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_json_on_stdout_and_a_line_in_metrics_jsonl(tiny_run):
+    result = runner.invoke(app, ["eval", str(tiny_run), "--fid", "--kid", "-n", "20", "--ref-n", "30", "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["step"] == 7 and record["n"] == 20 and record["reference_n"] == 30
+    assert record["feature_extractor"] == "shapes-net" and record["fid"] > 0 and "kid_mean" in record
+    logged = json.loads((tiny_run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert logged["fid"] == pytest.approx(record["fid"]) and logged["event"] == "eval"
+
+
+def test_table_names_each_metric_and_class(tiny_run):
+    result = runner.invoke(app, ["eval", str(tiny_run), "--fid", "--is", "--prc", "-n", "16", "--ref-n", "24",
+                                 "--per-class", "--chunks", "2", "--no-log"])
+    assert result.exit_code == 0, result.output
+    for text in ("FID", "IS", "precision", "recall", "FID, 2 chunks of 8", "class accuracy", "triangle-pair"):
+        assert text in result.stdout
+    assert len((tiny_run / "metrics.jsonl").read_text().splitlines()) == 4  # --no-log: nothing appended
+
+
+def test_newest_run_by_default(tmp_path, monkeypatch):
+    write_tiny_run(tmp_path / "runs" / "only", step=12)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["eval", "-n", "8", "--ref-n", "8", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["step"] == 12
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-n", "1"], "-n must be at least 2"),
+    (["--chunks", "1"], "--chunks must be at least 2"),
+    (["-n", "6", "--chunks", "4"], "fewer than 2"),
+    (["--ref", "NOWHERE"], "not a readable directory"),
+    (["--ref", "x.npz", "--data", "shapes"], "not both"),
+    (["--feature-extractor", "vgg"], "unknown feature extractor 'vgg'"),
+    (["-n", "4", "--data", "cifar10", "--data-root", "NOWHERE"], "cifar"),
+])
+def test_bad_input_is_one_clear_line(tiny_run, tmp_path, args, message):
+    before = (tiny_run / "metrics.jsonl").read_text()
+    args = [a.replace("NOWHERE", str(tmp_path / "nowhere")) for a in args]
+    result = runner.invoke(app, ["eval", str(tiny_run), *args])
+    assert result.exit_code == 1
+    assert message.lower() in result.stderr.lower()
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.output
+    assert (tiny_run / "metrics.jsonl").read_text() == before
+
+
+def test_missing_inception_weights_explained_on_stderr(tiny_run, monkeypatch, tmp_path):
+    import urllib.error
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", offline)
+    result = runner.invoke(app, ["eval", str(tiny_run), "--feature-extractor", "inception", "-n", "4"])
+    assert result.exit_code == 1
+    assert "weights-inception-2015-12-05-6726825d.pth" in result.stderr and "--inception-weights" in result.stderr
+    assert "Traceback" not in result.output
