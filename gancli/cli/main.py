@@ -66,13 +66,13 @@ def _not_implemented(name: str, summary: str):
 
 
 for _name, _summary in [
-    ("attn-map", "Show where self-attention looks for chosen pixels"),
     ("sn-check", "Audit spectral normalization and the Lipschitz bound"),
 ]:
     app.command(_name)(_not_implemented(_name, _summary))
 
 
 # the built commands register themselves on import
+from gancli.cli import attn_map as _attn_map  # noqa: E402,F401
 from gancli.cli import eval as _eval  # noqa: E402,F401
 from gancli.cli import info as _info  # noqa: E402,F401
 from gancli.cli import plot as _plot  # noqa: E402,F401

@@ -1,0 +1,45 @@
+"""``gancli attn-map``: parse options -> gancli.attention_maps.attention_map_files."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from gancli.cli.main import command
+from gancli.cli.sample import TARGET_HELP
+
+
+@command("attn-map")
+def attn_map_command(
+    target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
+    point: Annotated[Optional[list[str]], typer.Option("--point", help="Query pixel X,Y of the output image, origin top-left; repeatable [the centre].")] = None,
+    n: Annotated[int, typer.Option("-n", "--n", help="Images (rows).")] = 4,
+    net: Annotated[str, typer.Option(help="g: G's attention on generated images; d: D's attention.")] = "g",
+    layer: Annotated[Optional[str], typer.Option(help="One attention block by name (G.attn2) or index (0) [every block, one row each].")] = None,
+    image: Annotated[Optional[list[Path]], typer.Option("--image", help="--net d: an image file to look at; repeatable [images from the run's training data].")] = None,
+    generated: Annotated[bool, typer.Option("--generated", help="--net d: look at generated images instead of real ones.")] = False,
+    class_: Annotated[Optional[str], typer.Option("--class", help="Class index or name for generated images [drawn as in the data].")] = None,
+    truncation: Annotated[Optional[float], typer.Option(help="Truncate z to [-t, t] [off].")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for z, labels and the choice of real images [random, printed].")] = None,
+    ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="G's EMA weights [yes when the checkpoint has them].")] = None,
+    entropy: Annotated[bool, typer.Option("--entropy", help="Add a column: the attention entropy at every query position.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Also save the maps as .npy beside the PNG.")] = False,
+    out: Annotated[Path, typer.Option(help="PNG to write.")] = Path("attn-map.png"),
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, mps.")] = "auto",
+) -> None:
+    """Show where self-attention looks: for each query pixel, the attention map overlaid on the image."""
+    from gancli.attention_maps import AttnRequest, attention_map_files
+    from gancli.training.loop import resolve_device
+
+    req = AttnRequest(points=list(point or []), n=n, net=net, layer=layer, images=list(image or []),
+                      generated=generated, classes=class_, truncation=truncation,
+                      seed=random.randrange(2**31) if seed is None else seed, ema=ema, entropy=entropy, raw=raw)
+    req.check()
+    result = attention_map_files(target, req, out, device=resolve_device(device))
+    for line in result.gamma_lines:
+        typer.echo(line, err=True)
+    files = [str(out)] + ([str(result.raw_path)] if result.raw_path else [])
+    typer.echo(f"wrote {', '.join(files)}: {result.rows} rows x {result.cols} columns "
+               f"({', '.join(result.block_names)}; points {' '.join(f'{x},{y}' for x, y in result.points)}), seed {req.seed}")
