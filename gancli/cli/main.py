@@ -66,7 +66,6 @@ def _not_implemented(name: str, summary: str):
 
 
 for _name, _summary in [
-    ("sn-check", "Audit spectral normalization and the Lipschitz bound"),
 ]:
     app.command(_name)(_not_implemented(_name, _summary))
 
@@ -77,6 +76,7 @@ from gancli.cli import eval as _eval  # noqa: E402,F401
 from gancli.cli import info as _info  # noqa: E402,F401
 from gancli.cli import plot as _plot  # noqa: E402,F401
 from gancli.cli import sample as _sample  # noqa: E402,F401
+from gancli.cli import sn_check as _sn_check  # noqa: E402,F401
 from gancli.cli import train as _train  # noqa: E402,F401
 
 
