@@ -15,6 +15,18 @@ _LAZY = {
     "build_generator": "gancli.models",
     "build_discriminator": "gancli.models",
     "get_loss": "gancli.losses",
+    "TrainConfig": "gancli.config",
+    "train": "gancli.training",
+    "load_checkpoint": "gancli.checkpoint",
+    "load_generator": "gancli.sampling",
+    "sample": "gancli.sampling",
+    "SampleRequest": "gancli.sampling",
+    "evaluate": "gancli.metrics.evaluate",
+    "EvalRequest": "gancli.metrics.evaluate",
+    "attention_maps": "gancli.attention_maps",
+    "AttnRequest": "gancli.attention_maps",
+    "sn_check": "gancli.metrics.sn_check",
+    "SnRequest": "gancli.metrics.sn_check",
 }
 
 __all__ = ["__version__", *_LAZY]

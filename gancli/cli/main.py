@@ -56,20 +56,6 @@ def command(name: str):
     return decorator
 
 
-def _not_implemented(name: str, summary: str):
-    def command() -> None:
-        typer.echo(f"gancli {name}: not implemented yet", err=True)
-        raise typer.Exit(2)
-
-    command.__doc__ = f"{summary} (not implemented yet)"
-    return command
-
-
-for _name, _summary in [
-]:
-    app.command(_name)(_not_implemented(_name, _summary))
-
-
 # the built commands register themselves on import
 from gancli.cli import attn_map as _attn_map  # noqa: E402,F401
 from gancli.cli import eval as _eval  # noqa: E402,F401
