@@ -6,7 +6,6 @@ columns = the plain image, one overlay per query point, and optionally the entro
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,5 +192,4 @@ def attention_map_files(target, req: AttnRequest, out: Path, device: torch.devic
     return result
 
 
-__all__ = ["AttnRequest", "AttnResult", "attention_maps", "attention_map_files", "gamma_report", "select_blocks",
-           "math"]
+__all__ = ["AttnRequest", "AttnResult", "attention_maps", "attention_map_files", "gamma_report", "select_blocks"]

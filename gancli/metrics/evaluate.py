@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -341,4 +341,4 @@ def append_record(path: Path, record: dict[str, Any]) -> None:
 
 
 __all__ = ["EvalRequest", "EvalResult", "evaluate", "evaluate_generator", "generated_features", "compute_metrics",
-           "chunked_fid", "per_class_fid", "class_accuracy", "fid_from_features", "run_reference", "asdict"]
+           "chunked_fid", "per_class_fid", "class_accuracy", "fid_from_features", "run_reference"]

@@ -23,7 +23,6 @@ product), self-attention (x + gamma * softmax(...) v is not a fixed linear map),
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from gancli.layers.spectral import NO_SN_ATTR, SN_TYPES, TargetNorm, is_spectral_normalized, raw_weight
+from gancli.layers.spectral import NO_SN_ATTR, SN_TYPES, TargetNorm, raw_weight
 
 
 @dataclass
@@ -250,4 +249,4 @@ def net_dict(audit: NetAudit) -> dict[str, Any]:
 
 
 __all__ = ["LayerAudit", "NetAudit", "audit_layers", "operator_norm", "sigma_hat", "lipschitz_bound", "not_covered",
-           "gradient_norms", "record_inputs", "weight_matrix", "net_dict", "math", "is_spectral_normalized"]
+           "gradient_norms", "record_inputs", "weight_matrix", "net_dict"]
