@@ -57,13 +57,14 @@ def command(name: str):
 
 
 # the built commands register themselves on import
-from gancli.cli import attn_map as _attn_map  # noqa: E402,F401
+# (in the order --help lists them)
+from gancli.cli import train as _train  # noqa: E402,F401,I001
+from gancli.cli import sample as _sample  # noqa: E402,F401
 from gancli.cli import eval as _eval  # noqa: E402,F401
+from gancli.cli import attn_map as _attn_map  # noqa: E402,F401
+from gancli.cli import sn_check as _sn_check  # noqa: E402,F401
 from gancli.cli import info as _info  # noqa: E402,F401
 from gancli.cli import plot as _plot  # noqa: E402,F401
-from gancli.cli import sample as _sample  # noqa: E402,F401
-from gancli.cli import sn_check as _sn_check  # noqa: E402,F401
-from gancli.cli import train as _train  # noqa: E402,F401
 
 
 def main() -> None:
