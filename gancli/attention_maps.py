@@ -44,8 +44,13 @@ class AttnRequest:
             raise GancliError("--generated applies to --net d (G's maps are always on generated images)")
         if self.images and self.generated:
             raise GancliError("give --image files or --generated, not both")
-        if self.truncation is not None and not self.truncation > 0:
-            raise GancliError(f"--truncation must be positive, got {self.truncation:g}")
+        if self.truncation is not None:
+            from gancli.sampling import MIN_TRUNCATION
+
+            if not self.truncation >= MIN_TRUNCATION:
+                raise GancliError(f"--truncation must be at least {MIN_TRUNCATION}, got {self.truncation:g}")
+        if self.net == "d" and not self.generated and (self.classes is not None or self.truncation is not None):
+            raise GancliError("--class and --truncation choose generated images: with --net d add --generated")
         for path in self.images:
             if not Path(path).is_file():
                 raise GancliError(f"--image {path}: no such file")
@@ -171,7 +176,7 @@ def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
 def attention_map_files(target, req: AttnRequest, out: Path, device: torch.device | str = "cpu",
                         runs_root: str | Path = "runs") -> AttnResult:
     """Checks the destination, computes the maps, writes the PNG (and with ``raw`` the .npy:
-    float32 (N, blocks, points, R, R), each map summing to 1)."""
+    float32 (N, blocks, points, R, R): attention per pixel, each map summing to 1)."""
     from gancli.checkpoint import atomic_write_bytes
     from gancli.sampling import check_writable
     from gancli.viz.grid import save_png

@@ -69,10 +69,8 @@ def test_maps_of_real_models_sum_to_one(tmp_path, res, pool, net):
     result, blocks = attention_maps(path, AttnRequest(points=["0,0", f"{res - 1},{res - 1}"], n=2, net=net, seed=1))
     maps = result.maps.maps
     assert maps.shape == (2, len(blocks), 2, res, res)
-    grid = blocks[0].grid
-    cell_px = (res // grid) ** 2
-    # a map spreads the attention mass over the cells; each cell repeats its value over its pixels
-    assert (maps.sum(dim=(-1, -2)) / cell_px).flatten().tolist() == pytest.approx([1.0] * maps[..., 0, 0].numel(), abs=1e-5)
+    # each map spreads a query's attention (rows of beta sum to 1) over the image's pixels
+    assert maps.sum(dim=(-1, -2)).flatten().tolist() == pytest.approx([1.0] * maps[..., 0, 0].numel(), abs=1e-5)
     assert blocks[0].pooled == pool and blocks[0].name.startswith(net.upper())
     assert result.gamma_lines[0].endswith("gamma = +0.5000")
 
@@ -94,7 +92,8 @@ def test_forced_attention_on_one_key_lights_that_key_in_the_picture(tiny_run, tm
     assert block == "G.attn1"  # the 16x16 block of a 32 px SAGAN: keys 8x8 after pooling
     lit = np.argwhere(maps[0, 0, 0] > 0)  # key 5 of the 8x8 key grid: column 5, row 0 -> query cells 10-11, 0-1
     assert lit[:, 0].min() == 0 and lit[:, 0].max() == 3 and lit[:, 1].min() == 20 and lit[:, 1].max() == 23
-    assert maps.sum() == pytest.approx(4.0)  # 4 query cells of 0.25, each repeated over its 2x2 pixels
+    assert maps.sum() == pytest.approx(1.0)  # 4 query cells of 0.25, each shared by its 2x2 pixels
+    assert np.unique(maps[maps > 0]) == pytest.approx([1 / 16])
     tile = 128 + 2
     png = np.asarray(Image.open(out))
     assert png.shape == (tile + 2, 2 * tile + 2, 3)
@@ -122,7 +121,9 @@ def test_cli_end_to_end_and_errors(tiny_run, tmp_path):
     assert "D.attn0 (16x16 queries, 8x8 keys)" in result.stderr
     for args, message in ((["--point", "32,1"], "must be in 0..31"), (["--layer", "G.attn9"], "choose a block name"),
                           (["--net", "x"], "--net is g or d"), (["--image", "x.png"], "add --net d"),
-                          (["--out", str(tmp_path / "m.jpg")], "give a .png path")):
+                          (["--out", str(tmp_path / "m.jpg")], "give a .png path"),
+                          (["--net", "d", "--class", "ring"], "add --generated"),
+                          (["--truncation", "1e-9"], "at least 0.01")):
         result = runner.invoke(app, ["attn-map", str(tiny_run), *args])
         assert result.exit_code == 1, args
         assert message in result.stderr and "Traceback" not in result.output

@@ -79,8 +79,8 @@ def print_report(report: dict) -> None:
         console.print(table)
         if net.get("lipschitz_bound") is not None:
             pooling = f" x √(H·W) = {net['pooling_factor']:.3g} for the global sum pooling" if net["pooling_factor"] != 1 else ""
-            console.print(f"Lipschitz bound of D (product of σ_op over its layers{pooling}): "
-                          f"{net['lipschitz_bound']:.4g}")
+            console.print(f"Product of σ_op over D's layers{pooling}: {net['lipschitz_bound']:.4g} "
+                          "(a bound on D's Lipschitz constant for a plain chain; not for the parts listed next)")
         if net["not_covered"]:
             console.print("not covered by the product: " + "; ".join(net["not_covered"]))
         if net.get("gradient_norms"):

@@ -26,11 +26,13 @@ from typing import Any
 import torch
 
 from gancli.errors import GancliError
-from gancli.metrics.extractors import build_extractor, default_extractor, extractor_spec
+from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
 from gancli.metrics.reference import (Reference, dataset_key, dataset_reference, folder_reference, npz_reference,
                                       reference_features)
 
 METRICS = ("fid", "isc", "kid", "prc")
+PRC_MIN = 4  # precision/recall use the 3rd nearest neighbour: at least 4 samples a side
+ISC_SPLITS = 10
 
 
 @dataclass
@@ -74,8 +76,17 @@ class EvalRequest:
                 raise GancliError(f"--chunks must be at least 2, got {self.chunks}")
             if self.n // self.chunks < 2:
                 raise GancliError(f"--chunks {self.chunks} leaves fewer than 2 of the {self.n} images per chunk")
-        if self.truncation is not None and not self.truncation > 0:
-            raise GancliError(f"--truncation must be positive, got {self.truncation:g}")
+        if self.prc and self.n < PRC_MIN:
+            raise GancliError(f"--prc needs -n of at least {PRC_MIN} (k-nearest neighbours with k = 3), got {self.n}")
+        if self.isc and self.n < ISC_SPLITS:
+            raise GancliError(f"--is needs -n of at least {ISC_SPLITS} (it averages over {ISC_SPLITS} splits), got {self.n}")
+        if self.truncation is not None:
+            from gancli.sampling import MIN_TRUNCATION
+
+            if not self.truncation >= MIN_TRUNCATION:  # resampling below that takes too many rounds
+                raise GancliError(f"--truncation must be at least {MIN_TRUNCATION}, got {self.truncation:g}")
+        if self.inception_weights is not None and self.feature_extractor not in (None, "inception"):
+            raise GancliError("--inception-weights applies to --feature-extractor inception")
         if self.ref is not None and (self.data is not None or self.data_root is not None or self.split is not None):
             raise GancliError("give a reference path (--ref) or a dataset (--data/--data-root/--split), not both")
         if self.kid_subsets < 1 or self.kid_subset_size < 2:
@@ -153,7 +164,7 @@ def compute_metrics(metrics: list[str], gen: dict[str, torch.Tensor], ref: dict[
     if "fid" in metrics:
         out["fid"] = fid_from_features(gen[feature_layer], ref[feature_layer])
     if "isc" in metrics:
-        isc = isc_features_to_metric(gen[logits_layer], splits=10, shuffle=True, rng_seed=2020 + seed)
+        isc = isc_features_to_metric(gen[logits_layer], splits=ISC_SPLITS, shuffle=True, rng_seed=2020 + seed)
         out["is_mean"], out["is_std"] = isc["inception_score_mean"], isc["inception_score_std"]
     if "kid" in metrics:
         size = min(kid_subset_size, len(gen[feature_layer]), len(ref[feature_layer]))
@@ -164,8 +175,9 @@ def compute_metrics(metrics: list[str], gen: dict[str, torch.Tensor], ref: dict[
         out["kid_mean"], out["kid_std"] = kid["kernel_inception_distance_mean"], kid["kernel_inception_distance_std"]
         out["kid_subset_size"] = size
     if "prc" in metrics:
+        # save_cpu_ram: distances in blocks; the full 50,000^2 reference matrix would take 10 GB
         prc = prc_features_to_metric(gen[feature_layer], ref[feature_layer], prc_neighborhood=3,
-                                     prc_batch_size=10_000, save_cpu_ram=False, verbose=False)
+                                     prc_batch_size=10_000, save_cpu_ram=True, verbose=False)
         out["precision"], out["recall"] = prc["precision"], prc["recall"]
         out["f_score"] = prc["f_score"]
     return out
@@ -243,6 +255,7 @@ class EvalResult:
     reference_cached: bool | None
     metrics: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    logged_to: Path | None = None  # the metrics.jsonl the record was appended to
 
     def record(self) -> dict[str, Any]:
         """The JSON line for metrics.jsonl (and ``--json``)."""
@@ -274,8 +287,9 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
     wants_accuracy = spec.classifies_shapes and is_class_model and tuple(class_names) == SHAPE_CLASSES
     needs_ref = any(m in metrics for m in ("fid", "kid", "prc")) or req.per_class or req.chunks is not None
     layers = sorted({spec.feature_layer} | ({spec.logits_layer} if ("isc" in metrics or wants_accuracy) else set()))
+    weights = req.inception_weights if name == "inception" else None
     if extractor is None:
-        extractor = build_extractor(name, layers, device, req.inception_weights)  # fails (offline) before any work
+        extractor = build_extractor(name, layers, device, weights)  # fails (offline) before any work
     extract = make_extract(extractor, device)
 
     ref_feats, ref, cached = None, reference, None
@@ -286,10 +300,14 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
             ref = run_reference(train_config, model_cfg.res, req)
         if ref.resolution != model_cfg.res:
             raise GancliError(f"resolution mismatch: the reference is {ref.resolution}px, the generator {model_cfg.res}px")
+        least = PRC_MIN if "prc" in metrics else 2
+        if ref.n < least:
+            raise GancliError(f"the reference ({ref.description}) has {ref.n} image{'s' if ref.n != 1 else ''}; "
+                              f"{'--prc needs' if least > 2 else 'FID needs'} at least {least}")
         if ref_features is not None:
             ref_feats, cached = ref_features, True
         else:
-            ref_feats, cached = reference_features(ref, extract, name, [spec.feature_layer], req.batch_size,
+            ref_feats, cached = reference_features(ref, extract, extractor_key(name, weights), [spec.feature_layer], req.batch_size,
                                                    use_cache=req.cache,
                                                    root=Path(req.cache_dir) if req.cache_dir else None)
         seconds["reference"] = time.time() - t0
@@ -330,14 +348,25 @@ def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device |
                                 step=gen.step, checkpoint=str(gen.path), device=device)
     run = run_dir_of(gen.path)
     if log and run is not None:
-        append_record(run / "metrics.jsonl", result.record())
+        result.logged_to = append_record(run / "metrics.jsonl", result.record())
     return result
 
 
-def append_record(path: Path, record: dict[str, Any]) -> None:
-    """One line, written with a single ``write`` call (a crash cannot leave half a line before it)."""
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
+def append_record(path: Path, record: dict[str, Any]) -> Path | None:
+    """Appends one JSON line (one ``write`` call); starts a new line first if the file ends in a
+    line cut short by a crash. Returns the path, or None when the file cannot be written (the
+    result is still printed: a read-only run directory must not cost the evaluation)."""
+    try:
+        with open(path, "a+b") as f:
+            f.seek(0, 2)
+            torn = False
+            if f.tell() > 0:
+                f.seek(-1, 2)
+                torn = f.read(1) != b"\n"
+            f.write(((b"\n" if torn else b"") + json.dumps(record).encode() + b"\n"))
+        return path
+    except OSError:
+        return None
 
 
 __all__ = ["EvalRequest", "EvalResult", "evaluate", "evaluate_generator", "generated_features", "compute_metrics",

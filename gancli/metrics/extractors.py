@@ -94,6 +94,14 @@ def default_extractor(dataset: str | None) -> str:
     return "shapes-net" if dataset == "shapes" else "inception"
 
 
+def extractor_key(name: str, weights: str | Path | None) -> str:
+    """The extractor's part of a cache key: its name, plus the identity of a local weights file."""
+    if weights is None:
+        return name
+    stat = Path(weights).stat()
+    return f"{name}@{Path(weights).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def inception_cache_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
 

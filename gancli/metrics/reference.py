@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -73,11 +74,7 @@ def folder_reference(path: Path, res: int, ref_n: int | None) -> Reference:
         raise GancliError(f"reference folder {path} is not a readable directory")
     has_classes = any(child.is_dir() and not child.name.startswith(".") for child in path.iterdir())
     ds = build_dataset("folder", root=str(path), res=res, cond=has_classes, split="all")
-    listing = hashlib.sha1()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        stat = file.stat()
-        listing.update(f"{file.relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    key = {"source": "folder", "path": str(path.resolve()), "files": listing.hexdigest(), "res": res}
+    key = {"source": "folder", "path": str(path.resolve()), "files": listing_digest(path), "res": res}
     ref = dataset_reference(ds, key, ref_n)
     ref.description = f"folder {path}, {ref.n} images at {res}px"
     return ref
@@ -92,8 +89,8 @@ def npz_reference(path: Path, res: int, ref_n: int | None) -> Reference:
             names = list(data.files)
             images = data["images"] if "images" in names else data[names[0]] if len(names) == 1 else None
             labels = data["labels"] if "labels" in names else None
-    except (OSError, ValueError, KeyError) as err:
-        raise GancliError(f"cannot read reference {path}: {str(err).splitlines()[0]}") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise GancliError(f"cannot read reference {path}: {(str(err).splitlines() or [type(err).__name__])[0]}") from None
     if images is None:
         raise GancliError(f"reference {path} has no 'images' array (it has: {', '.join(names)})")
     if images.dtype != np.uint8 or images.ndim != 4:
@@ -119,9 +116,26 @@ def npz_reference(path: Path, res: int, ref_n: int | None) -> Reference:
 
 
 def dataset_key(name: str, root: str | None, split: str, size: int | None, seed: int, res: int) -> dict[str, Any]:
-    """The cache key of a dataset reference (shared by ``gancli eval`` and ``train --eval-every``)."""
-    return {"source": "dataset", "dataset": name, "root": str(Path(root).expanduser().resolve()) if root else None,
-            "split": split, "size": size, "seed": seed if (name == "shapes" or size) else None, "res": res}
+    """The cache key of a dataset reference (shared by ``gancli eval`` and ``train --eval-every``).
+
+    The root is resolved (torchvision sets and CelebA default to ./data); a ``folder`` dataset is
+    also keyed by its file listing, so replacing images invalidates the cache."""
+    key: dict[str, Any] = {"source": "dataset", "dataset": name, "split": split, "size": size,
+                           "seed": seed if (name == "shapes" or size) else None, "res": res}
+    if name != "shapes":
+        key["root"] = str(Path(root or "data").expanduser().resolve())
+    if name == "folder" and root is not None and Path(root).is_dir():
+        key["files"] = listing_digest(Path(root))
+    return key
+
+
+def listing_digest(path: Path) -> str:
+    """A digest of every file's relative name, size and modification time under ``path``."""
+    listing = hashlib.sha1()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = file.stat()
+        listing.update(f"{file.relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return listing.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------- cache
@@ -135,6 +149,7 @@ def cache_dir() -> Path:
 def cache_path(ref: Reference, extractor: str, layers: list[str], root: Path | None = None) -> Path:
     key = {"format": CACHE_FORMAT, **ref.key, "extractor": extractor, "layers": sorted(layers), "n": ref.n}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    extractor = extractor.split("@")[0]  # a local weights file is in the digest, not the name
     stem = "-".join(str(part) for part in (ref.key.get("dataset") or ref.key.get("source"), ref.key.get("split")) if part)
     return (root or cache_dir()) / f"{stem}-{ref.resolution}px-{extractor}-{ref.n}-{digest}.pt"
 

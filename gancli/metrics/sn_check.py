@@ -37,6 +37,8 @@ class SnRequest:
             raise GancliError(f"-n must be positive, got {self.n}")
         if self.warmup < 0:
             raise GancliError(f"--warmup must be >= 0, got {self.warmup}")
+        if self.warmup and self.model is None:
+            raise GancliError("--warmup is for a fresh --model: on a checkpoint it would change the u, v being audited")
 
 
 def _models(target, req: SnRequest, runs_root) -> tuple[Any, torch.nn.Module, torch.nn.Module, dict, str, int]:
@@ -147,5 +149,5 @@ def sn_check(target: str | Path | None, req: SnRequest, runs_root: str | Path = 
         report["nets"]["D"] = net_dict(audit)
     report["drifted"] = [row["name"] for net in report["nets"].values() for row in net["layers"] if row["drifted"]]
     report["not_normalized"] = [row["name"] for net in report["nets"].values() for row in net["layers"]
-                                if not row["normalized"]]
+                                if not row["normalized"] and not row["exempt"]]
     return report

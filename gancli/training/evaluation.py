@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gancli.metrics.evaluate import EvalRequest, evaluate_generator, make_extract
-from gancli.metrics.extractors import build_extractor, default_extractor, extractor_spec
+from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
 from gancli.metrics.reference import dataset_key, dataset_reference, reference_features
 
 
@@ -35,17 +35,19 @@ class TrainEvaluator:
         metrics = set(cfg.eval_metrics)
         self.req = EvalRequest(fid="fid" in metrics, isc="is" in metrics, kid="kid" in metrics, prc="prc" in metrics,
                                n=cfg.eval_n, feature_extractor=cfg.feature_extractor or default_extractor(cfg.dataset),
-                               inception_weights=cfg.inception_weights, seed=cfg.seed)
+                               inception_weights=cfg.inception_weights if (cfg.feature_extractor or default_extractor(cfg.dataset)) == "inception" else None,
+                               seed=cfg.seed)
         self.req.check()
         spec = extractor_spec(self.req.feature_extractor)
         layers = [spec.feature_layer, spec.logits_layer]
-        self.extractor = build_extractor(spec.name, layers, trainer.device, cfg.inception_weights)
+        weights = cfg.inception_weights if spec.name == "inception" else None
+        self.extractor = build_extractor(spec.name, layers, trainer.device, weights)
         key = dataset_key(cfg.dataset, cfg.data_root, cfg.split, cfg.data_size, cfg.seed, cfg.res)
         self.reference = dataset_reference(trainer.dataset, key)
         self.ref_features = None
         if any(m in metrics for m in ("fid", "kid", "prc")):
             self.ref_features, _ = reference_features(self.reference, make_extract(self.extractor, trainer.device),
-                                                      spec.name, [spec.feature_layer])
+                                                      extractor_key(spec.name, weights), [spec.feature_layer])
 
     def __call__(self, step: int) -> dict[str, Any]:
         """Evaluates G_ema (or G without EMA) in eval mode; returns the metrics.jsonl record."""

@@ -8,7 +8,8 @@ that sum to 1. For a query pixel (x, y) of the R x R output image (origin top-le
 - its row of beta is a distribution over the key grid; a pooled key summarises a 2x2 patch of the
   feature map, so its weight is spread evenly over those four cells (each gets a quarter), which
   gives a map on the query grid that still sums to 1;
-- that map is blown up to R x R (each cell a (R/H)-pixel square) and overlaid on the image.
+- that map is blown up to R x R (each cell's weight shared evenly by its (R/H)^2 pixels, so the
+  map still sums to 1) and overlaid on the image.
 
 The attention entropy of a query, -sum_j beta_j log beta_j, divided by log S (so 0 = one key,
 1 = uniform over all keys), shows which regions look locally and which globally.
@@ -109,7 +110,7 @@ class AttentionMaps:
     images: torch.Tensor  # uint8 (N, R, R, 3): the images the networks saw
     blocks: list[AttentionBlock]
     points: list[tuple[int, int]]
-    maps: torch.Tensor  # float32 (N, B, P, R, R): attention per image, block and point, each sums to 1
+    maps: torch.Tensor  # float32 (N, B, P, R, R): attention per pixel, per image, block and point; each sums to 1
     entropy: list[torch.Tensor] = field(default_factory=list)  # per block: (N, grid, grid) in [0, 1]
     labels: torch.Tensor | None = None
 
@@ -124,7 +125,8 @@ def compute_maps(forward, images_u8: torch.Tensor, blocks: list[AttentionBlock],
         beta = raw[block.name].float().cpu()  # (N, L, S)
         cells = [query_cell(p, res, block.grid) for p in points]
         rows = torch.stack([beta[:, cy * block.grid + cx] for cx, cy in cells], dim=1)  # (N, P, S)
-        per_block.append(upsample(spread_keys(rows, block.grid, block.pooled), res))
+        cell_pixels = (res // block.grid) ** 2
+        per_block.append(upsample(spread_keys(rows, block.grid, block.pooled), res) / cell_pixels)
         entropies.append(entropy_map(beta, block.grid))
     maps = torch.stack(per_block, dim=1) if per_block else torch.empty(len(images_u8), 0, len(points), res, res)
     return AttentionMaps(images_u8, blocks, points, maps, entropies)

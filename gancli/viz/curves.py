@@ -15,7 +15,7 @@ EVAL_PANELS = {"fid": "FID", "kid_mean": "KID", "is_mean": "IS", "precision": "p
 def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(training records, evaluation records) of a metrics.jsonl; lines cut short by a crash are skipped."""
     train, evals = [], []
-    with open(path) as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             try:
                 record = json.loads(line)
@@ -42,6 +42,8 @@ def plot_curves(metrics_path: Path, out: Path, title: str | None = None) -> dict
     eval_keys = [k for k in EVAL_PANELS if any(k in e for e in evals)]
     panels = [name for name, keys in (("losses", ("d_loss", "g_loss")), ("D outputs", ("d_real", "d_fake")))
               if any(k in r for r in train for k in keys)] + eval_keys
+    if not panels:
+        raise GancliError(f"{metrics_path} holds no losses or evaluation metrics to plot")
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.4 * len(panels)), sharex=True, squeeze=False)
     drawn: dict[str, int] = {}
     for ax, panel in zip(axes[:, 0], panels):

@@ -50,10 +50,23 @@ def test_newest_run_by_default(tmp_path, monkeypatch):
     (["--ref", "x.npz", "--data", "shapes"], "not both"),
     (["--feature-extractor", "vgg"], "unknown feature extractor 'vgg'"),
     (["-n", "4", "--data", "cifar10", "--data-root", "NOWHERE"], "cifar"),
+    (["-n", "3", "--prc"], "--prc needs -n of at least 4"),
+    (["-n", "5", "--is"], "--is needs -n of at least 10"),
+    (["--truncation", "1e-9"], "--truncation must be at least 0.01"),
+    (["--feature-extractor", "shapes-net", "--inception-weights", "w.pth"], "applies to --feature-extractor inception"),
+    (["-n", "4", "--ref", "ONE"], "has 1 image; FID needs at least 2"),
+    (["-n", "4", "--ref", "BAD.npz"], "cannot read reference"),
 ])
 def test_bad_input_is_one_clear_line(tiny_run, tmp_path, args, message):
     before = (tiny_run / "metrics.jsonl").read_text()
-    args = [a.replace("NOWHERE", str(tmp_path / "nowhere")) for a in args]
+    import numpy as np
+    from PIL import Image
+
+    (tmp_path / "one").mkdir()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "one" / "a.png")
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    args = [a.replace("NOWHERE", str(tmp_path / "nowhere")).replace("ONE", str(tmp_path / "one"))
+            .replace("BAD.npz", str(tmp_path / "bad.npz")) for a in args]
     result = runner.invoke(app, ["eval", str(tiny_run), *args])
     assert result.exit_code == 1
     assert message.lower() in result.stderr.lower()
@@ -72,3 +85,18 @@ def test_missing_inception_weights_explained_on_stderr(tiny_run, monkeypatch, tm
     assert result.exit_code == 1
     assert "weights-inception-2015-12-05-6726825d.pth" in result.stderr and "--inception-weights" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_torn_last_line_does_not_swallow_the_record_and_a_read_only_log_only_warns(tiny_run):
+    import os
+
+    metrics = tiny_run / "metrics.jsonl"
+    metrics.write_text(metrics.read_text() + '{"step": 9, "d_lo')  # a crash cut this line short
+    result = runner.invoke(app, ["eval", str(tiny_run), "-n", "8", "--ref-n", "8"])
+    assert result.exit_code == 0, result.output
+    last = json.loads(metrics.read_text().splitlines()[-1])
+    assert last["event"] == "eval" and last["step"] == 7
+    if os.geteuid() != 0:  # root ignores file permissions
+        metrics.chmod(0o444)
+        result = runner.invoke(app, ["eval", str(tiny_run), "-n", "8", "--ref-n", "8"])
+        assert result.exit_code == 0 and "could not append" in result.stderr and "FID" in result.stdout

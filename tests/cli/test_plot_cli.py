@@ -30,3 +30,6 @@ def test_plot_errors(tmp_path, tiny_run):
     (tiny_run / "metrics.jsonl").write_text("")
     result = runner.invoke(app, ["plot", str(tiny_run)])
     assert result.exit_code == 1 and "holds no metrics" in result.stderr
+    (tiny_run / "metrics.jsonl").write_bytes(b'{"step": 1, "lr_g": 0.1}\n\xff\xfe\n')  # nothing to draw, not UTF-8
+    result = runner.invoke(app, ["plot", str(tiny_run)])
+    assert result.exit_code == 1 and "no losses or evaluation metrics" in result.stderr

@@ -226,3 +226,15 @@ def test_offline_inception_explains_where_the_file_goes(tiny_run, monkeypatch, t
     torch.save({"fc.weight": torch.zeros(1)}, pickle_path)
     with pytest.raises(GancliError, match="does not hold torch-fidelity's InceptionV3"):
         evaluate(tiny_run, EvalRequest(n=4, feature_extractor="inception", inception_weights=str(pickle_path)), log=False)
+
+
+def test_a_folder_dataset_key_changes_with_its_files(tmp_path):
+    from gancli.metrics.reference import dataset_key
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"1")
+    first = dataset_key("folder", str(folder), "train", None, 0, 32)
+    (folder / "a.png").write_bytes(b"22")
+    assert dataset_key("folder", str(folder), "train", None, 0, 32) != first
+    assert dataset_key("cifar10", None, "train", None, 0, 32)["root"] == str((tmp_path.cwd() / "data").resolve())

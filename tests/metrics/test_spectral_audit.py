@@ -139,3 +139,5 @@ def test_bad_input(tiny_run):
         assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.output
     result = runner.invoke(app, ["sn-check", str(tiny_run), "--model", "sagan"])
     assert result.exit_code == 1 and "not both" in result.stderr
+    result = runner.invoke(app, ["sn-check", str(tiny_run), "--warmup", "5"])
+    assert result.exit_code == 1 and "--warmup is for a fresh --model" in result.stderr
