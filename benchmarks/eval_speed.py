@@ -47,7 +47,8 @@ def main() -> None:
     from gancli.metrics.evaluate import EvalRequest, evaluate, make_extract, run_reference
     from gancli.metrics.extractors import build_extractor, default_extractor, extractor_spec
     from gancli.metrics.reference import reference_features
-    from gancli.sampling import data_labels, load_generator, truncated_normal
+    from gancli.sampling import data_labels, load_generator, seeded_generators, truncated_normal
+    from gancli.viz.grid import quantize
 
     os.environ.setdefault("GANCLI_CACHE_DIR", tempfile.mkdtemp(prefix="gancli-bench-cache-"))
     gen = load_generator(args.target)
@@ -70,11 +71,11 @@ def main() -> None:
         stream_core.append(ours.seconds["generated"])
 
         t0 = time.time()
-        z = truncated_normal(args.n, gen.model_config.z_dim, None, torch.Generator().manual_seed(0))
-        y = data_labels(gen, args.n, torch.Generator().manual_seed(1_000_003))
+        z_gen, label_gen = seeded_generators(0)
+        z = truncated_normal(args.n, gen.model_config.z_dim, None, z_gen)
+        y = data_labels(gen, args.n, label_gen)
         with torch.no_grad():
-            images = torch.cat([((gen.G(z[i:i + args.batch_size], None if y is None else y[i:i + args.batch_size])
-                                  .clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            images = torch.cat([quantize(gen.G(z[i:i + args.batch_size], None if y is None else y[i:i + args.batch_size]))
                                 for i in range(0, args.n, args.batch_size)])
         gen_times.append(time.time() - t0)
         t0 = time.time()

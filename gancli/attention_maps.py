@@ -117,7 +117,7 @@ def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
     from gancli.checkpoint import load_checkpoint, resolve_checkpoint
     from gancli.config import ModelConfig
     from gancli.models import build_models
-    from gancli.sampling import data_labels, load_generator, parse_classes, truncated_normal
+    from gancli.sampling import data_labels, load_generator, parse_classes, seeded_generators, truncated_normal
     from gancli.viz.grid import to_uint8
 
     req.check()
@@ -143,8 +143,9 @@ def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
 
     def generated_batch():
         n = req.n
-        z = truncated_normal(n, cfg.z_dim, req.truncation, torch.Generator().manual_seed(req.seed))
-        y = data_labels(gen, n, torch.Generator().manual_seed((req.seed + 1_000_003) % 2**63))
+        z_gen, label_gen = seeded_generators(req.seed)
+        z = truncated_normal(n, cfg.z_dim, req.truncation, z_gen)
+        y = data_labels(gen, n, label_gen)
         if req.classes is not None:
             chosen = parse_classes(req.classes, gen)
             if len(chosen) != 1:

@@ -150,17 +150,29 @@ def parse_attrs(spec: str, gen: LoadedGenerator) -> dict[int, float]:
     return fixed
 
 
+def seeded_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
+    """The two CPU generators every command draws from for one ``--seed``: z, then labels."""
+    return torch.Generator().manual_seed(seed), torch.Generator().manual_seed((seed + 1_000_003) % 2**63)
+
+
 def data_labels(gen: LoadedGenerator, n: int, generator: torch.Generator) -> torch.Tensor | None:
+    """Labels drawn as the training data has them (see ``labels_like_data``)."""
+    return labels_like_data(gen.model_config, gen.dataset, n, generator)
+
+
+def labels_like_data(model_config: ModelConfig, dataset: dict[str, Any], n: int,
+                     generator: torch.Generator) -> torch.Tensor | None:
     """Labels drawn as the training data has them: classes by their frequency, each attribute set
-    with its frequency. None for an unconditional model."""
-    freq = torch.tensor(gen.dataset.get("label_frequencies") or [], dtype=torch.float64)
-    if gen.label_kind == "class":
-        k = gen.model_config.n_classes
+    with its frequency (``dataset`` is a checkpoint's dataset description). None for an
+    unconditional model."""
+    freq = torch.tensor(dataset.get("label_frequencies") or [], dtype=torch.float64)
+    if model_config.label_kind == "class":
+        k = model_config.n_classes
         if len(freq) != k or not freq.sum() > 0:
             freq = torch.ones(k, dtype=torch.float64)
         return torch.multinomial(freq, n, replacement=True, generator=generator)
-    if gen.label_kind == "attrs":
-        k = gen.model_config.n_attrs
+    if model_config.label_kind == "attrs":
+        k = model_config.n_attrs
         if len(freq) != k:
             freq = torch.full((k,), 0.5, dtype=torch.float64)
         return (torch.rand(n, k, generator=generator, dtype=torch.float64) < freq).float()
@@ -244,8 +256,7 @@ def sample(gen: LoadedGenerator, req: SampleRequest) -> Samples:
     z comes from a generator seeded with ``seed``, labels from a second one, so the same seed gives
     the same z for a given layout whatever the labels."""
     check_request(req)
-    z_gen = torch.Generator().manual_seed(req.seed)
-    label_gen = torch.Generator().manual_seed((req.seed + 1_000_003) % 2**63)
+    z_gen, label_gen = seeded_generators(req.seed)
     if req.interp is not None:
         return _interpolate(gen, req, z_gen, label_gen)
     z_dim = gen.model_config.z_dim
@@ -369,7 +380,8 @@ def save_grid_png(path: Path, samples: Samples) -> Path:
 
 
 __all__ = ["truncated_normal", "slerp", "load_generator", "LoadedGenerator", "SampleRequest", "Samples", "sample",
-           "run_generator", "check_request", "sample_to_files", "parse_classes", "parse_attrs", "data_labels", "save_npz", "save_individual",
+           "run_generator", "check_request", "sample_to_files", "parse_classes", "parse_attrs", "data_labels",
+           "labels_like_data", "seeded_generators", "save_npz", "save_individual",
            "save_grid_png", "check_writable", "run_dir_of"]
 
 

@@ -111,23 +111,19 @@ def generated_features(G: torch.nn.Module, model_cfg, dataset: dict[str, Any], n
     z ~ N(0, I) (truncated to [-t, t] by resampling with ``truncation``) from a generator seeded
     with ``seed``; class labels by the data's frequencies from a second one. Global RNG untouched,
     so evaluating during training does not change the training run."""
-    from gancli.sampling import LoadedGenerator, data_labels, truncated_normal
+    from gancli.sampling import labels_like_data, seeded_generators, truncated_normal
+    from gancli.viz.grid import quantize
+
     started = time.time()
-    info = LoadedGenerator(G, model_cfg, dataset, 0, True, Path("."), "")
-    z_gen = torch.Generator().manual_seed(seed)
-    label_gen = torch.Generator().manual_seed((seed + 1_000_003) % 2**63)
-    labels = data_labels(info, n, label_gen)
+    z_gen, label_gen = seeded_generators(seed)
+    labels = labels_like_data(model_cfg, dataset, n, label_gen)
     device = next(G.parameters()).device
     parts: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
         z = truncated_normal(size, model_cfg.z_dim, truncation, z_gen).to(device)
         y = None if labels is None else labels[start: start + size].to(device)
-        x = G(z, y)
-        images = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # as saved PNGs have them
-        if images.shape[1] == 1:
-            images = images.expand(-1, 3, -1, -1)  # grey -> RGB, as FID tools expect
-        out = extract(images)
+        out = extract(quantize(G(z, y)))  # the pixels a saved PNG would hold, on G's device
         for layer in layers:
             parts[layer].append(out[layer].float().cpu())
     return GeneratedFeatures({layer: torch.cat(p) for layer, p in parts.items()}, labels, time.time() - started)

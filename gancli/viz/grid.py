@@ -12,12 +12,16 @@ from PIL import Image
 from gancli.checkpoint import atomic_write_bytes
 
 
+def quantize(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) in [-1, 1] -> uint8 (N, 3, H, W) on x's device, the pixels a saved PNG holds;
+    one-channel images are repeated to RGB (as FID tools expect)."""
+    x = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) in [-1, 1] -> uint8 (N, H, W, 3); one-channel images are repeated to RGB."""
-    x = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    if x.shape[1] == 1:
-        x = x.repeat(1, 3, 1, 1)
-    return x.permute(0, 2, 3, 1).contiguous()
+    """(N, C, H, W) in [-1, 1] -> uint8 (N, H, W, 3) on the CPU; one-channel images repeated to RGB."""
+    return quantize(x.detach().cpu()).permute(0, 2, 3, 1).contiguous()
 
 
 def grid_array(x: torch.Tensor, nrow: int, pad: int = 2) -> np.ndarray:

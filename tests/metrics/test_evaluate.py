@@ -76,6 +76,18 @@ def test_generated_labels_follow_the_data_and_batch_size_does_not_matter(tmp_pat
     assert torch.allclose(small.features["features"], big.features["features"], atol=1e-4)
 
 
+def _fakes_as_evaluated(gen, n: int, seed: int) -> torch.Tensor:
+    """The uint8 images `evaluate` draws for ``seed``, made here in one batch: z and labels from the
+    command's two seeded generators, quantised as a saved PNG would be."""
+    from gancli.sampling import data_labels, seeded_generators, truncated_normal
+
+    z_gen, label_gen = seeded_generators(seed)
+    z = truncated_normal(n, gen.model_config.z_dim, None, z_gen)
+    y = data_labels(gen, n, label_gen)
+    with torch.no_grad():
+        return ((gen.G(z, y).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
 class _Images(Dataset):
     def __init__(self, images):
         self.images = images
@@ -93,15 +105,10 @@ def test_streaming_equals_torch_fidelity_on_the_same_images(tiny_run, tmp_path):
     import torch_fidelity
 
     from gancli.data import build_dataset
-    from gancli.sampling import data_labels, truncated_normal
 
     req = EvalRequest(fid=True, kid=True, n=64, ref_n=96, seed=5, batch_size=16, kid_subsets=10, kid_subset_size=32)
     result = evaluate(tiny_run, req, log=False)
-    gen = load_generator(tiny_run)
-    z = truncated_normal(64, gen.model_config.z_dim, None, torch.Generator().manual_seed(5))
-    y = data_labels(gen, 64, torch.Generator().manual_seed(5 + 1_000_003))
-    with torch.no_grad():
-        fake = ((gen.G(z, y).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    fake = _fakes_as_evaluated(load_generator(tiny_run), 64, seed=5)
     real = build_dataset("shapes", res=32, cond=True, size=96, seed=0).images
     theirs = torch_fidelity.calculate_metrics(input1=_Images(fake), input2=_Images(real), fid=True, kid=True,
                                               feature_extractor="shapes-net", kid_subsets=10, kid_subset_size=32,
@@ -193,17 +200,12 @@ def test_inception_fid_from_a_local_weights_file_matches_scipy(tiny_run, incepti
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     from gancli.data import build_dataset
-    from gancli.sampling import data_labels, truncated_normal
-
     req = EvalRequest(fid=True, n=6, ref_n=5, feature_extractor="inception", inception_weights=str(inception_weights))
     result = evaluate(tiny_run, req, log=False)
     assert result.feature_extractor == "inception"
     net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(inception_weights))
-    gen = load_generator(tiny_run)
-    z = truncated_normal(6, gen.model_config.z_dim, None, torch.Generator().manual_seed(0))
-    y = data_labels(gen, 6, torch.Generator().manual_seed(1_000_003))
+    fake = _fakes_as_evaluated(load_generator(tiny_run), 6, seed=0)
     with torch.no_grad():
-        fake = ((gen.G(z, y).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         ds = build_dataset("shapes", res=32, cond=True, size=96, seed=0)
         from gancli.data.base import subset_indices
         real = ds.images[torch.from_numpy(subset_indices(96, 5, seed=0))]
