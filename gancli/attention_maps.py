@@ -101,13 +101,12 @@ def _real_images(state: dict, res: int, channels: int, req: AttnRequest) -> torc
                 raise GancliError(f"--image {path} cannot be read as an image ({err})") from None
             out.append(image.float().mean(0, keepdim=True).round().to(torch.uint8) if channels == 1 else image)
         return torch.stack(out)
-    from gancli.data import build_dataset
+    from gancli.data import run_dataset
 
-    tc = dict(state.get("train_config") or {})
-    if not tc.get("dataset"):
+    train_config = dict(state.get("train_config") or {})
+    if not train_config.get("dataset"):
         raise GancliError("this checkpoint does not say what it was trained on; pass --image FILE or --generated")
-    ds = build_dataset(tc["dataset"], root=tc.get("data_root"), res=res, cond=False, split=tc.get("split", "train"),
-                       seed=int(tc.get("seed", 0)), size=tc.get("data_size"))
+    ds = run_dataset(train_config, res)
     pick = torch.randperm(len(ds), generator=torch.Generator().manual_seed(req.seed))[: req.n]
     return ds.get_uint8_batch(pick)[0]
 

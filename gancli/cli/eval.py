@@ -47,12 +47,8 @@ def eval_command(
                       batch_size=batch_size, cache=cache, cache_dir=cache_dir)
     req.check()  # bad numbers fail before the checkpoint is even read
     result = evaluate(target, req, device=resolve_device(device), ema=ema, log=log)
-    from gancli.sampling import run_dir_of
-    from pathlib import Path
-
-    run = run_dir_of(Path(result.checkpoint)) if result.checkpoint else None
-    if log and run is not None and result.logged_to is None:
-        typer.echo(f"warning: could not append the result to {run / 'metrics.jsonl'}", err=True)
+    if result.unlogged is not None:
+        typer.echo(f"warning: could not append the result to {result.unlogged}", err=True)
     if as_json:
         typer.echo(json.dumps(result.record()))
     else:

@@ -20,7 +20,7 @@ from gancli.data import torchvision_sets as _torchvision_sets  # noqa: F401
 from gancli.data import celeba as _celeba  # noqa: F401
 from gancli.data.shapes import SHAPE_CLASSES
 
-__all__ = ["DATASETS", "GanDataset", "SHAPE_CLASSES", "VALID_RESOLUTIONS", "build_dataset"]
+__all__ = ["DATASETS", "GanDataset", "SHAPE_CLASSES", "VALID_RESOLUTIONS", "build_dataset", "run_dataset"]
 
 
 def build_dataset(
@@ -54,3 +54,17 @@ def build_dataset(
     res = check_resolution(res)
     return loader(root=root, res=res, cond=cond, attrs=list(attrs) if attrs else None, split=split,
                   download=download, seed=seed, size=size)
+
+
+def run_dataset(train_config: dict, res: int, cond: bool = False) -> GanDataset:
+    """The dataset a run trained on, rebuilt from the train config its checkpoint saved (name,
+    root, split, subset size and seed), at resolution ``res``. Raises GancliError when the config
+    names no dataset or the data cannot be read."""
+    from gancli.errors import GancliError
+
+    name = train_config.get("dataset")
+    if not name:
+        raise GancliError("this checkpoint does not say what it was trained on")
+    return build_dataset(name, root=train_config.get("data_root"), res=res, cond=cond,
+                         attrs=train_config.get("attrs") if cond else None, split=train_config.get("split", "train"),
+                         seed=int(train_config.get("seed", 0)), size=train_config.get("data_size"))

@@ -251,7 +251,7 @@ class EvalResult:
     reference_cached: bool | None
     metrics: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-    logged_to: Path | None = None  # the metrics.jsonl the record was appended to
+    unlogged: Path | None = None  # a metrics.jsonl the record should have gone to but could not
 
     def record(self) -> dict[str, Any]:
         """The JSON line for metrics.jsonl (and ``--json``)."""
@@ -344,7 +344,8 @@ def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device |
                                 step=gen.step, checkpoint=str(gen.path), device=device)
     run = run_dir_of(gen.path)
     if log and run is not None:
-        result.logged_to = append_record(run / "metrics.jsonl", result.record())
+        if append_record(run / "metrics.jsonl", result.record()) is None:
+            result.unlogged = run / "metrics.jsonl"
     return result
 
 

@@ -78,15 +78,13 @@ def _labels(cfg, n: int, g: torch.Generator) -> torch.Tensor | None:
 
 def _real_batch(state: dict, cfg, n: int, seed: int) -> tuple[torch.Tensor | None, torch.Tensor | None, str | None]:
     """n training images (and labels) of the checkpoint's run, or (None, None, why not)."""
-    from gancli.data import build_dataset
+    from gancli.data import run_dataset
 
-    tc = dict(state.get("train_config") or {})
-    if not tc.get("dataset"):
+    train_config = dict(state.get("train_config") or {})
+    if not train_config.get("dataset"):
         return None, None, "no training data recorded"
     try:
-        ds = build_dataset(tc["dataset"], root=tc.get("data_root"), res=cfg.res, cond=cfg.label_kind != "none",
-                           attrs=tc.get("attrs"), split=tc.get("split", "train"), seed=int(tc.get("seed", 0)),
-                           size=tc.get("data_size"))
+        ds = run_dataset(train_config, cfg.res, cond=cfg.label_kind != "none")
     except GancliError as err:
         return None, None, str(err)
     pick = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
