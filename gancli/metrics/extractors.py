@@ -17,13 +17,13 @@ from pathlib import Path
 import torch
 import torch_fidelity
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3 as INCEPTION_URL
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from gancli.errors import GancliError
 from gancli.metrics.shapes_net import load_shapes_net
 
-INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
-INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
+INCEPTION_FILE = INCEPTION_URL.rsplit("/", 1)[1]
 
 
 class FeatureExtractorShapesNet(FeatureExtractorBase):

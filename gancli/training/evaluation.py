@@ -33,14 +33,12 @@ class TrainEvaluator:
         cfg = trainer.cfg
         self.trainer = trainer
         metrics = set(cfg.eval_metrics)
-        self.req = EvalRequest(fid="fid" in metrics, isc="is" in metrics, kid="kid" in metrics, prc="prc" in metrics,
-                               n=cfg.eval_n, feature_extractor=cfg.feature_extractor or default_extractor(cfg.dataset),
-                               inception_weights=cfg.inception_weights if (cfg.feature_extractor or default_extractor(cfg.dataset)) == "inception" else None,
-                               seed=cfg.seed)
-        self.req.check()
-        spec = extractor_spec(self.req.feature_extractor)
-        layers = [spec.feature_layer, spec.logits_layer]
+        spec = extractor_spec(cfg.feature_extractor or default_extractor(cfg.dataset))
         weights = cfg.inception_weights if spec.name == "inception" else None
+        self.req = EvalRequest(fid="fid" in metrics, isc="is" in metrics, kid="kid" in metrics, prc="prc" in metrics,
+                               n=cfg.eval_n, feature_extractor=spec.name, inception_weights=weights, seed=cfg.seed)
+        self.req.check()
+        layers = [spec.feature_layer, spec.logits_layer]
         self.extractor = build_extractor(spec.name, layers, trainer.device, weights)
         key = dataset_key(cfg.dataset, cfg.data_root, cfg.split, cfg.data_size, cfg.seed, cfg.res)
         self.reference = dataset_reference(trainer.dataset, key)
