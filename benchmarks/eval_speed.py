@@ -56,7 +56,7 @@ def main() -> None:
     spec = extractor_spec(name)
     print(f"device cpu, {torch.get_num_threads()} threads; {gen.path} (step {gen.step}); extractor {name}; n {args.n}")
 
-    req = EvalRequest(fid=True, n=args.n, feature_extractor=name, batch_size=args.batch_size)
+    req = EvalRequest(metrics=["fid"], n=args.n, feature_extractor=name, batch_size=args.batch_size)
     started = time.time()
     ref = run_reference(dict(gen.state.get("train_config") or {}), gen.model_config.res, req)
     extractor = build_extractor(name, [spec.feature_layer, spec.logits_layer])

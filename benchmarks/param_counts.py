@@ -7,7 +7,7 @@ import argparse
 import torch
 
 from gancli.config import ModelConfig
-from gancli.models import MODELS, build_models, count_parameters
+from gancli.models import MODELS, build_models, count_parameters, resolve_model
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name in ["dcgan", "sngan", "sagan", "biggan"]:
         for res in (32, 64, 128, 256):
-            cfg = ModelConfig(name=name, res=res, ch=args.ch, n_classes=args.n_classes).resolve()
+            cfg = resolve_model(ModelConfig(name=name, res=res, ch=args.ch, n_classes=args.n_classes))
             g, d = build_models(cfg)
             attn = ", ".join(f"{r}x{r}" for r in cfg.attn_res) or "-"
             print(f"| {name} | {res} | {attn} | {count_parameters(g) / 1e6:.2f} M | {count_parameters(d) / 1e6:.2f} M |")

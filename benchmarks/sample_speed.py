@@ -24,7 +24,7 @@ def main() -> None:
     import torch
 
     from gancli.config import ModelConfig
-    from gancli.models import build_generator
+    from gancli.models import build_network, resolve_model
     from gancli.sampling import run_generator, truncated_normal
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
@@ -34,8 +34,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for model in args.models:
         for res in args.res:
-            cfg = ModelConfig(name=model, res=res, ch=args.ch, n_classes=10).resolve()
-            G = build_generator(cfg).to(device).eval().requires_grad_(False)
+            cfg = resolve_model(ModelConfig(name=model, res=res, ch=args.ch, n_classes=10))
+            G = build_network(cfg, "G").to(device).eval().requires_grad_(False)
             z = truncated_normal(args.images, cfg.z_dim, None, torch.Generator().manual_seed(0))
             y = torch.arange(args.images) % 10
             run_generator(G, z[: args.batch], y[: args.batch], args.batch)  # warm-up

@@ -51,9 +51,9 @@ def _run(spec: dict, queue) -> None:
     from gancli.training.loop import Trainer
 
     torch.manual_seed(0)
-    cfg = TrainConfig(model=spec["model"], res=spec["res"], ch=spec["ch"], batch_size=spec["batch"],
-                      attn_res=spec.get("attn_res"), data_size=max(4 * spec["batch"], 256), device=spec["device"],
-                      reuse_fake=spec["reuse_fake"], amp=spec["amp"], ema=True)
+    cfg = TrainConfig.from_flat(dict(model=spec["model"], res=spec["res"], ch=spec["ch"], batch_size=spec["batch"],
+                                     attn_res=spec.get("attn_res"), data_size=max(4 * spec["batch"], 256),
+                                     device=spec["device"], reuse_fake=spec["reuse_fake"], amp=spec["amp"], ema=True))
     trainer = Trainer(cfg, show_progress=False)
     if spec.get("n_classes") is not None and spec["n_classes"] != trainer.model_cfg.n_classes:
         raise SystemExit("the shapes data has 8 classes; n_classes override is not supported")
@@ -81,13 +81,13 @@ def _run(spec: dict, queue) -> None:
         trainer.train_step()
     sync()
     seconds = (time.perf_counter() - start) / spec["steps"]
-    g_params = sum(p.numel() for p in trainer.G.parameters())
-    d_params = sum(p.numel() for p in trainer.D.parameters())
+    g_params = sum(p.numel() for p in trainer.method.nets["G"].parameters())
+    d_params = sum(p.numel() for p in trainer.method.nets["D"].parameters())
     queue.put({"img_s": spec["batch"] / seconds, "s_iter": seconds, "flops": flops, "textbook_flops": textbook_flops,
                "peak_mb": peak_mb,
                "g_params": g_params, "d_params": d_params, "attn_res": trainer.model_cfg.attn_res,
-               "g_width": trainer.G.blocks[0].conv1.out_channels if hasattr(trainer.G, "blocks") else None,
-               "d_width": trainer.D.blocks[0].conv1.out_channels if hasattr(trainer.D, "blocks") else None})
+               "g_width": trainer.method.nets["G"].blocks[0].conv1.out_channels if hasattr(trainer.method.nets["G"], "blocks") else None,
+               "d_width": trainer.method.nets["D"].blocks[0].conv1.out_channels if hasattr(trainer.method.nets["D"], "blocks") else None})
 
 
 def measure(spec: dict) -> dict:

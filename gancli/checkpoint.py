@@ -1,20 +1,26 @@
 """One checkpoint format: a dict of state dicts, configs and plain values, loadable with
 ``torch.load(weights_only=True)`` (never a pickle that runs code), written atomically.
 
-Keys (format_version 1):
+Keys (format_version 2):
     format            "gancli-checkpoint"
-    format_version    1
+    format_version    2
     gancli_version    str
-    model_config      dict: rebuilds G and D (``build_models``)
+    method            str: the training method (``gancli.methods``), e.g. "gan"
+    method_state      dict: the method's own state (empty for "gan"; BEGAN's k_t, CycleGAN's pools)
+    model_config      dict: rebuilds the networks (with the method's ``build_network``)
     train_config      dict: the resolved TrainConfig
     dataset           dict: name, resolution, channels, label_kind, class_names, attr_names,
-                      label_frequencies (list)
+                      label_frequencies (list), size
     step              int: completed training steps
-    G, D, G_ema       state dicts (G_ema is None when EMA is off)
-    opt_g, opt_d      optimizer state dicts
+    networks          {name: state dict}: every network the method trains ("G", "D" for "gan")
+    ema               {name: state dict}: EMA weights of the method's ema_networks (empty: --no-ema)
+    optimizers        {name: optimizer state dict} ("g", "d" for "gan")
     scaler            GradScaler state dict or None
     rng               {"torch": uint8 tensor, "cuda": [uint8 tensor, ...]}
     data_position     {"epoch": int, "index": int}: where the data stream resumes
+
+Format 1 (gancli 0.1: G, D, G_ema, opt_g, opt_d at the top level, no method) is read as a "gan"
+checkpoint of format 2.
 """
 from __future__ import annotations
 
@@ -28,10 +34,11 @@ from typing import Any
 
 import torch
 
+from gancli.config import RUNS_ROOT
 from gancli.errors import GancliError
 
 FORMAT = "gancli-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -94,14 +101,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path} has checkpoint format {state['format_version']}, newer than this gancli "
             f"understands ({FORMAT_VERSION}); upgrade gancli"
         )
+    if state.get("format_version", 1) < 2:
+        state = _upgrade_v1(state)
+    return state
+
+
+def _upgrade_v1(state: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 checkpoint (gancli 0.1, always the GAN method) in format 2's layout."""
+    state = dict(state)
+    nets = {k: state.pop(k) for k in ("G", "D") if state.get(k) is not None}
+    ema = state.pop("G_ema", None)
+    opts = {name: state.pop(key) for name, key in (("g", "opt_g"), ("d", "opt_d")) if state.get(key) is not None}
+    state.update(format_version=2, method="gan", method_state={}, networks=nets,
+                 ema={"G": ema} if ema is not None else {}, optimizers=opts)
     return state
 
 
 def _short(err: BaseException) -> str:
     return str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-
-
-RUNS_ROOT = Path("runs")  # where `gancli train` puts runs by default (relative to the working directory)
 
 
 def resolve_checkpoint(target: str | Path | None, runs_root: str | Path = RUNS_ROOT) -> tuple[Path, str]:
@@ -138,16 +155,29 @@ def _checkpoint_in(folder: Path) -> Path | None:
     for candidate in (folder / "checkpoints", folder):
         if (candidate / "last.pt").is_file():
             return candidate / "last.pt"
-        steps = [(int(m.group(1)), p) for p in candidate.glob("step-*.pt")
-                 if (m := re.fullmatch(r"step-(\d+)\.pt", p.name))]
+        steps = files_by_step(candidate, "pt")
         if steps:
-            return max(steps)[1]
+            return steps[-1]
     return None
 
 
+def files_by_step(folder: Path, suffix: str) -> list[Path]:
+    """``folder/step-N.suffix`` files in increasing N (checkpoints, sample grids)."""
+    found = []
+    for p in Path(folder).glob(f"step-*.{suffix}"):
+        m = re.fullmatch(rf"step-(\d+)\.{suffix}", p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return [p for _, p in sorted(found)]
+
+
+def run_folder_of(checkpoint: Path) -> Path:
+    """The folder a checkpoint's run lives in: ``RUN/checkpoints/x.pt`` -> ``RUN``, else its folder."""
+    parent = Path(checkpoint).parent
+    return parent.parent if parent.name == "checkpoints" else parent
+
+
 def run_dir_of(checkpoint: Path) -> Path | None:
-    """The run directory a checkpoint belongs to (``RUN/checkpoints/x.pt`` -> ``RUN``), if it is one."""
-    checkpoint = Path(checkpoint)
-    parent = checkpoint.parent
-    run = parent.parent if parent.name == "checkpoints" else parent
+    """The run directory a checkpoint belongs to, if it is one (it holds config.json)."""
+    run = run_folder_of(checkpoint)
     return run if (run / "config.json").exists() else None

@@ -1,23 +1,52 @@
 """The one table of defaults, shared by the CLI and the library.
 
-CLI flag names equal field names (``--attn-res`` <-> ``attn_res``). A resolved config is a plain
-dict of JSON types: it is saved beside every run and inside every checkpoint, and it rebuilds the
-model exactly (``build_models(ModelConfig.from_dict(d))``).
+CLI flag names equal field names (``--attn-res`` <-> ``attn_res``; the one exception is
+``--model``, which names ``ModelConfig.name``). ``TrainConfig`` holds a ``ModelConfig``, so every
+model field is a ``gancli train`` option. A resolved config is a plain dict of JSON types: it is
+saved beside every run and inside every checkpoint, and it rebuilds the model exactly
+(``build_models(ModelConfig.from_dict(d))``).
+
+This module imports nothing of gancli but ``errors``: names (models, losses, methods, feature
+extractors) are checked against their registries by the layers that own them
+(``gancli.training.check_names``, ``gancli.models.resolve_model``).
+
+The request dataclasses of the other commands (``SampleRequest``, ``EvalRequest``,
+``AttnRequest``, ``SnRequest``) live here too: their field defaults are the CLI's defaults.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gancli.errors import GancliError
 
 RESOLUTIONS = (32, 64, 128, 256)
+RUNS_ROOT = Path("runs")  # where `gancli train` puts runs by default (relative to the working directory)
+MIN_TRUNCATION = 0.01  # resampling needs ~1/P(|z| <= t) rounds per entry: 0.01 keeps it well under a second
 
 
+def check_truncation(t: float | None) -> None:
+    """The one check of a truncation threshold t (|z_i| <= t by resampling)."""
+    if t is None:
+        return
+    if not t > 0:
+        raise GancliError(f"--truncation must be positive, got {t:g}")
+    if t < MIN_TRUNCATION:
+        raise GancliError(f"--truncation {t:g} is too small; use at least {MIN_TRUNCATION}")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+# ============================================================================================ model
 @dataclass
 class ModelConfig:
-    """Architecture of one G/D pair. ``None`` fields take the model's own default in ``resolve``."""
+    """Architecture of one G/D pair. ``None`` fields take the model's own default in
+    ``gancli.models.resolve_model``. ``channels``, ``n_classes`` and ``n_attrs`` come from the data."""
 
     name: str = "sagan"  # dcgan | sngan | sagan | biggan
     res: int = 32  # output resolution: 32, 64, 128 or 256
@@ -36,7 +65,6 @@ class ModelConfig:
     init: str | None = None  # ortho | xavier | normal | default
     shared_dim: int = 128  # BigGAN: shared class-embedding size
     hier: bool = True  # BigGAN: hierarchical z (one chunk per block)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label_kind(self) -> str:
@@ -55,17 +83,16 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        d = dict(d)
+        d.pop("extra", None)  # checkpoints from before 0.2 carry an unused, always empty "extra"
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise GancliError(f"model config has unknown fields: {', '.join(sorted(unknown))}")
         return cls(**d)
 
-    def resolve(self) -> "ModelConfig":
-        """Validates and fills the model-specific defaults; returns a new, fully explicit config."""
-        from gancli.models import MODELS
-
-        spec = MODELS.get(self.name)
+    def check(self) -> None:
+        """Values that are wrong whatever the model (the model's own rules: ``resolve_model``)."""
         if self.res not in RESOLUTIONS:
             raise GancliError(
                 f"unsupported resolution {self.res}; choose one of: {', '.join(map(str, RESOLUTIONS))}"
@@ -74,39 +101,32 @@ class ModelConfig:
             raise GancliError("a model is conditioned on classes or on attributes, not both")
         if self.n_classes < 0 or self.n_attrs < 0:
             raise GancliError("n_classes and n_attrs must be >= 0")
-        if self.ch < 1 or self.z_dim < 1 or (self.d_ch is not None and self.d_ch < 1):
-            raise GancliError("ch, d_ch and z_dim must be positive")
-        d = self.to_dict()
-        if d["d_ch"] is None:
-            d["d_ch"] = self.ch
-        for key, value in spec.defaults(self).items():
-            if d.get(key) is None:
-                d[key] = value
-        if d["cond_mode"] not in spec.cond_modes:
-            raise GancliError(
-                f"model {self.name} supports cond_mode {', '.join(spec.cond_modes)}, not {d['cond_mode']!r}"
-            )
-        d["attn_res"] = sorted(int(r) for r in d["attn_res"])
-        for r in d["attn_res"]:
-            if r < 8 or r > self.res or r & (r - 1):
-                raise GancliError(f"attn_res {r} is not a power-of-two resolution between 8 and {self.res}")
-        if d["attn_res"] and not spec.has_attention:
-            raise GancliError(f"model {self.name} has no self-attention; leave attn_res empty")
-        return ModelConfig(**d)
+        for name in ("ch", "d_ch", "z_dim", "shared_dim"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise GancliError(f"{_flag(name)} must be positive, got {value}")
+        if not (math.isfinite(self.sn_target) and self.sn_target > 0):
+            raise GancliError(f"--sn-target must be a positive number, got {self.sn_target}")
 
 
-#: Hyperparameter presets (as StyleGAN2-ADA's --cfg): a preset sets these fields, options given
-#: explicitly override it. "sagan" is the dataclass defaults below (Zhang et al. 2019: hinge,
-#: Adam(0.0, 0.9), lr_G 1e-4, lr_D 4e-4, n_dis 1, batch 64, ch 64). "quick" is for the built-in
-#: shapes data on a laptop CPU: narrow nets with D three times G's multiplier, batch 24, 4x the
-#: learning rates (the TTUR ratio kept), --reuse-fake and a short EMA horizon: about 4.5 minutes on
-#: 2 cores give class-correct shapes (docs/training.md has the numbers).
+#: the model fields a user sets (``--model`` is ``name``); the data sets the others
+MODEL_OPTIONS = {"model": "name", **{f.name: f.name for f in dataclasses.fields(ModelConfig)
+                                     if f.name not in ("name", "channels", "n_classes", "n_attrs")}}
+
+
+# ============================================================================================ train
+#: Hyperparameter presets (as StyleGAN2-ADA's --cfg): a preset sets these options (train or model
+#: fields by their flag names), options given explicitly override it. "sagan" is the dataclass
+#: defaults below (Zhang et al. 2019: hinge, Adam(0.0, 0.9), lr_G 1e-4, lr_D 4e-4, n_dis 1,
+#: batch 64, ch 64). "quick" is for the built-in shapes data on a laptop CPU: narrow nets with D
+#: three times G's multiplier, batch 24, 4x the learning rates (the TTUR ratio kept), --reuse-fake
+#: and a short EMA horizon: about 4.5 minutes on 2 cores give class-correct shapes
+#: (docs/training.md has the numbers).
 PRESETS: dict[str, dict[str, Any]] = {
     "sagan": {},
     "quick": {"ch": 8, "d_ch": 24, "batch_size": 24, "lr_g": 4e-4, "lr_d": 1.6e-3, "reuse_fake": True,
               "ema_decay": 0.99, "steps": 1600, "log_every": 25, "sample_every": 320, "ckpt_every": 800},
 }
-
 
 def auto_preset(dataset: str) -> str:
     return "quick" if dataset == "shapes" else "sagan"
@@ -125,13 +145,10 @@ class TrainConfig:
     data_size: int | None = None  # shapes: number of generated images
     cond: bool | None = None  # None: conditional whenever the data has class labels
     attrs: list[str] | None = None  # celeba: condition on this attribute subset
-    model: str = "sagan"
-    res: int = 32
-    ch: int = 64
-    d_ch: int | None = None  # D's width multiplier; None: the same as ch
-    z_dim: int = 128
-    attn_res: list[int] | None = None
+    model: ModelConfig = field(default_factory=ModelConfig)  # architecture; channels and labels from the data
+    method: str = "gan"  # how one iteration trains (gancli.methods): gan
     loss: str = "hinge"
+    gp_weight: float | None = None  # gradient-penalty weight lambda [the loss's own: 10 for wgan-gp, else 0]
     steps: int = 100_000
     batch_size: int = 64
     lr_g: float = 1e-4
@@ -156,70 +173,244 @@ class TrainConfig:
     keep: int = 3  # step checkpoints kept besides last.pt (0 keeps all)
     eval_every: int = 0  # steps between evaluations of G_ema (0: never); see docs/evaluation.md
     eval_n: int = 2000  # generated images per evaluation
-    eval_metrics: list[str] = dataclasses.field(default_factory=lambda: ["fid"])  # fid, is, kid, prc
+    eval_metrics: list[str] = field(default_factory=lambda: ["fid"])  # fid, is, kid, prc
     feature_extractor: str | None = None  # None: shapes-net for shapes, else inception
     inception_weights: str | None = None  # a local copy of the Inception weights
     resume: str | None = None
-    dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def options(self) -> dict[str, Any]:
+        """The config as flat options, as the command line names them (``model`` is the model's name)."""
+        flat = {k: v for k, v in self.to_dict().items() if k != "model"}
+        flat.update({opt: getattr(self.model, name) for opt, name in MODEL_OPTIONS.items()})
+        return flat
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """From ``to_dict()``'s output, or from a checkpoint written before TrainConfig held a
+        ModelConfig (model name and architecture options at the top level)."""
+        d = dict(d)
+        model = d.get("model")
+        if not isinstance(model, dict):  # flat, as saved before 0.2: model name and options at the top
+            model = {MODEL_OPTIONS[k]: v for k, v in d.items() if k in MODEL_OPTIONS and v is not None}
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        values = {k: v for k, v in d.items() if k in known and k != "model"}
+        return cls(**values, model=ModelConfig.from_dict(model))
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "TrainConfig":
-        """Defaults, then the preset (``auto``: "quick" for shapes, else "sagan"), then ``options``."""
+        """Defaults, then the preset (``auto``: "quick" for shapes, else "sagan"), then ``options``
+        (flat, by flag name)."""
         options = dict(options)
         preset = options.pop("preset", "auto")
         if preset == "auto":
             preset = auto_preset(options.get("dataset", cls.dataset))
         if preset not in PRESETS:
             raise GancliError(f"unknown preset '{preset}'; choose one of: auto, {', '.join(PRESETS)}")
-        return cls(**{**PRESETS[preset], **options, "preset": preset})
+        return cls.from_flat({**PRESETS[preset], **options, "preset": preset})
+
+    @classmethod
+    def from_flat(cls, flat: dict[str, Any]) -> "TrainConfig":
+        """From flat options (``options()``'s shape); a name that is no option is an error."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"model"}
+        unknown = set(flat) - known - set(MODEL_OPTIONS)
+        if unknown:
+            raise GancliError(f"unknown training options: {', '.join(sorted(unknown))}")
+        model = ModelConfig(**{MODEL_OPTIONS[k]: v for k, v in flat.items() if k in MODEL_OPTIONS})
+        return cls(**{k: v for k, v in flat.items() if k in known}, model=model)
 
     def validate(self) -> "TrainConfig":
-        for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every", "ch", "z_dim"):
+        """Values, once, before anything is built (names: ``gancli.training.check_names``)."""
+        self.model.check()
+        for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every"):
             if getattr(self, name) <= 0:
-                raise GancliError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
-        if self.d_ch is not None and self.d_ch <= 0:
-            raise GancliError(f"--d-ch must be positive, got {self.d_ch}")
+                raise GancliError(f"{_flag(name)} must be positive, got {getattr(self, name)}")
         if self.eval_every < 0:
             raise GancliError(f"--eval-every must be >= 0 (0: no evaluation), got {self.eval_every}")
         if self.eval_every and self.eval_n < 2:
             raise GancliError(f"--eval-n must be at least 2, got {self.eval_n}")
-        unknown = [m for m in self.eval_metrics if m not in ("fid", "is", "kid", "prc")]
-        if unknown or not self.eval_metrics:
-            raise GancliError(f"--eval-metrics takes a comma list of fid, is, kid, prc; got {','.join(self.eval_metrics)!r}")
-        if self.feature_extractor is not None:
-            from gancli.metrics.extractors import extractor_spec
-
-            extractor_spec(self.feature_extractor)
+        if not self.eval_metrics:
+            raise GancliError("--eval-metrics takes a comma list of metric names, e.g. fid,kid; got none")
         if self.keep < 0:
             raise GancliError("--keep must be >= 0")
         for name in ("lr_g", "lr_d"):
             if getattr(self, name) <= 0:
-                raise GancliError(f"--{name.replace('_', '-')} must be positive")
+                raise GancliError(f"{_flag(name)} must be positive")
+        if self.gp_weight is not None and not self.gp_weight >= 0:
+            raise GancliError(f"--gp-weight must be >= 0, got {self.gp_weight}")
         if not (0.0 <= self.lr_decay <= 1.0):
             raise GancliError(f"--lr-decay is a fraction of the steps in [0, 1], got {self.lr_decay}")
         if not (0.0 <= self.ema_decay < 1.0):
             raise GancliError("--ema-decay must be in [0, 1)")
-        if self.res not in RESOLUTIONS:
-            raise GancliError(
-                f"unsupported resolution {self.res}; choose one of: {', '.join(map(str, RESOLUTIONS))}"
-            )
         if self.amp not in ("off", "bf16", "fp16"):
             raise GancliError(f"unknown --amp {self.amp!r}; choose one of: off, bf16, fp16")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise GancliError(f"unknown --device {self.device!r}; choose one of: auto, cpu, cuda, mps")
         if self.reuse_fake and self.n_dis != 1:
             raise GancliError("--reuse-fake needs --n-dis 1 (the G step reuses the one D step's fakes)")
-        from gancli.losses import LOSSES
-        from gancli.models import MODELS
-
-        MODELS.get(self.model)
-        LOSSES.get(self.loss)
         return self
+
+
+# ============================================================================================ requests
+@dataclass
+class SampleRequest:
+    """``gancli sample``."""
+
+    n: int = 64  # images (with interp: rows)
+    truncation: list[float] | None = None  # one value, or several for a sweep (one row per value)
+    classes: str | None = None  # --class spec
+    attrs: str | None = None  # --attrs spec
+    seed: int = 0
+    batch_size: int = 64
+    nrow: int | None = None
+    interp: int | None = None  # steps of an interpolation per row
+
+    def check(self) -> None:
+        """Bad numbers and clashing options, found before any checkpoint is read."""
+        if self.n <= 0:
+            raise GancliError(f"-n must be positive, got {self.n}")
+        if self.batch_size <= 0:
+            raise GancliError(f"--batch-size must be positive, got {self.batch_size}")
+        if self.truncation is not None and len(self.truncation) == 0:
+            raise GancliError("--truncation is empty")
+        for t in self.truncation or []:
+            check_truncation(t)
+        if not 0 <= self.seed < 2**63:
+            raise GancliError(f"--seed must be between 0 and 2^63 - 1, got {self.seed}")
+        if len(self.truncation or []) > 1 and self.interp is not None:
+            raise GancliError("a truncation sweep (several --truncation values) and --interp do not mix")
+        if self.nrow is not None and self.nrow <= 0:
+            raise GancliError(f"--nrow must be positive, got {self.nrow}")
+        if self.interp is not None and self.interp < 2:
+            raise GancliError(f"--interp needs at least 2 steps, got {self.interp}")
+        if self.classes is not None and self.attrs is not None:
+            raise GancliError("give --class or --attrs, not both")
+        multi_class = self.classes is not None and (self.classes.strip().lower() == "all" or "," in self.classes)
+        if self.nrow is not None and (self.interp is not None or multi_class or len(self.truncation or []) > 1):
+            raise GancliError("--nrow applies to plain grids; class rows, sweeps and interpolations set their own")
+
+
+@dataclass
+class EvalRequest:
+    """``gancli eval`` (and ``gancli train --eval-every``)."""
+
+    metrics: list[str] = field(default_factory=list)  # names of gancli.metrics.METRICS; empty: fid
+    n: int = 10_000  # generated images
+    feature_extractor: str | None = None  # None: shapes-net for a shapes run, else inception
+    inception_weights: str | None = None
+    ref: str | None = None  # a folder of images or an .npz (instead of a dataset)
+    data: str | None = None  # a dataset by name instead of the run's own
+    data_root: str | None = None
+    split: str | None = None
+    ref_n: int | None = None  # reference images [the whole split, up to 50,000]
+    per_class: bool = False
+    chunks: int | None = None
+    truncation: float | None = None
+    seed: int = 0
+    batch_size: int = 100
+    cache: bool = True
+    cache_dir: str | None = None
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+
+    def check(self) -> None:
+        """Bad numbers and clashing options, found before anything is loaded (metric names and
+        their sample sizes: ``gancli.metrics.registry.check_metrics``)."""
+        if self.n < 2:
+            raise GancliError(f"-n must be at least 2 (a covariance needs two samples), got {self.n}")
+        if self.ref_n is not None and self.ref_n < 2:
+            raise GancliError(f"--ref-n must be at least 2, got {self.ref_n}")
+        if self.batch_size < 1:
+            raise GancliError(f"--batch-size must be positive, got {self.batch_size}")
+        if self.chunks is not None:
+            if self.chunks < 2:
+                raise GancliError(f"--chunks must be at least 2, got {self.chunks}")
+            if self.n // self.chunks < 2:
+                raise GancliError(f"--chunks {self.chunks} leaves fewer than 2 of the {self.n} images per chunk")
+        check_truncation(self.truncation)
+        if self.inception_weights is not None and self.feature_extractor not in (None, "inception"):
+            raise GancliError("--inception-weights applies to --feature-extractor inception")
+        if self.ref is not None and (self.data is not None or self.data_root is not None or self.split is not None):
+            raise GancliError("give a reference path (--ref) or a dataset (--data/--data-root/--split), not both")
+        if self.kid_subsets < 1 or self.kid_subset_size < 2:
+            raise GancliError("--kid-subsets must be >= 1 and --kid-subset-size >= 2")
+
+
+@dataclass
+class AttnRequest:
+    """``gancli attn-map``."""
+
+    points: list[str] = field(default_factory=list)  # "X,Y" strings; empty: the image centre
+    n: int = 4
+    net: str = "g"  # g | d
+    layer: str | None = None  # block name or index; None: every block
+    images: list[Path] = field(default_factory=list)  # --net d: image files
+    generated: bool = False  # --net d: on generated images
+    classes: str | None = None
+    truncation: float | None = None
+    seed: int = 0
+    ema: bool | None = None
+    entropy: bool = False
+    raw: bool = False
+
+    def check(self) -> None:
+        if self.net not in ("g", "d"):
+            raise GancliError(f"--net is g or d, got {self.net!r}")
+        if self.n < 1:
+            raise GancliError(f"-n must be positive, got {self.n}")
+        if self.images and self.net != "d":
+            raise GancliError("--image is for D's attention on real images: add --net d")
+        if self.generated and self.net != "d":
+            raise GancliError("--generated applies to --net d (G's maps are always on generated images)")
+        if self.images and self.generated:
+            raise GancliError("give --image files or --generated, not both")
+        check_truncation(self.truncation)
+        if self.net == "d" and not self.generated and (self.classes is not None or self.truncation is not None):
+            raise GancliError("--class and --truncation choose generated images: with --net d add --generated")
+        for path in self.images:
+            if not Path(path).is_file():
+                raise GancliError(f"--image {path}: no such file")
+
+
+@dataclass
+class SnRequest:
+    """``gancli sn-check``."""
+
+    net: str = "both"  # g | d | both
+    iters: int = 300  # power iterations (at most) for sigma_op
+    rtol: float = 1e-5  # power iteration stops when sigma changes by less than this (relative)
+    tol: float = 0.05  # flag |sigma_mat(W / sigma_hat) / K - 1| > tol
+    n: int = 16  # images per kind for the gradient check
+    seed: int = 0
+    model: str | None = None  # a fresh model instead of a checkpoint
+    res: int = 32
+    ch: int | None = None
+    n_classes: int = 0
+    warmup: int = 0  # training-mode forwards (one power iteration each) before a fresh audit
+
+    def check(self) -> None:
+        if self.net not in ("g", "d", "both"):
+            raise GancliError(f"--net is g, d or both, got {self.net!r}")
+        if self.iters < 2:
+            raise GancliError(f"--iters must be at least 2, got {self.iters}")
+        if not self.tol > 0:
+            raise GancliError(f"--tol must be positive, got {self.tol}")
+        if self.n < 1:
+            raise GancliError(f"-n must be positive, got {self.n}")
+        if self.warmup < 0:
+            raise GancliError(f"--warmup must be >= 0, got {self.warmup}")
+        if self.warmup and self.model is None:
+            raise GancliError("--warmup is for a fresh --model: on a checkpoint it would change the u, v being audited")
+
+
+def default(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls`` (for help texts and CLI signatures)."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    raise KeyError(name)

@@ -6,6 +6,13 @@ With D's logits on real data r and on generated data f (each (N,)):
     ns      (Goodfellow et al. 2014): L_D = E[softplus(-r)] + E[softplus(f)]  L_G = E[softplus(-f)]
     wgan-gp (Gulrajani et al. 2017):  L_D = E[f] - E[r] + lambda * E[(||grad_x D(x_hat)||_2 - 1)^2]
                                       L_G = -E[f],  x_hat = eps x_real + (1 - eps) x_fake, eps ~ U(0, 1)
+    ls      (Mao et al. 2017; CycleGAN): L_D = E[(r - 1)^2] + E[f^2]       L_G = E[(f - 1)^2]
+
+Every loss takes the gradient-penalty weight lambda as a parameter (``gp_weight``; None: the
+loss's own default, 10 for wgan-gp and 0 for the others), so ``--loss hinge --gp-weight 10`` is
+hinge plus the penalty. ``ls`` is the mean squared error of pytorch-CycleGAN-and-pix2pix's
+``lsgan`` mode (targets 1 and 0, a = 0, b = c = 1 in Mao et al.'s notation) without Mao et al.'s
+factor 1/2 on each term: a constant scale of a loss does not change Adam's steps (up to its eps).
 """
 from __future__ import annotations
 
@@ -22,11 +29,14 @@ from gancli.registry import Registry
 
 class GANLoss:
     """``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``; ``gp_weight`` > 0 asks the
-    training loop to add :func:`gradient_penalty` to D's loss. D's loss is a sum of a term on real
-    logits and a term on fake logits, so the loop may back-propagate the two halves separately."""
+    training method to add :func:`gradient_penalty` to D's loss. D's loss is a sum of a term on real
+    logits and a term on fake logits, so a method may back-propagate the two halves separately."""
 
     name = ""
-    gp_weight = 0.0
+    default_gp_weight = 0.0
+
+    def __init__(self, gp_weight: float | None = None):
+        self.gp_weight = float(self.default_gp_weight if gp_weight is None else gp_weight)
 
     def d_loss_real(self, real: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -41,7 +51,7 @@ class GANLoss:
         raise NotImplementedError
 
 
-LOSSES: Registry[Callable[[], GANLoss]] = Registry("loss")
+LOSSES: Registry[type[GANLoss]] = Registry("loss")
 
 
 @LOSSES.register("hinge")
@@ -75,9 +85,7 @@ class NonSaturatingLoss(GANLoss):
 @LOSSES.register("wgan-gp")
 class WGANGPLoss(GANLoss):
     name = "wgan-gp"
-
-    def __init__(self, gp_weight: float = 10.0):
-        self.gp_weight = gp_weight
+    default_gp_weight = 10.0
 
     def d_loss_real(self, real):
         return -real.mean()
@@ -89,8 +97,23 @@ class WGANGPLoss(GANLoss):
         return -fake.mean()
 
 
-def get_loss(name: str) -> GANLoss:
-    return LOSSES.get(name)()
+@LOSSES.register("ls")
+class LeastSquaresLoss(GANLoss):
+    name = "ls"
+
+    def d_loss_real(self, real):
+        return ((real - 1.0) ** 2).mean()
+
+    def d_loss_fake(self, fake):
+        return (fake**2).mean()
+
+    def g_loss(self, fake):
+        return ((fake - 1.0) ** 2).mean()
+
+
+def get_loss(name: str, gp_weight: float | None = None) -> GANLoss:
+    """The loss registered as ``name`` with its parameters (None: the loss's default)."""
+    return LOSSES.get(name)(gp_weight=gp_weight)
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,

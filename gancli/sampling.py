@@ -22,12 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from gancli.checkpoint import atomic_write_bytes, load_checkpoint, resolve_checkpoint, run_dir_of
-from gancli.config import ModelConfig
+from gancli.checkpoint import atomic_write_bytes
+from gancli.config import RUNS_ROOT, ModelConfig, SampleRequest, check_truncation
 from gancli.errors import GancliError
+from gancli.methods import LoadedCheckpoint, load_run_checkpoint
 
-
-MIN_TRUNCATION = 0.01
 
 # ---------------------------------------------------------------------------------------- latents
 def truncated_normal(n: int, dim: int, truncation: float | None, generator: torch.Generator) -> torch.Tensor:
@@ -35,10 +34,11 @@ def truncated_normal(n: int, dim: int, truncation: float | None, generator: torc
     z = torch.randn(n, dim, generator=generator)
     if truncation is None:
         return z
-    if not truncation > 0:
-        raise GancliError(f"--truncation must be positive, got {truncation}")
+    check_truncation(truncation)
     outside = z.abs() > truncation
-    while outside.any():  # acceptance is P(|z| <= t): 0.20 at t = 0.25, so a few dozen rounds at most
+    # each round keeps an entry with probability P(|z| <= t) (0.20 at t = 0.25, 0.008 at t = 0.01):
+    # the rounds needed grow like log(n * dim) / P, a few hundred at the smallest t allowed
+    while outside.any():
         z[outside] = torch.randn(int(outside.sum()), generator=generator)
         outside = z.abs() > truncation
     return z
@@ -64,13 +64,28 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 @dataclass
 class LoadedGenerator:
     G: nn.Module  # in eval mode, on its device
-    model_config: ModelConfig
-    dataset: dict[str, Any]  # the checkpoint's dataset description
-    step: int
     ema: bool  # whether these are the EMA weights
-    path: Path  # the checkpoint file
-    how: str  # how the path was found ("run directory", "newest run under runs", ...)
-    state: dict[str, Any] = field(repr=False, default_factory=dict)
+    checkpoint: LoadedCheckpoint = field(repr=False)
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return self.checkpoint.model_config
+
+    @property
+    def dataset(self) -> dict[str, Any]:  # the checkpoint's dataset description
+        return self.checkpoint.dataset
+
+    @property
+    def step(self) -> int:
+        return self.checkpoint.step
+
+    @property
+    def path(self) -> Path:
+        return self.checkpoint.path
+
+    @property
+    def how(self) -> str:  # how the path was found ("run directory", "newest run under runs", ...)
+        return self.checkpoint.how
 
     @property
     def label_kind(self) -> str:
@@ -87,27 +102,16 @@ class LoadedGenerator:
         return names if len(names) == self.model_config.n_attrs else [f"attr{k}" for k in range(self.model_config.n_attrs)]
 
 
-def load_generator(target: str | Path | None, ema: bool | None = None, device: str | torch.device = "cpu",
-                   runs_root: str | Path = "runs") -> LoadedGenerator:
-    """Resolves ``target`` (checkpoint, run directory or None = newest run), loads it and builds G.
+def load_generator(target: str | Path | LoadedCheckpoint | None, ema: bool | None = None,
+                   device: str | torch.device = "cpu", runs_root: str | Path = RUNS_ROOT) -> LoadedGenerator:
+    """Resolves ``target`` (checkpoint, run directory, None = newest run, or an already loaded
+    checkpoint), loads it and builds its method's generator.
 
     ``ema``: None = the EMA weights when the checkpoint has them; True = EMA (an error without);
     False = the raw training weights."""
-    from gancli.models import build_generator
-
-    path, how = resolve_checkpoint(target, runs_root)
-    state = load_checkpoint(path)
-    if ema and state.get("G_ema") is None:
-        raise GancliError(f"{path} has no EMA weights (trained with --no-ema); drop --ema")
-    use_ema = state.get("G_ema") is not None if ema is None else ema
-    try:
-        cfg = ModelConfig.from_dict(state["model_config"])
-        G = build_generator(cfg)
-        G.load_state_dict(state["G_ema"] if use_ema else state["G"])
-    except (KeyError, RuntimeError, TypeError) as err:
-        raise GancliError(f"{path}: its generator does not match its model config ({str(err).splitlines()[0]})") from None
-    G.to(device).eval().requires_grad_(False)
-    return LoadedGenerator(G, cfg, dict(state.get("dataset") or {}), int(state.get("step", 0)), use_ema, path, how, state)
+    ckpt = target if isinstance(target, LoadedCheckpoint) else load_run_checkpoint(target, runs_root)
+    G, used_ema = ckpt.network(ema=ema, device=device)
+    return LoadedGenerator(G, used_ema, ckpt)
 
 
 # ---------------------------------------------------------------------------------------- labels
@@ -179,19 +183,7 @@ def labels_like_data(model_config: ModelConfig, dataset: dict[str, Any], n: int,
     return None
 
 
-# ---------------------------------------------------------------------------------------- requests
-@dataclass
-class SampleRequest:
-    n: int = 64
-    truncation: list[float] | None = None  # one value, or several for a sweep (one row per value)
-    classes: str | None = None  # --class spec
-    attrs: str | None = None  # --attrs spec
-    seed: int = 0
-    batch_size: int = 64
-    nrow: int | None = None
-    interp: int | None = None  # steps of an interpolation per row
-
-
+# ---------------------------------------------------------------------------------------- samples
 @dataclass
 class Samples:
     images: torch.Tensor  # uint8 (N, H, W, C) on the CPU
@@ -199,35 +191,6 @@ class Samples:
     nrow: int  # images per grid row
     z: torch.Tensor  # (N, z_dim) the latents used
     frames: list[np.ndarray] | None = None  # interpolation: one grid per step, for the GIF
-
-
-def check_request(req: SampleRequest) -> None:
-    """Bad numbers and clashing options, found before any checkpoint is read."""
-    if req.n <= 0:
-        raise GancliError(f"-n must be positive, got {req.n}")
-    if req.batch_size <= 0:
-        raise GancliError(f"--batch-size must be positive, got {req.batch_size}")
-    for t in req.truncation or []:
-        if not t > 0:
-            raise GancliError(f"--truncation must be positive, got {t:g}")
-        if t < MIN_TRUNCATION:  # resampling needs ~1/P(|z| <= t) rounds: 0.01 keeps it well under a second
-            raise GancliError(f"--truncation {t:g} is too small; use at least {MIN_TRUNCATION}")
-    if not 0 <= req.seed < 2**63:
-        raise GancliError(f"--seed must be between 0 and 2^63 - 1, got {req.seed}")
-    if req.truncation is not None and len(req.truncation) == 0:
-        raise GancliError("--truncation is empty")
-    if req.truncation is not None and len(req.truncation) > 1:
-        if req.interp is not None:
-            raise GancliError("a truncation sweep (several --truncation values) and --interp do not mix")
-    if req.nrow is not None and req.nrow <= 0:
-        raise GancliError(f"--nrow must be positive, got {req.nrow}")
-    if req.interp is not None and req.interp < 2:
-        raise GancliError(f"--interp needs at least 2 steps, got {req.interp}")
-    if req.classes is not None and req.attrs is not None:
-        raise GancliError("give --class or --attrs, not both")
-    multi_class = req.classes is not None and (req.classes.strip().lower() == "all" or "," in req.classes)
-    if req.nrow is not None and (req.interp is not None or multi_class or len(req.truncation or []) > 1):
-        raise GancliError("--nrow applies to plain grids; class rows, sweeps and interpolations set their own")
 
 
 @torch.no_grad()
@@ -255,7 +218,7 @@ def sample(gen: LoadedGenerator, req: SampleRequest) -> Samples:
     - otherwise n images, ``nrow`` per row (default ceil(sqrt(n))).
     z comes from a generator seeded with ``seed``, labels from a second one, so the same seed gives
     the same z for a given layout whatever the labels."""
-    check_request(req)
+    req.check()
     z_gen, label_gen = seeded_generators(req.seed)
     if req.interp is not None:
         return _interpolate(gen, req, z_gen, label_gen)
@@ -380,9 +343,9 @@ def save_grid_png(path: Path, samples: Samples) -> Path:
 
 
 __all__ = ["truncated_normal", "slerp", "load_generator", "LoadedGenerator", "SampleRequest", "Samples", "sample",
-           "run_generator", "check_request", "sample_to_files", "parse_classes", "parse_attrs", "data_labels",
+           "run_generator", "sample_to_files", "parse_classes", "parse_attrs", "data_labels",
            "labels_like_data", "seeded_generators", "save_npz", "save_individual",
-           "save_grid_png", "check_writable", "run_dir_of"]
+           "save_grid_png", "check_writable"]
 
 
 @dataclass

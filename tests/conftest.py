@@ -26,11 +26,11 @@ def write_tiny_run(run_dir, label_kind="class", model="sagan", step=7, ema=True,
 
     from gancli.checkpoint import save_checkpoint
     from gancli.config import ModelConfig
-    from gancli.models import build_models
+    from gancli.models import build_models, resolve_model
 
     torch.manual_seed(seed)
     n_classes, attrs = (8, []) if label_kind == "class" else (0, ["Male", "Smiling", "Young"] if label_kind == "attrs" else [])
-    cfg = ModelConfig(name=model, res=32, ch=4, n_classes=n_classes, n_attrs=len(attrs)).resolve()
+    cfg = resolve_model(ModelConfig(name=model, res=32, ch=4, n_classes=n_classes, n_attrs=len(attrs)))
     G, D = build_models(cfg)
     with torch.no_grad():
         for name, p in G.named_parameters():
@@ -49,7 +49,8 @@ def write_tiny_run(run_dir, label_kind="class", model="sagan", step=7, ema=True,
                "label_frequencies": label_frequencies if label_kind != "none" else [], "size": 96}
     state = {"gancli_version": "0.1.0", "model_config": cfg.to_dict(), "train_config": {"loss": "hinge", "steps": 10, "dataset": dataset["name"], "split": "train",
                                                                     "data_size": 96, "seed": 0, "res": 32},
-             "dataset": dataset, "step": step, "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema}
+             "dataset": dataset, "step": step, "method": "gan", "method_state": {},
+             "networks": {"G": G.state_dict(), "D": D.state_dict()}, "ema": {"G": G_ema} if G_ema else {}}
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps({"model": cfg.to_dict(), "dataset": dataset}))

@@ -63,6 +63,22 @@ def test_orthogonal_regularization():
 
 
 def test_unknown_loss():
-    with pytest.raises(GancliError, match="unknown loss 'hinj'; choose one of: hinge, ns, wgan-gp"):
+    with pytest.raises(GancliError, match="unknown loss 'hinj'; choose one of: hinge, ns, wgan-gp, ls"):
         get_loss("hinj")
-    assert LOSSES.names() == ["hinge", "ns", "wgan-gp"]
+    assert LOSSES.names() == ["hinge", "ns", "wgan-gp", "ls"]
+
+
+def test_least_squares_on_hand_computed_logits():
+    loss = get_loss("ls")
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])
+    # E[(r - 1)^2] = (0 + 4) / 2 = 2;  E[f^2] = (0 + 4) / 2 = 2;  E[(f - 1)^2] = (1 + 9) / 2 = 5
+    assert loss.d_loss(real, fake).item() == pytest.approx(4.0)
+    assert loss.g_loss(fake).item() == pytest.approx(5.0)
+    assert loss.gp_weight == 0.0
+
+
+def test_losses_take_the_penalty_weight_as_a_parameter():
+    assert get_loss("wgan-gp").gp_weight == 10.0
+    assert get_loss("wgan-gp", gp_weight=1.0).gp_weight == 1.0
+    assert get_loss("hinge").gp_weight == 0.0
+    assert get_loss("hinge", gp_weight=5.0).gp_weight == 5.0  # hinge + GP

@@ -1,4 +1,4 @@
-"""``gancli attn-map``: parse options -> gancli.attention_maps.attention_map_files."""
+"""``gancli attn-map``: parse options -> gancli.inspect.attention.attention_map_files."""
 from __future__ import annotations
 
 import random
@@ -7,16 +7,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from gancli.cli.main import command
-from gancli.cli.sample import TARGET_HELP
+from gancli.cli.app import DEVICE_HELP, TARGET_HELP, command
+from gancli.config import AttnRequest
+
+D = AttnRequest  # the defaults
 
 
 @command("attn-map")
 def attn_map_command(
     target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
     point: Annotated[Optional[list[str]], typer.Option("--point", help="Query pixel X,Y of the output image, origin top-left; repeatable [the centre].")] = None,
-    n: Annotated[int, typer.Option("-n", "--n", help="Images (rows).")] = 4,
-    net: Annotated[str, typer.Option(help="g: G's attention on generated images; d: D's attention.")] = "g",
+    n: Annotated[int, typer.Option("-n", "--n", help="Images (rows).")] = D.n,
+    net: Annotated[str, typer.Option(help="g: G's attention on generated images; d: D's attention.")] = D.net,
     layer: Annotated[Optional[str], typer.Option(help="One attention block by name (G.attn2) or index (0) [every block, one row each].")] = None,
     image: Annotated[Optional[list[Path]], typer.Option("--image", help="--net d: an image file to look at; repeatable [images from the run's training data].")] = None,
     generated: Annotated[bool, typer.Option("--generated", help="--net d: look at generated images instead of real ones.")] = False,
@@ -27,11 +29,11 @@ def attn_map_command(
     entropy: Annotated[bool, typer.Option("--entropy", help="Add a column: the attention entropy at every query position.")] = False,
     raw: Annotated[bool, typer.Option("--raw", help="Also save the maps as .npy beside the PNG.")] = False,
     out: Annotated[Path, typer.Option(help="PNG to write.")] = Path("attn-map.png"),
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, mps.")] = "auto",
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
 ) -> None:
     """Show where self-attention looks: for each query pixel, the attention map overlaid on the image."""
-    from gancli.attention_maps import AttnRequest, attention_map_files
-    from gancli.training.loop import resolve_device
+    from gancli.device import resolve_device
+    from gancli.inspect.attention import attention_map_files
 
     req = AttnRequest(points=list(point or []), n=n, net=net, layer=layer, images=list(image or []),
                       generated=generated, classes=class_, truncation=truncation,

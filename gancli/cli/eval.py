@@ -6,8 +6,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from gancli.cli.main import command
-from gancli.cli.sample import TARGET_HELP
+from gancli.cli.app import DEVICE_HELP, TARGET_HELP, command
+from gancli.config import EvalRequest
+
+D = EvalRequest  # the defaults
 
 
 @command("eval")
@@ -17,7 +19,7 @@ def eval_command(
     isc: Annotated[bool, typer.Option("--is", help="Inception Score (on the extractor's logits).")] = False,
     kid: Annotated[bool, typer.Option("--kid", help="Kernel Inception Distance (unbiased MMD, 100 subsets).")] = False,
     prc: Annotated[bool, typer.Option("--prc", help="Precision and recall (k-NN manifolds, k = 3).")] = False,
-    n: Annotated[int, typer.Option("-n", "--n", help="Generated images.")] = 10_000,
+    n: Annotated[int, typer.Option("-n", "--n", help="Generated images.")] = D.n,
     feature_extractor: Annotated[Optional[str], typer.Option(help="inception or shapes-net [shapes-net for a shapes run, else inception].")] = None,
     inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights (no download).")] = None,
     ref: Annotated[Optional[str], typer.Option(help="Reference images: a folder, or an .npz of uint8 images [the run's training data].")] = None,
@@ -28,20 +30,21 @@ def eval_command(
     per_class: Annotated[bool, typer.Option("--per-class", help="Also FID within each class.")] = False,
     chunks: Annotated[Optional[int], typer.Option(help="Also FID over K disjoint chunks of the samples: mean +- std.")] = None,
     truncation: Annotated[Optional[float], typer.Option(help="Truncate z to [-t, t] (by resampling) [off].")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of z and labels.")] = 0,
-    batch_size: Annotated[int, typer.Option(help="Images per G / extractor batch.")] = 100,
-    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached reference features.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of z and labels.")] = D.seed,
+    batch_size: Annotated[int, typer.Option(help="Images per G / extractor batch.")] = D.batch_size,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached reference features.")] = D.cache,
     cache_dir: Annotated[Optional[str], typer.Option(help="Reference-feature cache [$GANCLI_CACHE_DIR or ~/.cache/gancli/ref-features].")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, mps.")] = "auto",
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (no table).")] = False,
     log: Annotated[bool, typer.Option("--log/--no-log", help="Append the result to the run's metrics.jsonl.")] = True,
 ) -> None:
     """Score a generator: FID, IS, KID, precision/recall (torch-fidelity), offline for shapes runs."""
-    from gancli.metrics.evaluate import EvalRequest, evaluate
-    from gancli.training.loop import resolve_device
+    from gancli.device import resolve_device
+    from gancli.metrics.evaluate import evaluate
 
-    req = EvalRequest(fid=fid, isc=isc, kid=kid, prc=prc, n=n, feature_extractor=feature_extractor,
+    chosen = [name for name, asked in (("fid", fid), ("is", isc), ("kid", kid), ("prc", prc)) if asked]
+    req = EvalRequest(metrics=chosen, n=n, feature_extractor=feature_extractor,
                       inception_weights=inception_weights, ref=ref, data=data, data_root=data_root, split=split,
                       ref_n=ref_n, per_class=per_class, chunks=chunks, truncation=truncation, seed=seed,
                       batch_size=batch_size, cache=cache, cache_dir=cache_dir)
@@ -69,14 +72,12 @@ def print_result(result) -> None:
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
-    rows = [("FID", _fmt(m.get("fid")) if "fid" in m else None),
-            ("IS", f"{m['is_mean']:.4g} ± {m['is_std']:.2g}" if "is_mean" in m else None),
-            ("KID", f"{m['kid_mean']:.4g} ± {m['kid_std']:.2g}" if "kid_mean" in m else None),
-            ("precision", _fmt(m.get("precision")) if "precision" in m else None),
-            ("recall", _fmt(m.get("recall")) if "recall" in m else None),
-            (f"FID, {len(m.get('fid_chunks', []))} chunks of {m.get('chunk_size')}",
-             f"{m['fid_chunks_mean']:.4g} ± {m['fid_chunks_std']:.2g}" if "fid_chunks_mean" in m else None),
-            ("class accuracy", f"{100 * m['class_accuracy']:.1f}%" if "class_accuracy" in m else None)]
+    from gancli.metrics.registry import present
+
+    rows = [(metric.title, metric.show(m)) for metric in present(m)]
+    rows += [(f"FID, {len(m.get('fid_chunks', []))} chunks of {m.get('chunk_size')}",
+              f"{m['fid_chunks_mean']:.4g} ± {m['fid_chunks_std']:.2g}" if "fid_chunks_mean" in m else None),
+             ("class accuracy", f"{100 * m['class_accuracy']:.1f}%" if "class_accuracy" in m else None)]
     for name, value in rows:
         if value is not None:
             table.add_row(name, value)

@@ -6,8 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gancli.cli.main import command
-from gancli.cli.sample import TARGET_HELP
+from gancli.cli.app import TARGET_HELP, command
 
 
 def _fmt(value) -> str:
@@ -26,7 +25,7 @@ def info_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table.")] = False,
 ) -> None:
     """Describe a checkpoint: model, data, step, classes or attributes, parameter counts, last metrics."""
-    from gancli.run_info import checkpoint_info
+    from gancli.inspect.run_info import checkpoint_info
 
     info = checkpoint_info(target)
     if as_json:
@@ -39,17 +38,16 @@ def info_command(
     table.add_column(style="bold")
     table.add_column()
     metrics = info.pop("last_metrics") or {}
-    for key in ("step", "model", "resolution", "ch", "z_dim", "attn_res", "conditioning", "cond_mode", "classes",
-                "attributes", "dataset", "dataset_size", "params_G", "params_D", "ema", "loss", "batch_size",
-                "lr_g", "lr_d", "steps_planned", "run_dir", "gancli_version"):
-        if key in ("classes", "attributes", "cond_mode") and not info[key]:
+    evaluation = info.pop("last_eval") or {}
+    for key, value in info.items():
+        if key in ("checkpoint", "found_as") or (key in ("classes", "attributes", "cond_mode") and not value):
             continue
-        table.add_row(key, _fmt(info[key]))
+        table.add_row(key, _fmt(value))
     for key, value in metrics.items():
         table.add_row(f"last {key}", _fmt(value))
-    evaluation = info.pop("last_eval") or {}
-    for key in ("fid", "is_mean", "kid_mean", "precision", "recall", "class_accuracy"):
-        if key in evaluation:
-            table.add_row(f"eval {key} (step {evaluation['step']}, {evaluation.get('feature_extractor')})",
-                          _fmt(evaluation[key]))
+    if evaluation:
+        from gancli.metrics.registry import format_record
+
+        table.add_row(f"eval (step {evaluation['step']}, {evaluation.get('feature_extractor')})",
+                      format_record(evaluation))
     Console().print(table)

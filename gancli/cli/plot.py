@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gancli.cli.main import command
+from gancli.cli.app import command
 
 
 @command("plot")
@@ -15,20 +15,7 @@ def plot_command(
     out: Annotated[Optional[Path], typer.Option(help="PNG to write [RUN/curves.png].")] = None,
 ) -> None:
     """Draw a run's losses, D outputs and evaluation metrics (from metrics.jsonl) against the step."""
-    from gancli.checkpoint import resolve_checkpoint, run_dir_of
-    from gancli.errors import GancliError
-    from gancli.viz.curves import plot_curves
+    from gancli.inspect.run_info import plot_run
 
-    if target is not None and (Path(target) / "metrics.jsonl").is_file():
-        run = Path(target)
-    else:
-        checkpoint, _ = resolve_checkpoint(target)
-        run = run_dir_of(checkpoint) or checkpoint.parent
-    metrics = run / "metrics.jsonl"
-    if not metrics.is_file():
-        raise GancliError(f"{run} has no metrics.jsonl to plot")
-    out = out or run / "curves.png"
-    if out.suffix.lower() != ".png":
-        raise GancliError(f"--out {out}: the plot is a PNG; give a .png path")
-    drawn = plot_curves(metrics, out, title=run.name)
+    out, drawn = plot_run(target, out)
     typer.echo(f"wrote {out}: " + ", ".join(f"{k} ({n} points)" for k, n in drawn.items()))

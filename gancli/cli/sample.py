@@ -7,9 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from gancli.cli.main import command
+from gancli.cli.app import DEVICE_HELP, TARGET_HELP, command
+from gancli.config import SampleRequest
 
-TARGET_HELP = "Checkpoint file or run directory [the newest run under ./runs]."
+D = SampleRequest  # the defaults
+
 
 
 def parse_truncation(text: Optional[str]) -> Optional[list[float]]:
@@ -26,14 +28,14 @@ def parse_truncation(text: Optional[str]) -> Optional[list[float]]:
 @command("sample")
 def sample_command(
     target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
-    n: Annotated[int, typer.Option("-n", "--n", help="Number of images (with --interp: rows).")] = 64,
+    n: Annotated[int, typer.Option("-n", "--n", help="Number of images (with --interp: rows).")] = D.n,
     truncation: Annotated[Optional[str], typer.Option(help="Truncate z to |z_i| <= t by resampling; a comma list (2,1,0.5) makes a sweep, one row per t [off].")] = None,
     class_: Annotated[Optional[str], typer.Option("--class", help="Class index or name, a comma list, or 'all' (one row per class) [drawn as in the data].")] = None,
     attrs: Annotated[Optional[str], typer.Option(help="Attribute models: Male,-Smiling sets Male, unsets Smiling; the others drawn as in the data.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for z and labels: same seed, same images [random, printed].")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, mps.")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Images per G forward (bounds memory).")] = 64,
+    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Images per G forward (bounds memory).")] = D.batch_size,
     out: Annotated[Optional[Path], typer.Option(help="Grid PNG to write [samples.png, or none when only --npz / --individual is given].")] = None,
     nrow: Annotated[Optional[int], typer.Option(help="Images per grid row [ceil(sqrt(n))].")] = None,
     individual: Annotated[Optional[Path], typer.Option(help="Also write one PNG per image into this folder.")] = None,
@@ -41,13 +43,13 @@ def sample_command(
     interp: Annotated[Optional[int], typer.Option(help="K-step interpolation per row: slerp between two z (and two classes); a grid plus a GIF.")] = None,
 ) -> None:
     """Draw images from a trained generator: grids, single files, .npz, truncation sweeps, interpolations."""
-    from gancli.sampling import SampleRequest, check_request, load_generator, sample_to_files
-    from gancli.training.loop import resolve_device
+    from gancli.device import resolve_device
+    from gancli.sampling import load_generator, sample_to_files
 
     req = SampleRequest(n=n, truncation=parse_truncation(truncation), classes=class_, attrs=attrs,
                         seed=random.randrange(2**31) if seed is None else seed, batch_size=batch_size,
                         nrow=nrow, interp=interp)
-    check_request(req)  # bad numbers fail before the checkpoint is even read
+    req.check()  # bad numbers fail before the checkpoint is even read
     if out is None and npz is None and individual is None:
         out = Path("samples.png")
     gen = load_generator(target, ema=ema, device=resolve_device(device))

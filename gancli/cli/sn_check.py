@@ -1,4 +1,4 @@
-"""``gancli sn-check``: parse options -> SnRequest -> gancli.metrics.sn_check.sn_check; a table or JSON."""
+"""``gancli sn-check``: parse options -> SnRequest -> gancli.inspect.sn_check.sn_check; a table or JSON."""
 from __future__ import annotations
 
 import json
@@ -6,30 +6,32 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from gancli.cli.main import command
-from gancli.cli.sample import TARGET_HELP
+from gancli.cli.app import TARGET_HELP, command
+from gancli.config import SnRequest
+
+D = SnRequest  # the defaults
 
 
 @command("sn-check")
 def sn_check_command(
     target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
-    net: Annotated[str, typer.Option(help="g, d or both.")] = "both",
-    tol: Annotated[float, typer.Option(help="Flag layers whose sigma_mat(W / sigma_hat) is off K by more than this.")] = 0.05,
+    net: Annotated[str, typer.Option(help="g, d or both.")] = D.net,
+    tol: Annotated[float, typer.Option(help="Flag layers whose sigma_mat(W / sigma_hat) is off K by more than this.")] = D.tol,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any layer is flagged (for CI).")] = False,
-    iters: Annotated[int, typer.Option(help="Most power iterations for sigma_op.")] = 300,
-    rtol: Annotated[float, typer.Option(help="Power iteration stops when sigma_op changes by less than this, relative.")] = 1e-5,
-    n: Annotated[int, typer.Option("-n", "--n", help="Images per kind (real, generated, interpolated) for the gradient check.")] = 16,
-    seed: Annotated[int, typer.Option(help="Seed of z, labels and images.")] = 0,
+    iters: Annotated[int, typer.Option(help="Most power iterations for sigma_op.")] = D.iters,
+    rtol: Annotated[float, typer.Option(help="Power iteration stops when sigma_op changes by less than this, relative.")] = D.rtol,
+    n: Annotated[int, typer.Option("-n", "--n", help="Images per kind (real, generated, interpolated) for the gradient check.")] = D.n,
+    seed: Annotated[int, typer.Option(help="Seed of z, labels and images.")] = D.seed,
     model: Annotated[Optional[str], typer.Option(help="Audit a fresh model instead (dcgan, sngan, sagan, biggan).")] = None,
-    res: Annotated[int, typer.Option(help="Fresh model: resolution.")] = 32,
+    res: Annotated[int, typer.Option(help="Fresh model: resolution.")] = D.res,
     ch: Annotated[Optional[int], typer.Option(help="Fresh model: channel multiplier [model default].")] = None,
-    n_classes: Annotated[int, typer.Option(help="Fresh model: classes (0: unconditional).")] = 0,
-    warmup: Annotated[int, typer.Option(help="Training-mode forwards (one power iteration each) before auditing.")] = 0,
+    n_classes: Annotated[int, typer.Option(help="Fresh model: classes (0: unconditional).")] = D.n_classes,
+    warmup: Annotated[int, typer.Option(help="Training-mode forwards (one power iteration each) before auditing.")] = D.warmup,
     as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON on stdout (no table).")] = False,
 ) -> None:
     """Audit spectral normalization: sigma estimates, exact and operator norms, D's Lipschitz bound."""
     from gancli.errors import GancliError
-    from gancli.metrics.sn_check import SnRequest, sn_check
+    from gancli.inspect.sn_check import sn_check
 
     req = SnRequest(net=net, iters=iters, rtol=rtol, tol=tol, n=n, seed=seed, model=model, res=res, ch=ch,
                     n_classes=n_classes, warmup=warmup)

@@ -1,62 +1,94 @@
-"""``gancli train``: parse options -> TrainConfig -> gancli.training.train."""
+"""``gancli train``: parse options -> TrainConfig -> gancli.training.train.
+
+Every field of ``TrainConfig`` and every user-set field of ``ModelConfig`` is an option here (a test
+checks it); the defaults shown in ``--help`` are read from those dataclasses and the presets.
+"""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from gancli.cli.main import command
+from gancli.cli.app import command, split_list
+from gancli.config import MODEL_OPTIONS, PRESETS, ModelConfig, TrainConfig, default
 
 
-def _split(text: Optional[str]) -> Optional[list[str]]:
-    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+def _text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def d(option: str, unset: str | None = None) -> str:
+    """The default of a train option as help text: ``[64]``, or per preset ``[sagan: 64, quick: 8]``;
+    ``unset`` says what a None default means (e.g. "the model's")."""
+    base = default(ModelConfig, MODEL_OPTIONS[option]) if option in MODEL_OPTIONS else default(TrainConfig, option)
+    shown = unset if (base is None and unset) else _text(base)
+    by_preset = {name: _text(values[option]) for name, values in PRESETS.items() if option in values}
+    if by_preset:
+        return "[" + ", ".join([f"sagan: {shown}"] + [f"{k}: {v}" for k, v in by_preset.items()]) + "]"
+    return f"[{shown}]"
 
 
 @command("train")
 def train_command(
-    dataset: Annotated[Optional[str], typer.Argument(help="shapes (built in), folder, cifar10, mnist, fashion-mnist, celeba.")] = None,
+    dataset: Annotated[Optional[str], typer.Argument(help=f"shapes (built in), folder, cifar10, mnist, fashion-mnist, celeba {d('dataset')}.")] = None,
     path: Annotated[Optional[str], typer.Argument(help="Data location (same as --data-root), e.g. the image folder.")] = None,
     data_root: Annotated[Optional[str], typer.Option(help="Root directory of a local dataset.")] = None,
     download: Annotated[Optional[bool], typer.Option("--download", help="Download the dataset if missing (torchvision sets).")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Dataset split: train, test (celeba: valid, all).")] = None,
-    data_size: Annotated[Optional[int], typer.Option(help="shapes: number of generated images [20000].")] = None,
+    split: Annotated[Optional[str], typer.Option(help=f"Dataset split: train, test (celeba: valid, all) {d('split')}.")] = None,
+    data_size: Annotated[Optional[int], typer.Option(help="shapes: number of generated images [20000]; others: a random subset [all].")] = None,
     cond: Annotated[Optional[bool], typer.Option("--cond/--no-cond", help="Condition on labels [auto: yes for class-labelled data].")] = None,
     attrs: Annotated[Optional[str], typer.Option(help="celeba: attributes to condition on, e.g. Male,Smiling [all 40].")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="Hyperparameter preset: auto (quick for shapes, else sagan), sagan, quick [auto].")] = None,
-    model: Annotated[Optional[str], typer.Option(help="dcgan, sngan, sagan, biggan [sagan].")] = None,
-    res: Annotated[Optional[int], typer.Option(help="Resolution: 32, 64, 128, 256 [32].")] = None,
-    loss: Annotated[Optional[str], typer.Option(help="hinge, ns, wgan-gp [hinge].")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Training iterations (n_dis D steps + 1 G step each) [sagan: 100000, quick: 1600].")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Per-process batch size [sagan: 64, quick: 24].")] = None,
-    lr_g: Annotated[Optional[float], typer.Option(help="G learning rate [sagan: 1e-4, quick: 4e-4].")] = None,
-    lr_d: Annotated[Optional[float], typer.Option(help="D learning rate [sagan: 4e-4, quick: 1.6e-3].")] = None,
-    beta1: Annotated[Optional[float], typer.Option(help="Adam beta1 [0.0].")] = None,
-    beta2: Annotated[Optional[float], typer.Option(help="Adam beta2 [0.9].")] = None,
-    n_dis: Annotated[Optional[int], typer.Option(help="D steps per G step [1].")] = None,
-    ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Keep an EMA of G's weights [on].")] = None,
-    ema_decay: Annotated[Optional[float], typer.Option(help="EMA decay [sagan: 0.999, quick: 0.99].")] = None,
-    lr_decay: Annotated[Optional[float], typer.Option(help="Fraction of the steps at the end over which both lrs fall linearly to 0 [0].")] = None,
-    ortho_reg: Annotated[Optional[float], typer.Option(help="BigGAN orthogonal regularisation strength [0].")] = None,
-    reuse_fake: Annotated[Optional[bool], typer.Option("--reuse-fake/--no-reuse-fake", help="G step reuses the D step's fakes (one G forward less; needs --n-dis 1) [sagan: off, quick: on].")] = None,
-    split_d: Annotated[Optional[bool], typer.Option("--split-d/--no-split-d", help="D step as two passes, real then fake: half of D's activation memory, same gradients [off].")] = None,
-    ch: Annotated[Optional[int], typer.Option(help="Channel multiplier [sagan: 64, quick: 8].")] = None,
-    d_ch: Annotated[Optional[int], typer.Option(help="D's channel multiplier [sagan: same as --ch, quick: 24].")] = None,
-    attn_res: Annotated[Optional[str], typer.Option(help="Self-attention resolutions, e.g. 16 or 16,32 [model default].")] = None,
-    z_dim: Annotated[Optional[int], typer.Option(help="Latent size [128].")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed [0].")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, mps [auto].")] = None,
-    amp: Annotated[Optional[str], typer.Option(help="Mixed precision: off, bf16, fp16 (CUDA, with a GradScaler) [off].")] = None,
-    compile: Annotated[Optional[bool], typer.Option("--compile", help="torch.compile G and D.")] = None,
-    out: Annotated[Optional[str], typer.Option(help="Run directory [runs/<dataset>-<model>-<res>-<time>].")] = None,
-    log_every: Annotated[Optional[int], typer.Option(help="Steps between metrics.jsonl lines [sagan: 100, quick: 25].")] = None,
-    sample_every: Annotated[Optional[int], typer.Option(help="Steps between sample grids [sagan: 1000, quick: 320].")] = None,
-    ckpt_every: Annotated[Optional[int], typer.Option(help="Steps between checkpoints [sagan: 5000, quick: 800].")] = None,
-    keep: Annotated[Optional[int], typer.Option(help="Step checkpoints kept besides last.pt; 0 keeps all [3].")] = None,
+    preset: Annotated[Optional[str], typer.Option(help=f"Hyperparameter preset: auto (quick for shapes, else sagan), {', '.join(PRESETS)} [auto].")] = None,
+    method: Annotated[Optional[str], typer.Option(help=f"Training method: gan (a G/D pair with --loss) {d('method')}.")] = None,
+    model: Annotated[Optional[str], typer.Option(help=f"dcgan, sngan, sagan, biggan {d('model')}.")] = None,
+    res: Annotated[Optional[int], typer.Option(help=f"Resolution: 32, 64, 128, 256 {d('res')}.")] = None,
+    ch: Annotated[Optional[int], typer.Option(help=f"Channel multiplier {d('ch')}.")] = None,
+    d_ch: Annotated[Optional[int], typer.Option(help=f"D's channel multiplier {d('d_ch', 'same as --ch')}.")] = None,
+    z_dim: Annotated[Optional[int], typer.Option(help=f"Latent size {d('z_dim')}.")] = None,
+    attn_res: Annotated[Optional[str], typer.Option(help=f"Self-attention resolutions, e.g. 16 or 16,32 {d('attn_res', 'the model default')}.")] = None,
+    attn_pool: Annotated[Optional[bool], typer.Option("--attn-pool/--no-attn-pool", help=f"2x2 max-pool the attention keys and values (SAGAN, BigGAN) {d('attn_pool')}.")] = None,
+    cond_mode: Annotated[Optional[str], typer.Option(help=f"Conditioning: proj (CBN in G + projection D) or concat (dcgan's cGAN) {d('cond_mode', 'proj')}.")] = None,
+    sn_g: Annotated[Optional[bool], typer.Option("--sn-g/--no-sn-g", help=f"Spectral norm in G {d('sn_g', 'the model default: on for sagan, biggan')}.")] = None,
+    sn_d: Annotated[Optional[bool], typer.Option("--sn-d/--no-sn-d", help=f"Spectral norm in D {d('sn_d')}.")] = None,
+    sn_target: Annotated[Optional[float], typer.Option(help=f"Spectral norm target K in W K / sigma(W) {d('sn_target')}.")] = None,
+    init: Annotated[Optional[str], typer.Option(help=f"Weight init: ortho, xavier, normal, default {d('init', 'the model default')}.")] = None,
+    shared_dim: Annotated[Optional[int], typer.Option(help=f"biggan: shared class-embedding size {d('shared_dim')}.")] = None,
+    hier: Annotated[Optional[bool], typer.Option("--hier/--no-hier", help=f"biggan: hierarchical z, one chunk per block {d('hier')}.")] = None,
+    loss: Annotated[Optional[str], typer.Option(help=f"hinge, ns, wgan-gp, ls {d('loss')}.")] = None,
+    gp_weight: Annotated[Optional[float], typer.Option(help="Gradient-penalty weight lambda [the loss's: 10 for wgan-gp, else 0].")] = None,
+    steps: Annotated[Optional[int], typer.Option(help=f"Training iterations (n_dis D steps + 1 G step each) {d('steps')}.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help=f"Per-process batch size {d('batch_size')}.")] = None,
+    lr_g: Annotated[Optional[float], typer.Option(help=f"G learning rate {d('lr_g')}.")] = None,
+    lr_d: Annotated[Optional[float], typer.Option(help=f"D learning rate {d('lr_d')}.")] = None,
+    beta1: Annotated[Optional[float], typer.Option(help=f"Adam beta1 {d('beta1')}.")] = None,
+    beta2: Annotated[Optional[float], typer.Option(help=f"Adam beta2 {d('beta2')}.")] = None,
+    n_dis: Annotated[Optional[int], typer.Option(help=f"D steps per G step {d('n_dis')}.")] = None,
+    ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help=f"Keep an EMA of G's weights {d('ema')}.")] = None,
+    ema_decay: Annotated[Optional[float], typer.Option(help=f"EMA decay {d('ema_decay')}.")] = None,
+    lr_decay: Annotated[Optional[float], typer.Option(help=f"Fraction of the steps at the end over which both lrs fall linearly to 0 {d('lr_decay')}.")] = None,
+    ortho_reg: Annotated[Optional[float], typer.Option(help=f"BigGAN orthogonal regularisation strength {d('ortho_reg')}.")] = None,
+    reuse_fake: Annotated[Optional[bool], typer.Option("--reuse-fake/--no-reuse-fake", help=f"G step reuses the D step's fakes (one G forward less; needs --n-dis 1) {d('reuse_fake')}.")] = None,
+    split_d: Annotated[Optional[bool], typer.Option("--split-d/--no-split-d", help=f"D step as two passes, real then fake: half of D's activation memory, same gradients {d('split_d')}.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help=f"Random seed {d('seed')}.")] = None,
+    device: Annotated[Optional[str], typer.Option(help=f"auto, cpu, cuda, cuda:N, mps {d('device')}.")] = None,
+    amp: Annotated[Optional[str], typer.Option(help=f"Mixed precision: off, bf16, fp16 (CUDA, with a GradScaler) {d('amp')}.")] = None,
+    compile: Annotated[Optional[bool], typer.Option("--compile", help="torch.compile the networks [off].")] = None,
+    out: Annotated[Optional[str], typer.Option(help="Run directory [runs/DATASET-MODEL-RES-TIME].")] = None,
+    log_every: Annotated[Optional[int], typer.Option(help=f"Steps between metrics.jsonl lines {d('log_every')}.")] = None,
+    sample_every: Annotated[Optional[int], typer.Option(help=f"Steps between sample grids {d('sample_every')}.")] = None,
+    ckpt_every: Annotated[Optional[int], typer.Option(help=f"Steps between checkpoints {d('ckpt_every')}.")] = None,
+    keep: Annotated[Optional[int], typer.Option(help=f"Step checkpoints kept besides last.pt; 0 keeps all {d('keep')}.")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue from a checkpoint file or run directory.")] = None,
-    eval_every: Annotated[Optional[int], typer.Option(help="Steps between evaluations of G_ema into metrics.jsonl; 0: none [0].")] = None,
-    eval_n: Annotated[Optional[int], typer.Option(help="Generated images per evaluation [2000].")] = None,
-    eval_metrics: Annotated[Optional[str], typer.Option(help="Metrics per evaluation: a comma list of fid, is, kid, prc [fid].")] = None,
+    eval_every: Annotated[Optional[int], typer.Option(help=f"Steps between evaluations of G_ema into metrics.jsonl; 0: none {d('eval_every')}.")] = None,
+    eval_n: Annotated[Optional[int], typer.Option(help=f"Generated images per evaluation {d('eval_n')}.")] = None,
+    eval_metrics: Annotated[Optional[str], typer.Option(help=f"Metrics per evaluation: a comma list of fid, is, kid, prc {d('eval_metrics')}.")] = None,
     feature_extractor: Annotated[Optional[str], typer.Option(help="Evaluation features: inception or shapes-net [shapes-net for shapes, else inception].")] = None,
     inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
@@ -69,16 +101,18 @@ def train_command(
     attn = None
     if attn_res is not None:
         try:
-            attn = [int(r) for r in _split(attn_res)]
+            attn = [int(r) for r in split_list(attn_res)]
         except ValueError:
             raise GancliError(f"--attn-res takes comma-separated resolutions, got {attn_res!r}") from None
     given = dict(preset=preset, dataset=dataset, data_root=path or data_root, download=download, split=split,
-                 data_size=data_size, cond=cond, attrs=_split(attrs), model=model, res=res, loss=loss, steps=steps,
-                 batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1, beta2=beta2, n_dis=n_dis, ema=ema,
-                 ema_decay=ema_decay, lr_decay=lr_decay, ortho_reg=ortho_reg, reuse_fake=reuse_fake, split_d=split_d, ch=ch, d_ch=d_ch, attn_res=attn,
-                 z_dim=z_dim, seed=seed, device=device, amp=amp, compile=compile, out=out, log_every=log_every,
-                 sample_every=sample_every, ckpt_every=ckpt_every, keep=keep, resume=resume,
-                 eval_every=eval_every, eval_n=eval_n, eval_metrics=_split(eval_metrics),
+                 data_size=data_size, cond=cond, attrs=split_list(attrs), method=method, model=model, res=res, ch=ch,
+                 d_ch=d_ch, z_dim=z_dim, attn_res=attn, attn_pool=attn_pool, cond_mode=cond_mode, sn_g=sn_g,
+                 sn_d=sn_d, sn_target=sn_target, init=init, shared_dim=shared_dim, hier=hier, loss=loss,
+                 gp_weight=gp_weight, steps=steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
+                 beta2=beta2, n_dis=n_dis, ema=ema, ema_decay=ema_decay, lr_decay=lr_decay, ortho_reg=ortho_reg,
+                 reuse_fake=reuse_fake, split_d=split_d, seed=seed, device=device, amp=amp, compile=compile, out=out,
+                 log_every=log_every, sample_every=sample_every, ckpt_every=ckpt_every, keep=keep, resume=resume,
+                 eval_every=eval_every, eval_n=eval_n, eval_metrics=split_list(eval_metrics),
                  feature_extractor=feature_extractor, inception_weights=inception_weights)
     explicit = {k: v for k, v in given.items() if v is not None}
     run_training(explicit, dry_run=dry_run)
@@ -86,10 +120,8 @@ def train_command(
 
 def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = True) -> None:
     """The core call behind the command (tests call it too)."""
-    from gancli.config import TrainConfig
     from gancli.errors import GancliError
-    from gancli.training import load_resume, resume_config, train
-    from gancli.training.loop import prepare
+    from gancli.training import check_names, load_resume, prepare, resume_config, train
     from gancli.training.rundir import dataset_info
 
     state = resume_dir = None
@@ -101,6 +133,7 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
     else:
         cfg = TrainConfig.from_options(explicit)
     cfg.validate()
+    check_names(cfg)
     if dry_run:
         dataset, model_cfg = prepare(cfg)
         typer.echo(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict(),

@@ -25,75 +25,12 @@ from typing import Any
 
 import torch
 
+from gancli.config import RUNS_ROOT, EvalRequest
 from gancli.errors import GancliError
 from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
 from gancli.metrics.reference import (Reference, dataset_key, dataset_reference, folder_reference, npz_reference,
                                       reference_features)
-
-METRICS = ("fid", "isc", "kid", "prc")
-PRC_MIN = 4  # precision/recall use the 3rd nearest neighbour: at least 4 samples a side
-ISC_SPLITS = 10
-
-
-@dataclass
-class EvalRequest:
-    fid: bool = False
-    isc: bool = False
-    kid: bool = False
-    prc: bool = False
-    n: int = 10_000  # generated images
-    feature_extractor: str | None = None  # None: shapes-net for a shapes run, else inception
-    inception_weights: str | None = None
-    ref: str | None = None  # a folder of images or an .npz (instead of a dataset)
-    data: str | None = None  # a dataset by name instead of the run's own
-    data_root: str | None = None
-    split: str | None = None
-    ref_n: int | None = None  # reference images [the whole split, up to 50,000]
-    per_class: bool = False
-    chunks: int | None = None
-    truncation: float | None = None
-    seed: int = 0
-    batch_size: int = 100
-    cache: bool = True
-    cache_dir: str | None = None
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-
-    def metrics(self) -> list[str]:
-        chosen = [m for m in METRICS if getattr(self, m)]
-        return chosen or ["fid"]
-
-    def check(self) -> None:
-        """Bad numbers and clashing options, found before anything is loaded."""
-        if self.n < 2:
-            raise GancliError(f"-n must be at least 2 (a covariance needs two samples), got {self.n}")
-        if self.ref_n is not None and self.ref_n < 2:
-            raise GancliError(f"--ref-n must be at least 2, got {self.ref_n}")
-        if self.batch_size < 1:
-            raise GancliError(f"--batch-size must be positive, got {self.batch_size}")
-        if self.chunks is not None:
-            if self.chunks < 2:
-                raise GancliError(f"--chunks must be at least 2, got {self.chunks}")
-            if self.n // self.chunks < 2:
-                raise GancliError(f"--chunks {self.chunks} leaves fewer than 2 of the {self.n} images per chunk")
-        if self.prc and self.n < PRC_MIN:
-            raise GancliError(f"--prc needs -n of at least {PRC_MIN} (k-nearest neighbours with k = 3), got {self.n}")
-        if self.isc and self.n < ISC_SPLITS:
-            raise GancliError(f"--is needs -n of at least {ISC_SPLITS} (it averages over {ISC_SPLITS} splits), got {self.n}")
-        if self.truncation is not None:
-            from gancli.sampling import MIN_TRUNCATION
-
-            if not self.truncation >= MIN_TRUNCATION:  # resampling below that takes too many rounds
-                raise GancliError(f"--truncation must be at least {MIN_TRUNCATION}, got {self.truncation:g}")
-        if self.inception_weights is not None and self.feature_extractor not in (None, "inception"):
-            raise GancliError("--inception-weights applies to --feature-extractor inception")
-        if self.ref is not None and (self.data is not None or self.data_root is not None or self.split is not None):
-            raise GancliError("give a reference path (--ref) or a dataset (--data/--data-root/--split), not both")
-        if self.kid_subsets < 1 or self.kid_subset_size < 2:
-            raise GancliError("--kid-subsets must be >= 1 and --kid-subset-size >= 2")
-        if self.feature_extractor is not None:
-            extractor_spec(self.feature_extractor)
-
+from gancli.metrics.registry import METRICS, check_metrics
 
 @dataclass
 class GeneratedFeatures:
@@ -150,32 +87,12 @@ def fid_from_features(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def compute_metrics(metrics: list[str], gen: dict[str, torch.Tensor], ref: dict[str, torch.Tensor] | None,
-                    feature_layer: str, logits_layer: str, kid_subsets: int = 100, kid_subset_size: int = 1000,
-                    seed: int = 0) -> dict[str, float]:
-    from torch_fidelity.metric_isc import isc_features_to_metric
-    from torch_fidelity.metric_kid import kid_features_to_metric
-    from torch_fidelity.metric_prc import prc_features_to_metric
-
+                    feature_layer: str, logits_layer: str, req: EvalRequest | None = None) -> dict[str, float]:
+    """Each named metric of the registry on generated (and reference) features -> record values."""
+    req = req or EvalRequest()
     out: dict[str, float] = {}
-    if "fid" in metrics:
-        out["fid"] = fid_from_features(gen[feature_layer], ref[feature_layer])
-    if "isc" in metrics:
-        isc = isc_features_to_metric(gen[logits_layer], splits=ISC_SPLITS, shuffle=True, rng_seed=2020 + seed)
-        out["is_mean"], out["is_std"] = isc["inception_score_mean"], isc["inception_score_std"]
-    if "kid" in metrics:
-        size = min(kid_subset_size, len(gen[feature_layer]), len(ref[feature_layer]))
-        kid = kid_features_to_metric(gen[feature_layer], ref[feature_layer], kid_subsets=kid_subsets,
-                                     kid_subset_size=size, kid_kernel="poly", kid_kernel_poly_degree=3,
-                                     kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1, rng_seed=2020 + seed,
-                                     verbose=False)
-        out["kid_mean"], out["kid_std"] = kid["kernel_inception_distance_mean"], kid["kernel_inception_distance_std"]
-        out["kid_subset_size"] = size
-    if "prc" in metrics:
-        # save_cpu_ram: distances in blocks; the full 50,000^2 reference matrix would take 10 GB
-        prc = prc_features_to_metric(gen[feature_layer], ref[feature_layer], prc_neighborhood=3,
-                                     prc_batch_size=10_000, save_cpu_ram=True, verbose=False)
-        out["precision"], out["recall"] = prc["precision"], prc["recall"]
-        out["f_score"] = prc["f_score"]
+    for name in metrics:
+        out.update(METRICS.get(name).compute(gen, ref, feature_layer, logits_layer, req))
     return out
 
 
@@ -270,8 +187,8 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
     ``reference``, ``extractor`` and ``ref_features`` may be given ready-made (training evaluates
     many times against the same data); otherwise they come from ``req`` and the cache."""
     req.check()
+    metrics = check_metrics(req.metrics, req.n)
     started = time.time()
-    metrics = req.metrics()
     name = req.feature_extractor or default_extractor(dataset.get("name"))
     spec = extractor_spec(name)
     class_names = list(dataset.get("class_names") or [])
@@ -281,8 +198,9 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
     from gancli.data.shapes import SHAPE_CLASSES
 
     wants_accuracy = spec.classifies_shapes and is_class_model and tuple(class_names) == SHAPE_CLASSES
-    needs_ref = any(m in metrics for m in ("fid", "kid", "prc")) or req.per_class or req.chunks is not None
-    layers = sorted({spec.feature_layer} | ({spec.logits_layer} if ("isc" in metrics or wants_accuracy) else set()))
+    needs_ref = any(METRICS.get(m).needs_reference for m in metrics) or req.per_class or req.chunks is not None
+    uses_logits = any(METRICS.get(m).layer == "logits" for m in metrics) or wants_accuracy
+    layers = sorted({spec.feature_layer} | ({spec.logits_layer} if uses_logits else set()))
     weights = req.inception_weights if name == "inception" else None
     if extractor is None:
         extractor = build_extractor(name, layers, device, weights)  # fails (offline) before any work
@@ -296,10 +214,11 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
             ref = run_reference(train_config, model_cfg.res, req)
         if ref.resolution != model_cfg.res:
             raise GancliError(f"resolution mismatch: the reference is {ref.resolution}px, the generator {model_cfg.res}px")
-        least = PRC_MIN if "prc" in metrics else 2
+        least = max([2] + [METRICS.get(m).min_n for m in metrics if METRICS.get(m).needs_reference])
         if ref.n < least:
+            what = next((f"--{m}" for m in metrics if METRICS.get(m).min_n == least), "FID")
             raise GancliError(f"the reference ({ref.description}) has {ref.n} image{'s' if ref.n != 1 else ''}; "
-                              f"{'--prc needs' if least > 2 else 'FID needs'} at least {least}")
+                              f"{what} needs at least {least}")
         if ref_features is not None:
             ref_feats, cached = ref_features, True
         else:
@@ -310,8 +229,7 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
     gen = generated_features(G, model_cfg, dataset, req.n, extract, layers, req.seed, req.truncation, req.batch_size)
     seconds["generated"] = gen.seconds
     t0 = time.time()
-    out: dict[str, Any] = compute_metrics(metrics, gen.features, ref_feats, spec.feature_layer, spec.logits_layer,
-                                          req.kid_subsets, req.kid_subset_size, req.seed)
+    out: dict[str, Any] = compute_metrics(metrics, gen.features, ref_feats, spec.feature_layer, spec.logits_layer, req)
     if req.chunks is not None:
         mean, std, values = chunked_fid(gen.features[spec.feature_layer], ref_feats[spec.feature_layer], req.chunks)
         out.update(fid_chunks_mean=mean, fid_chunks_std=std, fid_chunks=values, chunk_size=req.n // req.chunks)
@@ -333,16 +251,19 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
 
 
 def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device | str = "cpu", ema: bool | None = None,
-             runs_root: str | Path = "runs", log: bool = True) -> EvalResult:
+             runs_root: str | Path = RUNS_ROOT, log: bool = True) -> EvalResult:
     """Loads the checkpoint ``target`` resolves to, evaluates it, and (``log``) appends the result
     as one JSON line to its run's metrics.jsonl."""
-    from gancli.sampling import load_generator, run_dir_of
+    from gancli.sampling import load_generator
 
     req.check()
+    check_metrics(req.metrics, req.n)
+    if req.feature_extractor is not None:
+        extractor_spec(req.feature_extractor)
     gen = load_generator(target, ema=ema, device=device, runs_root=runs_root)
-    result = evaluate_generator(gen.G, gen.model_config, gen.dataset, dict(gen.state.get("train_config") or {}), req,
+    result = evaluate_generator(gen.G, gen.model_config, gen.dataset, gen.checkpoint.train_config, req,
                                 step=gen.step, checkpoint=str(gen.path), device=device)
-    run = run_dir_of(gen.path)
+    run = gen.checkpoint.run_dir
     if log and run is not None:
         if append_record(run / "metrics.jsonl", result.record()) is None:
             result.unlogged = run / "metrics.jsonl"

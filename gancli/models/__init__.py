@@ -11,7 +11,8 @@ from typing import Callable
 from torch import nn
 
 from gancli.config import ModelConfig
-from gancli.layers import apply_spectral_norm, init_weights
+from gancli.errors import GancliError
+from gancli.layers import INIT_SCHEMES, apply_spectral_norm, init_weights
 from gancli.registry import Registry
 
 
@@ -29,30 +30,50 @@ class ModelSpec:
 MODELS: Registry[ModelSpec] = Registry("model")
 
 
-def build_generator(cfg: ModelConfig) -> nn.Module:
-    cfg = cfg.resolve()
-    g = MODELS.get(cfg.name).build_g(cfg)
-    init_weights(g, cfg.init)
-    if cfg.sn_g:
-        apply_spectral_norm(g, target=cfg.sn_target)
-    return g
+def resolve_model(cfg: ModelConfig) -> ModelConfig:
+    """Validates ``cfg`` against its model and fills the model's own defaults (SN in G, init,
+    conditioning mode, attention resolutions); returns a new, fully explicit config."""
+    cfg.check()
+    spec = MODELS.get(cfg.name)
+    d = cfg.to_dict()
+    if d["d_ch"] is None:
+        d["d_ch"] = cfg.ch
+    for key, value in spec.defaults(cfg).items():
+        if d.get(key) is None:
+            d[key] = value
+    if d["cond_mode"] not in spec.cond_modes:
+        raise GancliError(
+            f"model {cfg.name} supports cond_mode {', '.join(spec.cond_modes)}, not {d['cond_mode']!r}"
+        )
+    if d["init"] not in INIT_SCHEMES:
+        raise GancliError(f"unknown init '{d['init']}'; choose one of: {', '.join(INIT_SCHEMES)}")
+    d["attn_res"] = sorted(int(r) for r in d["attn_res"])
+    for r in d["attn_res"]:
+        if r < 8 or r > cfg.res or r & (r - 1):
+            raise GancliError(f"attn_res {r} is not a power-of-two resolution between 8 and {cfg.res}")
+    if d["attn_res"] and not spec.has_attention:
+        raise GancliError(f"model {cfg.name} has no self-attention; leave attn_res empty")
+    return ModelConfig(**d)
 
 
-def build_discriminator(cfg: ModelConfig) -> nn.Module:
-    cfg = cfg.resolve()
-    d = MODELS.get(cfg.name).build_d(cfg)
-    init_weights(d, cfg.init)
-    if cfg.sn_d:
-        apply_spectral_norm(d, target=cfg.sn_target)
-    return d
+def build_network(cfg: ModelConfig | dict, which: str) -> nn.Module:
+    """G (``which="G"``) or D of a model config (or the plain dict saved in checkpoints):
+    built, initialised, and spectrally normalised where the config says."""
+    if isinstance(cfg, dict):
+        cfg = ModelConfig.from_dict(cfg)
+    cfg = resolve_model(cfg)
+    spec = MODELS.get(cfg.name)
+    build, sn = {"G": (spec.build_g, cfg.sn_g), "D": (spec.build_d, cfg.sn_d)}[which]
+    net = build(cfg)
+    init_weights(net, cfg.init)
+    if sn:
+        apply_spectral_norm(net, target=cfg.sn_target)
+    return net
 
 
 def build_models(cfg: ModelConfig | dict) -> tuple[nn.Module, nn.Module]:
-    """(G, D) from a config or the plain dict saved in checkpoints; both carry ``.config``."""
-    if isinstance(cfg, dict):
-        cfg = ModelConfig.from_dict(cfg)
-    cfg = cfg.resolve()
-    return build_generator(cfg), build_discriminator(cfg)
+    """(G, D) from a config or the plain dict saved in checkpoints."""
+    return build_network(cfg, "G"), build_network(cfg, "D")
 
 
 def count_parameters(net: nn.Module) -> int:
@@ -62,4 +83,4 @@ def count_parameters(net: nn.Module) -> int:
 # register the zoo (import for side effects)
 from gancli.models import dcgan_spec, sngan, sagan, biggan  # noqa: E402,F401,I001  (registry order)
 
-__all__ = ["MODELS", "ModelSpec", "build_models", "build_generator", "build_discriminator", "count_parameters"]
+__all__ = ["MODELS", "ModelSpec", "build_models", "build_network", "resolve_model", "count_parameters"]

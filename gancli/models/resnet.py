@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gancli.config import ModelConfig
-from gancli.layers import ConditionalBatchNorm2d, DBlock, GBlock, ProjectionHead, SelfAttention
+from gancli.layers import DBlock, GBlock, ProjectionHead, SelfAttention
 from gancli.layers.cbn import lookup
 from gancli.layers.spectral import exempt_from_sn
 

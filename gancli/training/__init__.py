@@ -1,4 +1,4 @@
-"""Training: the loop, EMA, the data stream, the run directory and distributed setup."""
-from gancli.training.loop import TrainResult, Trainer, load_resume, resume_config, train
+"""Training: the method-agnostic loop, EMA, the data stream, the run directory and distributed setup."""
+from gancli.training.loop import TrainResult, Trainer, check_names, load_resume, prepare, resume_config, train
 
-__all__ = ["train", "Trainer", "TrainResult", "load_resume", "resume_config"]
+__all__ = ["train", "Trainer", "TrainResult", "check_names", "load_resume", "prepare", "resume_config"]

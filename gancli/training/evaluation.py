@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gancli.metrics.evaluate import EvalRequest, evaluate_generator, make_extract
+from gancli.config import EvalRequest
+from gancli.metrics.evaluate import evaluate_generator, make_extract
 from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
 from gancli.metrics.reference import dataset_key, dataset_reference, reference_features
+from gancli.metrics.registry import METRICS
 
 
 def _rng_kept(device):
@@ -35,22 +37,22 @@ class TrainEvaluator:
         metrics = set(cfg.eval_metrics)
         spec = extractor_spec(cfg.feature_extractor or default_extractor(cfg.dataset))
         weights = cfg.inception_weights if spec.name == "inception" else None
-        self.req = EvalRequest(fid="fid" in metrics, isc="is" in metrics, kid="kid" in metrics, prc="prc" in metrics,
-                               n=cfg.eval_n, feature_extractor=spec.name, inception_weights=weights, seed=cfg.seed)
+        self.req = EvalRequest(metrics=sorted(metrics), n=cfg.eval_n, feature_extractor=spec.name,
+                               inception_weights=weights, seed=cfg.seed)
         self.req.check()
         layers = [spec.feature_layer, spec.logits_layer]
         self.extractor = build_extractor(spec.name, layers, trainer.device, weights)
-        key = dataset_key(cfg.dataset, cfg.data_root, cfg.split, cfg.data_size, cfg.seed, cfg.res)
+        key = dataset_key(cfg.dataset, cfg.data_root, cfg.split, cfg.data_size, cfg.seed, cfg.model.res)
         self.reference = dataset_reference(trainer.dataset, key)
         self.ref_features = None
-        if any(m in metrics for m in ("fid", "kid", "prc")):
+        if any(METRICS.get(m).needs_reference for m in metrics):
             self.ref_features, _ = reference_features(self.reference, make_extract(self.extractor, trainer.device),
                                                       extractor_key(spec.name, weights), [spec.feature_layer])
 
     def __call__(self, step: int) -> dict[str, Any]:
         """Evaluates G_ema (or G without EMA) in eval mode; returns the metrics.jsonl record."""
         trainer = self.trainer
-        net = trainer.ema.model if trainer.ema else trainer.G
+        net = trainer.generator
         was_training = net.training
         net.eval()
         try:

@@ -1,27 +1,28 @@
 """The training loop behind ``gancli train``: ``train(TrainConfig(...)) -> TrainResult``.
 
-One iteration = ``n_dis`` D steps then one G step (SAGAN: hinge loss, Adam(0.0, 0.9), lr_D = 4 lr_G).
-Real and fake images go through D as one concatenated batch, so SN does one power iteration per D
-step. The run directory holds config.json, metrics.jsonl, samples/ and checkpoints/ (docs/training.md).
+Method-agnostic: what one iteration does is the training method's (``gancli.methods``, chosen by
+``--method``); the loop owns the data stream, the RNG, EMA, DDP wrapping, logging, progress, sample
+grids, checkpoints, evaluation, Ctrl-C and the NaN stop. The run directory holds config.json,
+metrics.jsonl, samples/ and checkpoints/ (docs/training.md).
 """
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from gancli import __version__
-from gancli.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
-from gancli.config import ModelConfig, TrainConfig
+from gancli.checkpoint import load_checkpoint, resolve_checkpoint, run_folder_of
+from gancli.config import TrainConfig
 from gancli.data import build_dataset
+from gancli.device import resolve_device
 from gancli.errors import GancliError
-from gancli.losses import get_loss, gradient_penalty, orthogonal_regularization
-from gancli.models import build_models
+from gancli.methods import METHODS, Method, TrainContext
+from gancli.models import resolve_model
 from gancli.training.data_stream import BatchStream
 from gancli.training.distributed import DistInfo, broadcast_object, cleanup_distributed, setup_distributed
 from gancli.training.ema import EMA
@@ -51,21 +52,22 @@ def lr_scale(step: int, steps: int, decay: float) -> float:
     return (steps - step) / (steps - start)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GancliError("--device cuda was asked for, but no CUDA device is available")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise GancliError("--device mps was asked for, but MPS is not available")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise GancliError(f"unknown device '{name}'; choose one of: auto, cpu, cuda, cuda:N, mps") from None
+def check_names(cfg: TrainConfig) -> None:
+    """The names in ``cfg`` against their registries (model, loss, method, feature extractor)."""
+    from gancli.losses import LOSSES
+    from gancli.metrics.extractors import extractor_spec
+    from gancli.metrics.registry import METRICS, check_metrics
+    from gancli.models import MODELS
+
+    METHODS.get(cfg.method)
+    MODELS.get(cfg.model.name)
+    LOSSES.get(cfg.loss)
+    for name in cfg.eval_metrics:
+        METRICS.get(name)
+    if cfg.eval_every:
+        check_metrics(cfg.eval_metrics, cfg.eval_n)
+    if cfg.feature_extractor is not None:
+        extractor_spec(cfg.feature_extractor)
 
 
 class _StopFlag:
@@ -98,7 +100,7 @@ def prepare(cfg: TrainConfig):
     resolution, channels, classes and attributes). ``cond=None`` means conditional whenever the data
     has class labels (CelebA's attributes only with an explicit ``--cond``)."""
     cond = cfg.cond if cfg.cond is not None else cfg.dataset != "celeba"
-    kwargs = dict(root=cfg.data_root, res=cfg.res, attrs=cfg.attrs, split=cfg.split, download=cfg.download,
+    kwargs = dict(root=cfg.data_root, res=cfg.model.res, attrs=cfg.attrs, split=cfg.split, download=cfg.download,
                   seed=cfg.seed, size=cfg.data_size)
     try:
         dataset = build_dataset(cfg.dataset, cond=cond, **kwargs)
@@ -106,16 +108,17 @@ def prepare(cfg: TrainConfig):
         if cfg.cond is not None or not cond:
             raise
         dataset = build_dataset(cfg.dataset, cond=False, **kwargs)  # e.g. a flat folder
-    model_cfg = ModelConfig(
-        name=cfg.model, res=cfg.res, channels=dataset.channels, ch=cfg.ch, d_ch=cfg.d_ch, z_dim=cfg.z_dim,
+    model_cfg = resolve_model(dataclasses.replace(
+        cfg.model, channels=dataset.channels,
         n_classes=dataset.n_classes if dataset.label_kind == "class" else 0,
         n_attrs=len(dataset.attr_names) if dataset.label_kind == "attrs" else 0,
-        attn_res=cfg.attn_res,
-    ).resolve()
+    ))
     return dataset, model_cfg
 
 
 class Trainer:
+    """The method-agnostic state of a run: device, data stream, the method, EMA, AMP scaler, step."""
+
     def __init__(self, cfg: TrainConfig, show_progress: bool = True, resume_state: dict | None = None):
         self.cfg = cfg
         self.show_progress = show_progress
@@ -123,22 +126,10 @@ class Trainer:
         self.dist = setup_distributed(self.device.type)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        self.resume_state = resume_state
 
         self.dataset, self.model_cfg = prepare(cfg)
         self.conditional = self.dataset.label_kind != "none"
         ds = self.dataset
-
-        torch.manual_seed(cfg.seed * 1000 + self.dist.rank)
-        self.G, self.D = build_models(self.model_cfg)
-        # channels-last lets oneDNN / cuDNN skip layout reorders around every conv (1.4x on a
-        # 64-channel 3x3 conv, forward + backward, on a 2-core CPU)
-        self.G.to(self.device, memory_format=torch.channels_last)
-        self.D.to(self.device, memory_format=torch.channels_last)
-        self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema else None
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(float(cfg.beta1), float(cfg.beta2)))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(float(cfg.beta1), float(cfg.beta2)))
-        self.loss = get_loss(cfg.loss)
         self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp]
         if cfg.amp == "fp16" and self.device.type != "cuda":
             raise GancliError("--amp fp16 needs a CUDA device (it uses a GradScaler); use --amp bf16 on CPU")
@@ -146,39 +137,59 @@ class Trainer:
         self.stream = BatchStream(ds, cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world)
         self.dataset_info = dataset_info(ds)  # fixed for the run; saved in every checkpoint
         self.labels_all = ds.labels.to(self.device) if self.conditional else None
-        # D on real and fake in two passes (less memory) or one concatenated pass (faster GEMMs);
-        # DDP needs one forward per backward, so it always takes the joint pass
-        self.split_d = cfg.split_d and not self.dist.enabled
         self.step = 0
 
-        self.G_train: nn.Module = self.G
-        self.D_train: nn.Module = self.D
+        torch.manual_seed(cfg.seed * 1000 + self.dist.rank)
+        ctx = TrainContext(cfg=cfg, model_cfg=self.model_cfg, device=self.device, distributed=self.dist.enabled,
+                           next_batch=self._next_batch, fake_labels=self._fake_labels, place=self._place,
+                           amp_dtype=self.amp_dtype, scaler=self.scaler)
+        self.method: Method = METHODS.get(cfg.method)(ctx)
+        self.emas = ({name: EMA(self.method.nets[name], cfg.ema_decay) for name in self.method.ema_networks}
+                     if cfg.ema else {})
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.G_train = DDP(self.G, device_ids=ids)
-            self.D_train = DDP(self.D, device_ids=ids)
+            self.method.wrap(lambda net: DDP(net, device_ids=ids))
         if cfg.compile:
-            self.G_train = torch.compile(self.G_train)
-            self.D_train = torch.compile(self.D_train)
-
+            self.method.wrap(torch.compile)
         if resume_state is not None:
             self._load_state(resume_state)
+
+    def _place(self, net: torch.nn.Module) -> torch.nn.Module:
+        # channels-last lets oneDNN / cuDNN skip layout reorders around every conv (1.4x on a
+        # 64-channel 3x3 conv, forward + backward, on a 2-core CPU)
+        return net.to(self.device, memory_format=torch.channels_last)
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        real, y = self.stream.next()
+        real = real.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        return real, (y.to(self.device) if self.conditional else None)
+
+    def _fake_labels(self, n: int) -> torch.Tensor | None:
+        if not self.conditional:
+            return None
+        return self.labels_all[torch.randint(len(self.labels_all), (n,), device=self.device)]
+
+    @property
+    def generator(self) -> torch.nn.Module:
+        """The network grids and evaluations use: the generator's EMA, or the generator itself."""
+        name = self.method.generator
+        return self.emas[name].model if name in self.emas else self.method.nets[name]
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict:
         return {
             "gancli_version": __version__,
+            "method": self.method.name,
+            "method_state": self.method.state_dict(),
             "model_config": self.model_cfg.to_dict(),
             "train_config": self.cfg.to_dict(),
             "dataset": self.dataset_info,
             "step": self.step,
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "G_ema": self.ema.model.state_dict() if self.ema else None,
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
+            "networks": {name: net.state_dict() for name, net in self.method.nets.items()},
+            "ema": {name: ema.model.state_dict() for name, ema in self.emas.items()},
+            "optimizers": {name: opt.state_dict() for name, opt in self.method.optimizers.items()},
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
@@ -186,14 +197,17 @@ class Trainer:
         }
 
     def _load_state(self, state: dict) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        if self.ema is not None:
-            if state.get("G_ema") is None:
+        if state.get("method", "gan") != self.method.name:
+            raise GancliError(f"the checkpoint was trained with --method {state.get('method')}, not {self.method.name}")
+        for name, net in self.method.nets.items():
+            net.load_state_dict(state["networks"][name])
+        for name, ema in self.emas.items():
+            if name not in (state.get("ema") or {}):
                 raise GancliError("the checkpoint has no EMA weights; resume with --no-ema")
-            self.ema.model.load_state_dict(state["G_ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+            ema.model.load_state_dict(state["ema"][name])
+        for name, opt in self.method.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.method.load_state_dict(state.get("method_state") or {})
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
@@ -206,131 +220,46 @@ class Trainer:
             torch.manual_seed(self.cfg.seed * 1000 + self.dist.rank + 7919 * self.step)
 
     # ------------------------------------------------------------------ one iteration
-    def _autocast(self):
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
-
-    def _fake_labels(self, n: int) -> torch.Tensor | None:
-        if not self.conditional:
-            return None
-        return self.labels_all[torch.randint(len(self.labels_all), (n,), device=self.device)]
-
-    def _accumulate(self, loss: torch.Tensor) -> None:
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-
-    def _optimizer_step(self, opt: torch.optim.Optimizer) -> None:
-        if self.scaler is not None:
-            self.scaler.step(opt)
-            self.scaler.update()
-        else:
-            opt.step()
-
-    def _backward(self, loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
-        opt.zero_grad(set_to_none=True)
-        self._accumulate(loss)
-        self._optimizer_step(opt)
-
-    def train_step(self) -> torch.Tensor:
-        """One iteration; returns [d_loss, g_loss, mean D(real), mean D(fake)] (on the device)."""
-        cfg, G, D = self.cfg, self.G_train, self.D_train
-        b = cfg.batch_size
-        fake_for_g = None
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One iteration of the method (learning rates scheduled, EMA updated); its statistics."""
+        cfg = self.cfg
         if cfg.lr_decay:
             scale = lr_scale(self.step, cfg.steps, cfg.lr_decay)
-            for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
+            for name, opt in self.method.optimizers.items():
                 for group in opt.param_groups:
-                    group["lr"] = lr * scale
-        for _ in range(cfg.n_dis):
-            real, y_real = self.stream.next()
-            real = real.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            y_real = y_real.to(self.device) if self.conditional else None
-            # WGAN-GP interpolates real and fake images: give both the same labels
-            y_fake = y_real if (self.loss.gp_weight and self.conditional) else self._fake_labels(b)
-            z = torch.randn(b, self.model_cfg.z_dim, device=self.device)
-            with self._autocast():
-                if cfg.reuse_fake:
-                    fake_for_g = G(z, y_fake)
-                    fake, y_fake_for_g = fake_for_g.detach(), y_fake
-                else:
-                    with torch.no_grad():
-                        fake = G(z, y_fake)
-            self.opt_d.zero_grad(set_to_none=True)
-            if self.split_d:
-                # two passes, each back-propagated at once, so only one half's activations live at a
-                # time; the second runs SN in eval mode with the u, v the first just updated, so D
-                # still does one power iteration and gets the same gradients as one joint pass
-                with self._autocast():
-                    d_real = D(real, y_real).float()
-                    part = self.loss.d_loss_real(d_real)
-                self._accumulate(part)
-                self.D.eval()
-                try:
-                    with self._autocast():
-                        d_fake = D(fake.to(real.dtype), y_fake).float()
-                        part_fake = self.loss.d_loss_fake(d_fake)
-                    self._accumulate(part_fake)
-                finally:
-                    self.D.train()
-                d_loss = part.detach() + part_fake.detach()
-            else:
-                with self._autocast():
-                    y_both = torch.cat([y_real, y_fake]) if self.conditional else None
-                    logits = D(torch.cat([real, fake.to(real.dtype)]), y_both).float()
-                    d_real, d_fake = logits[:b], logits[b:]
-                    d_loss = self.loss.d_loss(d_real, d_fake)
-                self._accumulate(d_loss)
-            if self.loss.gp_weight:
-                critic = (lambda x: D(x, y_real)) if self.conditional else (lambda x: D(x))
-                gp = self.loss.gp_weight * gradient_penalty(critic, real, fake.float())
-                self._accumulate(gp)
-                d_loss = d_loss.detach() + gp.detach()
-            self._optimizer_step(self.opt_d)
-
-        freeze_d = not self.dist.enabled  # DDP needs every parameter to take part in backward
-        if freeze_d:
-            self.D.requires_grad_(False)
-        with self._autocast():
-            if cfg.reuse_fake:
-                fake, y_fake = fake_for_g, y_fake_for_g
-            else:
-                y_fake = self._fake_labels(b)
-                fake = G(torch.randn(b, self.model_cfg.z_dim, device=self.device), y_fake)
-            g_loss = self.loss.g_loss(D(fake, y_fake).float())
-            if cfg.ortho_reg > 0:
-                g_loss = g_loss + cfg.ortho_reg * orthogonal_regularization(self.G)
-        self._backward(g_loss, self.opt_g)
-        if freeze_d:
-            self.D.requires_grad_(True)
-        if self.ema is not None:
-            self.ema.update(self.G, self.step)
+                    group["lr"] = self.method.base_lrs[name] * scale
+        stats = self.method.train_step()
+        for name, ema in self.emas.items():
+            ema.update(self.method.nets[name], self.step)
         self.step += 1
-        return torch.stack([d_loss.detach(), g_loss.detach(), d_real.detach().mean(), d_fake.detach().mean()])
+        return stats
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
     def sample_grid(self, layout, path: Path) -> Path:
-        net = self.ema.model if self.ema else self.G
+        net = self.generator
         was_training = net.training
         net.eval()
         z = layout.z.to(self.device)
         y = layout.y.to(self.device) if layout.y is not None else None
         images = torch.cat([net(z[i: i + 64], None if y is None else y[i: i + 64]) for i in range(0, len(z), 64)])
         net.train(was_training)
-        return save_grid(images, path, layout.nrow, scale=2 if self.cfg.res <= 32 else 1)
+        return save_grid(images, path, layout.nrow, scale=2 if self.model_cfg.res <= 32 else 1)
 
 
-def _check_finite(pending: list[tuple[int, torch.Tensor]], run: RunDir | None) -> torch.Tensor | None:
-    """Stacks the pending per-step stats; raises at the first step whose losses are NaN or Inf."""
+def _check_finite(pending: list[tuple[int, torch.Tensor]], names: list[str], run: RunDir | None) -> torch.Tensor | None:
+    """Stacks the pending per-step statistics (one row per step, one column per name); raises at
+    the first step where any of them is NaN or Inf."""
     if not pending:
         return None
     stats = torch.stack([t for _, t in pending]).float().cpu()
-    bad = (~torch.isfinite(stats[:, :2])).any(dim=1).nonzero()
+    bad = (~torch.isfinite(stats)).nonzero()
     if len(bad):
-        step = pending[int(bad[0])][0]
+        row, col = (int(i) for i in bad[0])
         last = run.last_checkpoint() if run else None
         where = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
-        raise GancliError(f"the loss became NaN or Inf at step {step}; training stopped ({where})")
+        what = "the loss" if names[col].endswith("loss") else names[col]
+        raise GancliError(f"{what} became NaN or Inf at step {pending[row][0]}; training stopped ({where})")
     return stats
 
 
@@ -338,6 +267,7 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
           resume_dir: Path | None = None) -> TrainResult:
     """Trains as ``cfg`` says; resumes from ``resume_state`` (a loaded checkpoint) into ``resume_dir``."""
     cfg.validate()
+    check_names(cfg)
     started = time.time()
     trainer = Trainer(cfg, show_progress=show_progress, resume_state=resume_state)
     dist: DistInfo = trainer.dist
@@ -365,7 +295,7 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
         layout = fixed_layout(trainer.dataset, trainer.model_cfg.z_dim, cfg.seed, trainer.conditional)
         if dist.is_main and not run.real_grid.exists():
             save_grid(real_images(trainer.dataset, layout, cfg.seed, trainer.conditional), run.real_grid,
-                      layout.nrow, scale=2 if cfg.res <= 32 else 1)
+                      layout.nrow, scale=2 if trainer.model_cfg.res <= 32 else 1)
         result = _loop(trainer, run, layout, started, evaluator)
     finally:
         cleanup_distributed(dist)
@@ -379,14 +309,17 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None)
     last_grid = last_eval = None
     last_ckpt = run.last_checkpoint()
     pending: list[tuple[int, torch.Tensor]] = []
+    names: list[str] = []
     interval_start, interval_steps = time.time(), 0
     interrupted = False
     imgs_per_step = cfg.batch_size * dist.world
-    progress = TrainProgress(cfg.steps, trainer.step, enabled=trainer.show_progress and dist.is_main)
+    progress = TrainProgress(cfg.steps, trainer.step, trainer.method.stat_labels,
+                             enabled=trainer.show_progress and dist.is_main)
     with _StopFlag() as stop, progress:
         while trainer.step < cfg.steps:
             stats = trainer.train_step()
-            pending.append((trainer.step, stats))
+            names = list(stats)
+            pending.append((trainer.step, torch.stack(list(stats.values()))))
             interval_steps += 1
             step = trainer.step
             progress.advance(step)
@@ -395,14 +328,14 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None)
             want_sample = step % cfg.sample_every == 0 or is_last
             want_ckpt = step % cfg.ckpt_every == 0 or is_last or stop.requested
             if want_log or want_sample or want_ckpt:
-                table = _check_finite(pending, run)
+                table = _check_finite(pending, names, run)
                 pending.clear()
                 if want_log and table is not None:
                     elapsed = time.time() - interval_start
                     mean = table.mean(0).tolist()
-                    record = {"step": step, "d_loss": mean[0], "g_loss": mean[1], "d_real": mean[2],
-                              "d_fake": mean[3], "lr_g": trainer.opt_g.param_groups[0]["lr"],
-                              "lr_d": trainer.opt_d.param_groups[0]["lr"],
+                    record = {"step": step, **dict(zip(names, mean)),
+                              **{f"lr_{name}": opt.param_groups[0]["lr"]
+                                 for name, opt in trainer.method.optimizers.items()},
                               "img_s": interval_steps * imgs_per_step / max(elapsed, 1e-9),
                               "time": round(time.time() - started, 2)}
                     run.log_metrics(record)
@@ -434,21 +367,19 @@ def load_resume(resume: str) -> tuple[dict, Path]:
         path, _ = resolve_checkpoint(resume)
     except GancliError as err:
         raise GancliError(f"--resume {resume}: {err}") from None
-    state = load_checkpoint(path)
-    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    return state, run_dir
+    return load_checkpoint(path), run_folder_of(path)
 
 
 #: options that may differ from the checkpoint's when resuming
 RESUMABLE_OVERRIDES = {"steps", "device", "log_every", "sample_every", "ckpt_every", "keep", "compile", "split_d", "resume",
-                       "dry_run", "data_root", "download", "eval_every", "eval_n", "eval_metrics", "feature_extractor",
+                       "data_root", "download", "eval_every", "eval_n", "eval_metrics", "feature_extractor",
                        "inception_weights"}
 
 
 def resume_config(state: dict, explicit: dict) -> TrainConfig:
-    """The checkpoint's TrainConfig with the explicitly given options that may change on resume."""
-    saved = TrainConfig.from_dict(state["train_config"])
-    base = saved.to_dict()
+    """The checkpoint's TrainConfig with the explicitly given options (flat, by flag name) that may
+    change on resume; any other option that differs from the checkpoint's is an error."""
+    base = TrainConfig.from_dict(state["train_config"]).options()
     for key, value in explicit.items():
         if key in RESUMABLE_OVERRIDES:
             base[key] = value
@@ -456,7 +387,7 @@ def resume_config(state: dict, explicit: dict) -> TrainConfig:
             raise GancliError(
                 f"--{key.replace('_', '-')} cannot change when resuming (the checkpoint has {base.get(key)!r})"
             )
-    cfg = TrainConfig.from_dict(base)
+    cfg = TrainConfig.from_flat(base)
     if cfg.steps <= int(state["step"]):
         raise GancliError(
             f"the checkpoint is already at step {state['step']}; pass --steps larger than that to train on"
@@ -464,4 +395,4 @@ def resume_config(state: dict, explicit: dict) -> TrainConfig:
     return cfg
 
 
-__all__ = ["train", "Trainer", "TrainResult", "load_resume", "resume_config", "resolve_device"]
+__all__ = ["train", "Trainer", "TrainResult", "check_names", "load_resume", "prepare", "resume_config"]

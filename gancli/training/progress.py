@@ -1,4 +1,4 @@
-"""The rich progress bar of ``gancli train``: step, img/s, ETA and the current losses."""
+"""The rich progress bar of ``gancli train``: step, img/s, ETA and the method's current statistics."""
 from __future__ import annotations
 
 from rich.console import Console
@@ -6,9 +6,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class TrainProgress:
-    def __init__(self, total: int, start: int, enabled: bool = True):
+    def __init__(self, total: int, start: int, labels: dict[str, str] | None = None, enabled: bool = True):
+        """``labels``: statistic name -> short label, in the order shown (the method's ``stat_labels``);
+        statistics without a label are shown by name after them."""
         self.enabled = enabled
         self.total = total
+        self.labels = dict(labels or {})
         if enabled:
             self._progress = Progress(
                 TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -33,9 +36,7 @@ class TrainProgress:
 
     def show_stats(self, record: dict) -> None:
         if self.enabled:
-            stats = (f"{record['img_s']:.0f} img/s  D {record['d_loss']:.3f}  G {record['g_loss']:.3f}  "
-                     f"D(x) {record['d_real']:+.2f}  D(G(z)) {record['d_fake']:+.2f}")
-            self._progress.update(self._task, stats=stats)
+            self._progress.update(self._task, stats=format_stats(record, self.labels))
 
     def show_eval(self, record: dict) -> None:
         """One printed line per evaluation (kept above the bar), e.g. ``step 400: FID 3.21, class accuracy 97.0%``."""
@@ -43,16 +44,21 @@ class TrainProgress:
             self._progress.console.print(format_eval(record))
 
 
+#: record keys that are not a method's statistics
+BOOKKEEPING = ("step", "time", "img_s", "event")
+
+
+def format_stats(record: dict, labels: dict[str, str]) -> str:
+    """``97 img/s  D 1.234  G 0.567  D(x) +0.12 ...``: img/s, then every statistic of the record."""
+    names = [k for k in labels if k in record]
+    names += [k for k in record if k not in labels and k not in BOOKKEEPING and not k.startswith("lr_")]
+    parts = [f"{record['img_s']:.0f} img/s"] if "img_s" in record else []
+    parts += [f"{labels.get(name, name)} {record[name]:.3f}" for name in names
+              if isinstance(record[name], (int, float))]
+    return "  ".join(parts)
+
+
 def format_eval(record: dict) -> str:
-    parts = []
-    if "fid" in record:
-        parts.append(f"FID {record['fid']:.4g}")
-    if "is_mean" in record:
-        parts.append(f"IS {record['is_mean']:.3g}")
-    if "kid_mean" in record:
-        parts.append(f"KID {record['kid_mean']:.3g}")
-    if "precision" in record:
-        parts.append(f"precision {record['precision']:.3f}, recall {record['recall']:.3f}")
-    if "class_accuracy" in record:
-        parts.append(f"class accuracy {100 * record['class_accuracy']:.1f}%")
-    return f"step {record['step']}: " + ", ".join(parts) + f" ({record['feature_extractor']}, n={record['n']})"
+    from gancli.metrics.registry import format_record
+
+    return f"step {record['step']}: {format_record(record)} ({record['feature_extractor']}, n={record['n']})"

@@ -1,18 +1,18 @@
 """The run directory: config.json, metrics.jsonl, samples/, checkpoints/, progress.gif.
 
-Only rank 0 writes (``active``). Every file is written atomically (temp file + rename).
+Only rank 0 writes (``active``). config.json, checkpoints, grids and the GIF are written
+atomically (temp file + rename); metrics.jsonl is appended to, one line per write.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from pathlib import Path
 
 from gancli import __version__
-from gancli.checkpoint import atomic_write_bytes, save_checkpoint
-from gancli.config import ModelConfig, TrainConfig
+from gancli.checkpoint import atomic_write_bytes, files_by_step, save_checkpoint
+from gancli.config import RUNS_ROOT, ModelConfig, TrainConfig
 from gancli.errors import GancliError
 
 
@@ -40,7 +40,7 @@ class RunDir:
         if cfg.out:
             return Path(cfg.out)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return Path("runs") / f"{cfg.dataset}-{cfg.model}-{cfg.res}-{stamp}"
+        return RUNS_ROOT / f"{cfg.dataset}-{cfg.model.name}-{cfg.model.res}-{stamp}"
 
     @property
     def config_path(self) -> Path:
@@ -89,7 +89,7 @@ class RunDir:
         return last if last.exists() else None
 
     def step_checkpoints(self) -> list[Path]:
-        return _by_step(self.path / "checkpoints", "pt")
+        return files_by_step(self.path / "checkpoints", "pt")
 
     def save_checkpoint(self, state: dict, step: int) -> Path | None:
         """checkpoints/step-N.pt, then last.pt as a hard link to it (both atomic); prunes old steps."""
@@ -111,14 +111,5 @@ class RunDir:
         return last
 
     def sample_frames(self) -> list[Path]:
-        return _by_step(self.path / "samples", "png")
+        return files_by_step(self.path / "samples", "png")
 
-
-def _by_step(folder: Path, suffix: str) -> list[Path]:
-    """``folder/step-N.suffix`` files in increasing N."""
-    found = []
-    for p in folder.glob(f"step-*.{suffix}"):
-        m = re.fullmatch(rf"step-(\d+)\.{suffix}", p.name)
-        if m:
-            found.append((int(m.group(1)), p))
-    return [p for _, p in sorted(found)]

@@ -7,9 +7,8 @@ from typing import Any
 
 from gancli.errors import GancliError
 
-#: evaluation keys drawn, each in its own panel, with its axis label
-EVAL_PANELS = {"fid": "FID", "kid_mean": "KID", "is_mean": "IS", "precision": "precision / recall",
-               "class_accuracy": "class accuracy"}
+#: training-record keys that are bookkeeping, not curves
+NOT_DRAWN = ("step", "time", "img_s", "event")
 
 
 def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -26,9 +25,14 @@ def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return train, evals
 
 
-def plot_curves(metrics_path: Path, out: Path, title: str | None = None) -> dict[str, int]:
-    """Draws one PNG: D and G losses, mean D(real) / D(fake), then one panel per evaluation metric
-    found (FID, KID, IS, precision and recall, class accuracy). Returns {panel: points drawn}."""
+def plot_curves(metrics_path: Path, out: Path, title: str | None = None,
+                panels: dict[str, tuple[str, ...]] | None = None,
+                labels: dict[str, str] | None = None,
+                eval_panels: dict[str, tuple[tuple[str, str], ...]] | None = None) -> dict[str, int]:
+    """Draws one PNG: the training statistics (grouped as the method's ``panels`` say, e.g.
+    "losses": (d_loss, g_loss); any other statistic in a panel of its own), then one panel per
+    evaluation series found (``eval_panels``: title -> ((record key, label), ...), e.g. the metric
+    registry's). Returns {key: points drawn}."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,30 +43,28 @@ def plot_curves(metrics_path: Path, out: Path, title: str | None = None) -> dict
     train, evals = read_metrics(metrics_path)
     if not train and not evals:
         raise GancliError(f"{metrics_path} holds no metrics to plot")
-    eval_keys = [k for k in EVAL_PANELS if any(k in e for e in evals)]
-    panels = [name for name, keys in (("losses", ("d_loss", "g_loss")), ("D outputs", ("d_real", "d_fake")))
-              if any(k in r for r in train for k in keys)] + eval_keys
-    if not panels:
+    labels = dict(labels or {})
+    stats = list(dict.fromkeys(k for r in train for k, v in r.items()
+                               if k not in NOT_DRAWN and not k.startswith("lr_") and isinstance(v, (int, float))))
+    grouped = {k for keys in (panels or {}).values() for k in keys}
+    # (panel title, [(key, label)], source)
+    layout = [(name, [(k, labels.get(k, k)) for k in keys if k in stats], train) for name, keys in (panels or {}).items()]
+    layout += [(k, [(k, k)], train) for k in stats if k not in grouped]
+    layout += [(name, list(series), evals) for name, series in (eval_panels or {}).items()
+               if any(key in e for key, _ in series for e in evals)]
+    layout = [entry for entry in layout if entry[1]]
+    if not layout:
         raise GancliError(f"{metrics_path} holds no losses or evaluation metrics to plot")
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.4 * len(panels)), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(len(layout), 1, figsize=(7, 2.4 * len(layout)), sharex=True, squeeze=False)
     drawn: dict[str, int] = {}
-    for ax, panel in zip(axes[:, 0], panels):
-        if panel == "losses":
-            series = [("d_loss", "D loss"), ("g_loss", "G loss")]
-        elif panel == "D outputs":
-            series = [("d_real", "D(x) real"), ("d_fake", "D(G(z)) fake")]
-        elif panel == "precision":
-            series = [("precision", "precision"), ("recall", "recall")]
-        else:
-            series = [(panel, EVAL_PANELS[panel])]
-        source = train if panel in ("losses", "D outputs") else evals
+    for ax, (panel, series, source) in zip(axes[:, 0], layout):
         for key, label in series:
             points = [(r["step"], r[key]) for r in source if isinstance(r.get(key), (int, float))]
             if points:
                 steps, values = zip(*points)
                 ax.plot(steps, values, label=label, marker="o" if source is evals else None, markersize=3)
                 drawn[key] = len(points)
-        ax.set_ylabel(EVAL_PANELS.get(panel, panel))
+        ax.set_ylabel(panel)
         ax.grid(alpha=0.3)
         if len(series) > 1 and ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best", fontsize=8)

@@ -1,7 +1,6 @@
 import subprocess
 import sys
 
-import pytest
 from typer.testing import CliRunner
 
 from gancli import __version__
@@ -21,6 +20,13 @@ def test_help_lists_every_command():
     assert result.exit_code == 0
     for name in ["train", "sample", "eval", "attn-map", "sn-check"]:
         assert name in result.stdout
+
+
+def test_help_order_does_not_depend_on_import_order():
+    code = ("import gancli.cli.plot, gancli.cli.eval; import typer.main; from gancli.cli.main import app; "
+            "print(','.join(typer.main.get_command(app).commands))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "train,sample,eval,attn-map,sn-check,info,plot"
 
 
 def test_help_does_not_import_torch():

@@ -170,9 +170,9 @@ def test_info_table_and_json(tiny_run):
     assert info["model"] == "sagan" and info["step"] == 7 and info["conditioning"] == "class"
     assert info["classes"][3] == "ring" and info["ema"] is True
     from gancli.config import ModelConfig
-    from gancli.models import build_models, count_parameters
+    from gancli.models import build_models, count_parameters, resolve_model
 
-    G, D = build_models(ModelConfig(name="sagan", res=32, ch=4, n_classes=8).resolve())
+    G, D = build_models(resolve_model(ModelConfig(name="sagan", res=32, ch=4, n_classes=8)))
     assert (info["params_G"], info["params_D"]) == (count_parameters(G), count_parameters(D))
     assert info["last_metrics"] == {"step": 6, "d_loss": pytest.approx(0.9), "g_loss": 0.5}  # at or before step 7
     table = runner.invoke(app, ["info", str(tiny_run)])

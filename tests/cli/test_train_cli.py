@@ -84,11 +84,12 @@ def test_dry_run_prints_the_resolved_config_and_writes_nothing(tmp_path, monkeyp
     assert result.exit_code == 0, result.stderr
     config = json.loads(result.stdout)
     train = config["train"]
-    assert train["preset"] == "sagan" and train["model"] == "biggan" and train["lr_g"] == 2e-4  # explicit wins
+    assert train["preset"] == "sagan" and train["model"]["name"] == "biggan" and train["lr_g"] == 2e-4  # explicit wins
     # SAGAN's defaults
     assert (train["lr_d"], train["beta1"], train["beta2"], train["n_dis"], train["batch_size"], train["loss"]) == (
         4e-4, 0.0, 0.9, 1, 64, "hinge")
-    assert train["ch"] == 64 and train["d_ch"] is None and config["model"]["d_ch"] == 64
+    assert train["model"]["ch"] == 64 and train["model"]["d_ch"] is None and config["model"]["d_ch"] == 64
+    assert "dry_run" not in train and train["method"] == "gan"
     assert train["reuse_fake"] is False
     assert config["model"]["n_classes"] == 8 and config["model"]["attn_res"] == [16]
     assert config["dataset"]["class_names"][:3] == ["circle", "square", "triangle"]
@@ -99,7 +100,7 @@ def test_auto_preset_is_quick_on_shapes_and_sagan_elsewhere(tmp_path, fake_cifar
     resolved = json.loads(runner.invoke(app, ["train", "--dry-run", "--data-size", "64"]).stdout)
     quick = resolved["train"]
     assert quick["preset"] == "quick"
-    assert (quick["ch"], quick["d_ch"], quick["batch_size"], quick["lr_g"], quick["lr_d"], quick["reuse_fake"],
+    assert (quick["model"]["ch"], quick["model"]["d_ch"], quick["batch_size"], quick["lr_g"], quick["lr_d"], quick["reuse_fake"],
             quick["ema_decay"], quick["steps"]) == (8, 24, 24, 4e-4, 1.6e-3, True, 0.99, 1600)
     assert (resolved["model"]["ch"], resolved["model"]["d_ch"]) == (8, 24)
     root, _ = fake_cifar_root

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from gancli.config import ModelConfig
 from gancli.layers import ConditionalBatchNorm2d, ProjectionHead
-from gancli.models import build_discriminator
+from gancli.models import build_network
 
 
 @pytest.mark.parametrize("kind,cond", [("class", torch.tensor([0, 2, 1, 2])),
@@ -41,7 +41,7 @@ def test_projection_head_formula():
 
 @pytest.mark.parametrize("n_classes,n_attrs", [(5, 0), (0, 4)])
 def test_changing_y_changes_the_logit_by_exactly_the_inner_product(n_classes, n_attrs):
-    d = build_discriminator(ModelConfig(name="sngan", res=32, ch=8, n_classes=n_classes, n_attrs=n_attrs))
+    d = build_network(ModelConfig(name="sngan", res=32, ch=8, n_classes=n_classes, n_attrs=n_attrs), "D")
     d.eval()  # no power iteration: the weights stay fixed between the calls
     x = torch.randn(3, 3, 32, 32)
     if n_classes:

@@ -5,7 +5,7 @@ from torch import nn
 from gancli.config import ModelConfig
 from gancli.layers import apply_spectral_norm, is_spectral_normalized, sn_layers, spectral_norm
 from gancli.layers.spectral import SN_TYPES, raw_weight
-from gancli.models import build_discriminator, build_generator
+from gancli.models import build_network
 
 
 def _warm_up(net: nn.Module, x: torch.Tensor, y=None, steps: int = 300) -> None:
@@ -45,7 +45,7 @@ def test_target_norm_scales_sigma_to_k(target):
 @pytest.mark.parametrize("name", ["dcgan", "sngan", "sagan", "biggan"])
 def test_every_d_layer_is_normalized_to_sigma_one(name):
     cfg = ModelConfig(name=name, res=32, ch=8, n_classes=4)
-    d = build_discriminator(cfg)
+    d = build_network(cfg, "D")
     candidates = [m for m in d.modules() if isinstance(m, SN_TYPES)]
     normalized = [m for _, m in sn_layers(d)]
     assert len(normalized) == len(candidates) >= 4  # every conv / linear / embedding, counted
@@ -56,7 +56,7 @@ def test_every_d_layer_is_normalized_to_sigma_one(name):
 
 @pytest.mark.parametrize("name,expect_sn", [("sngan", False), ("dcgan", False), ("sagan", True), ("biggan", True)])
 def test_generator_sn_follows_the_model(name, expect_sn):
-    g = build_generator(ModelConfig(name=name, res=32, ch=8, n_classes=4))
+    g = build_network(ModelConfig(name=name, res=32, ch=8, n_classes=4), "G")
     layers = [m for m in g.modules() if isinstance(m, SN_TYPES)]
     exempt = [m for m in layers if getattr(m, "_gancli_no_sn", False)]
     if expect_sn:

@@ -106,7 +106,7 @@ def test_streaming_equals_torch_fidelity_on_the_same_images(tiny_run, tmp_path):
 
     from gancli.data import build_dataset
 
-    req = EvalRequest(fid=True, kid=True, n=64, ref_n=96, seed=5, batch_size=16, kid_subsets=10, kid_subset_size=32)
+    req = EvalRequest(metrics=["fid", "kid"], n=64, ref_n=96, seed=5, batch_size=16, kid_subsets=10, kid_subset_size=32)
     result = evaluate(tiny_run, req, log=False)
     fake = _fakes_as_evaluated(load_generator(tiny_run), 64, seed=5)
     real = build_dataset("shapes", res=32, cond=True, size=96, seed=0).images
@@ -144,7 +144,7 @@ def test_reference_features_are_cached_by_key(tiny_run, tmp_path, monkeypatch):
 
 
 def test_metrics_jsonl_gets_one_eval_line_with_the_step(tiny_run):
-    result = evaluate(tiny_run, EvalRequest(fid=True, isc=True, prc=True, n=24, ref_n=30, per_class=True, chunks=2))
+    result = evaluate(tiny_run, EvalRequest(metrics=["fid", "is", "prc"], n=24, ref_n=30, per_class=True, chunks=2))
     last = json.loads((tiny_run / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["event"] == "eval" and last["step"] == 7 and last["n"] == 24
     assert last["fid"] == pytest.approx(result.metrics["fid"])
@@ -200,7 +200,7 @@ def test_inception_fid_from_a_local_weights_file_matches_scipy(tiny_run, incepti
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     from gancli.data import build_dataset
-    req = EvalRequest(fid=True, n=6, ref_n=5, feature_extractor="inception", inception_weights=str(inception_weights))
+    req = EvalRequest(metrics=["fid"], n=6, ref_n=5, feature_extractor="inception", inception_weights=str(inception_weights))
     result = evaluate(tiny_run, req, log=False)
     assert result.feature_extractor == "inception"
     net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(inception_weights))

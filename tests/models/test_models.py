@@ -3,7 +3,7 @@ import torch
 
 from gancli.config import ModelConfig
 from gancli.errors import GancliError
-from gancli.models import MODELS, build_models, count_parameters
+from gancli.models import MODELS, build_models, count_parameters, resolve_model
 
 CONDITIONS = {"uncond": (0, 0), "classes": (5, 0), "attrs": (0, 3)}
 
@@ -54,7 +54,7 @@ def test_bad_configs_are_domain_errors(kwargs, match):
 
 
 def test_config_dict_rebuilds_the_same_model():
-    cfg = ModelConfig(name="biggan", res=64, ch=8, n_classes=7).resolve()
+    cfg = resolve_model(ModelConfig(name="biggan", res=64, ch=8, n_classes=7))
     torch.manual_seed(1)
     g1, d1 = build_models(cfg)
     torch.manual_seed(1)
@@ -69,7 +69,7 @@ def test_config_dict_rebuilds_the_same_model():
 
 def test_sagan_attention_defaults_follow_the_paper():
     for res, expected in [(32, [16]), (64, [16]), (128, [32])]:
-        cfg = ModelConfig(name="sagan", res=res, ch=8).resolve()
+        cfg = resolve_model(ModelConfig(name="sagan", res=res, ch=8))
         assert cfg.attn_res == expected
         g, d = build_models(cfg)
         # G has one block whose output side is `expected`, D one block at that side
@@ -90,7 +90,7 @@ def test_reference_widths_at_32px():
 
 @pytest.mark.parametrize("name", ["dcgan", "sngan", "sagan", "biggan"])
 def test_d_ch_widens_only_the_discriminator(name):
-    plain = ModelConfig(name=name, res=32, ch=8, n_classes=3).resolve()
+    plain = resolve_model(ModelConfig(name=name, res=32, ch=8, n_classes=3))
     assert plain.d_ch == 8  # unset: D takes G's multiplier
     g1, d1 = build_models(plain)
     g2, d2 = build_models(ModelConfig(name=name, res=32, ch=8, d_ch=16, n_classes=3))
@@ -102,11 +102,11 @@ def test_d_ch_widens_only_the_discriminator(name):
 
 
 def test_configs_saved_before_d_ch_existed_still_load():
-    old = ModelConfig(name="sagan", res=32, ch=8).resolve().to_dict()
+    old = resolve_model(ModelConfig(name="sagan", res=32, ch=8)).to_dict()
     del old["d_ch"]
-    assert ModelConfig.from_dict(old).resolve().d_ch == 8
-    with pytest.raises(GancliError, match="d_ch"):
-        ModelConfig(ch=8, d_ch=0).resolve()
+    assert resolve_model(ModelConfig.from_dict(old)).d_ch == 8
+    with pytest.raises(GancliError, match="--d-ch must be positive"):
+        resolve_model(ModelConfig(ch=8, d_ch=0))
 
 
 def test_biggan_hierarchical_z_reaches_every_block():

@@ -13,7 +13,12 @@ TINY = dict(ch=8, batch_size=8, data_size=96, log_every=2, sample_every=3, ckpt_
 
 
 def _cfg(tmp_path, name="run", **kw):
-    return TrainConfig(**{**TINY, "out": str(tmp_path / name), **kw})
+    return TrainConfig.from_flat({**TINY, "out": str(tmp_path / name), **kw})
+
+
+def _net(state: dict, name: str) -> dict:
+    """A network's state dict from a checkpoint: "G", "D", or "G_ema"."""
+    return state["ema"]["G"] if name == "G_ema" else state["networks"][name]
 
 
 def _assert_same_state(a: dict, b: dict):
@@ -38,7 +43,8 @@ def test_short_training_writes_the_run_directory(tmp_path):
     assert (run / "progress.gif").exists()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt", "step-3.pt", "step-6.pt"]
     state = load_checkpoint(run / "checkpoints" / "last.pt")
-    assert state["step"] == 6 and state["format_version"] == 1
+    assert state["step"] == 6 and state["format_version"] == 2 and state["method"] == "gan"
+    assert sorted(state["networks"]) == ["D", "G"] and sorted(state["optimizers"]) == ["d", "g"]
     assert state["data_position"] == {"epoch": 0, "index": 48}
     assert result.last_grid == run / "samples" / "step-6.png"
     # grid layout: one row per class (8 classes x 8 columns), 2x upscaled 32 px tiles
@@ -52,7 +58,7 @@ def test_short_training_writes_the_run_directory(tmp_path):
 def test_training_changes_weights_and_ema_lags(tmp_path):
     train(_cfg(tmp_path, steps=3), show_progress=False)
     state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
-    g, g_ema = state["G"], state["G_ema"]
+    g, g_ema = _net(state, "G"), _net(state, "G_ema")
     key = "linear.parametrizations.weight.original"
     assert not torch.equal(g[key], g_ema[key])
     # buffers (BN statistics, SN vectors) are copied from G, not averaged
@@ -70,10 +76,10 @@ def test_resume_is_bit_identical(tmp_path, loss):
     a = load_checkpoint(straight.last_checkpoint)
     b = load_checkpoint(resumed.last_checkpoint)
     for net in ("G", "D", "G_ema"):
-        _assert_same_state(a[net], b[net])
-    for opt in ("opt_g", "opt_d"):
-        for pid, s in a[opt]["state"].items():
-            torch.testing.assert_close(s["exp_avg"], b[opt]["state"][pid]["exp_avg"], rtol=0, atol=0)
+        _assert_same_state(_net(a, net), _net(b, net))
+    for opt in ("g", "d"):
+        for pid, s in a["optimizers"][opt]["state"].items():
+            torch.testing.assert_close(s["exp_avg"], b["optimizers"][opt]["state"][pid]["exp_avg"], rtol=0, atol=0)
     assert a["data_position"] == b["data_position"]
     # the resumed run continued the same metrics file
     steps = [json.loads(l)["step"] for l in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
@@ -142,7 +148,7 @@ def test_other_models_train(tmp_path, model):
 def test_reuse_fake_trains_and_differs_from_the_default(tmp_path):
     a = train(_cfg(tmp_path, "a", steps=2), show_progress=False)
     b = train(_cfg(tmp_path, "b", steps=2, reuse_fake=True), show_progress=False)
-    ga, gb = load_checkpoint(a.last_checkpoint)["G"], load_checkpoint(b.last_checkpoint)["G"]
+    ga, gb = _net(load_checkpoint(a.last_checkpoint), "G"), _net(load_checkpoint(b.last_checkpoint), "G")
     assert not torch.equal(ga["conv_out.parametrizations.weight.original"], gb["conv_out.parametrizations.weight.original"])
 
 
@@ -180,10 +186,10 @@ def test_split_d_step_equals_the_joint_step(tmp_path, loss):
     for split in (False, True):
         torch.manual_seed(0)
         trainer = Trainer(_cfg(tmp_path, f"split-{split}", loss=loss, split_d=split, steps=2), show_progress=False)
-        assert trainer.split_d is split
+        assert trainer.method.split_d is split
         for _ in range(2):
             trainer.train_step()
-        states[split] = trainer.D.state_dict()
+        states[split] = trainer.method.nets["D"].state_dict()
     for key, value in states[False].items():
         torch.testing.assert_close(states[True][key], value, rtol=1e-4, atol=1e-5, msg=lambda m: f"{key}: {m}")
 
@@ -216,9 +222,10 @@ def test_eval_every_logs_metrics_and_leaves_training_unchanged(tmp_path, monkeyp
     assert evaluated.last_eval == evals[-1]
     a, b = load_checkpoint(plain.last_checkpoint), load_checkpoint(evaluated.last_checkpoint)
     for net in ("G", "D", "G_ema"):
-        _assert_same_state(a[net], b[net])
+        _assert_same_state(_net(a, net), _net(b, net))
     # gancli eval of the finished run against the same data reuses the features cached in training
-    from gancli.metrics.evaluate import EvalRequest, evaluate
+    from gancli.config import EvalRequest
+    from gancli.metrics.evaluate import evaluate
 
     again = evaluate(tmp_path / "eval", EvalRequest(n=16), log=False)
     assert again.reference_cached is True

@@ -5,10 +5,10 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from gancli.attention_maps import AttnRequest, attention_map_files, attention_maps
+from gancli.inspect.attention import AttnRequest, attention_map_files, attention_maps
 from gancli.cli.main import app
 from gancli.errors import GancliError
-from gancli.viz.attention import entropy_map, parse_point, query_cell, spread_keys, upsample
+from gancli.inspect.attention_maps import entropy_map, parse_point, query_cell, spread_keys, upsample
 from tests.conftest import write_tiny_run
 
 runner = CliRunner()
@@ -56,13 +56,13 @@ def test_entropy_is_zero_for_one_key_and_one_for_uniform():
 def test_maps_of_real_models_sum_to_one(tmp_path, res, pool, net):
     from gancli.checkpoint import save_checkpoint
     from gancli.config import ModelConfig
-    from gancli.models import build_models
+    from gancli.models import build_models, resolve_model
 
-    cfg = ModelConfig(name="sagan", res=res, ch=4, n_classes=3, attn_pool=pool).resolve()
+    cfg = resolve_model(ModelConfig(name="sagan", res=res, ch=4, n_classes=3, attn_pool=pool))
     G, D = build_models(cfg)
     for block in list(G.attn.values()) + list(D.attn.values()):
         block.gamma.data.fill_(0.5)
-    state = {"model_config": cfg.to_dict(), "step": 1, "G": G.state_dict(), "D": D.state_dict(), "G_ema": None,
+    state = {"model_config": cfg.to_dict(), "step": 1, "networks": {"G": G.state_dict(), "D": D.state_dict()},
              "dataset": {"name": "shapes", "class_names": ["a", "b", "c"], "label_frequencies": [1 / 3] * 3},
              "train_config": {"dataset": "shapes", "data_size": 16}}
     path = save_checkpoint(tmp_path / "c.pt", state)

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from gancli.cli.main import app
 from gancli.layers.spectral import spectral_norm
-from gancli.metrics.sn_check import SnRequest, sn_check
-from gancli.metrics.spectral_audit import audit_layers, operator_norm, sigma_hat
+from gancli.inspect.sn_check import SnRequest, sn_check
+from gancli.inspect.spectral_audit import audit_layers, operator_norm, sigma_hat
 from tests.conftest import write_tiny_run
 
 runner = CliRunner()
@@ -106,8 +106,9 @@ def test_drift_and_missing_sn_are_flagged_and_strict_fails(tmp_path):
 
     path = write_tiny_run(tmp_path / "run")
     state = load_checkpoint(path)
-    key = next(k for k in state["D"] if k.endswith("head.psi.parametrizations.weight.0._v"))
-    state["D"][key] = torch.nn.functional.normalize(torch.ones_like(state["D"][key]), dim=0)  # a stale estimate
+    d_state = state["networks"]["D"]
+    key = next(k for k in d_state if k.endswith("head.psi.parametrizations.weight.0._v"))
+    d_state[key] = torch.nn.functional.normalize(torch.ones_like(d_state[key]), dim=0)  # a stale estimate
     save_checkpoint(path, state)
     report = sn_check(path, SnRequest(net="d", tol=0.05, n=2))
     assert "D.head.psi" in report["drifted"]
@@ -119,9 +120,9 @@ def test_drift_and_missing_sn_are_flagged_and_strict_fails(tmp_path):
 
 def test_a_d_whose_last_layer_lacks_sn_is_visible():
     from gancli.config import ModelConfig
-    from gancli.models import build_models
+    from gancli.models import build_models, resolve_model
 
-    cfg = ModelConfig(name="sagan", res=32, ch=8).resolve()
+    cfg = resolve_model(ModelConfig(name="sagan", res=32, ch=8))
     _, D = build_models(cfg)
     parametrize.remove_parametrizations(D.head.psi, "weight")
     rows = audit_layers(D, "D", {})

@@ -1,4 +1,4 @@
-"""``gancli attn-map``: where does each query pixel look? (the maths is in gancli.viz.attention)
+"""``gancli attn-map``: where does each query pixel look? (the maths is in gancli.inspect.attention_maps)
 
 G's attention on generated samples by default; D's attention (``net="d"``) on real images (files,
 or the run's training data) or on generated ones. One PNG grid: rows = images x attention blocks,
@@ -6,54 +6,17 @@ columns = the plain image, one overlay per query point, and optionally the entro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from gancli.config import RUNS_ROOT, AttnRequest
 from gancli.errors import GancliError
-from gancli.viz.attention import AttentionBlock, AttentionMaps, attention_blocks, compute_maps, parse_point, render_grid
+from gancli.inspect.attention_maps import AttentionBlock, AttentionMaps, attention_blocks, compute_maps, parse_point, render_grid
 
 BARELY_USED = 0.01  # |gamma| below this: the block's output is scaled by almost nothing
-
-
-@dataclass
-class AttnRequest:
-    points: list[str] = field(default_factory=list)  # "X,Y" strings; empty: the image centre
-    n: int = 4
-    net: str = "g"  # g | d
-    layer: str | None = None  # block name or index; None: every block
-    images: list[Path] = field(default_factory=list)  # --net d: image files
-    generated: bool = False  # --net d: on generated images
-    classes: str | None = None
-    truncation: float | None = None
-    seed: int = 0
-    ema: bool | None = None
-    entropy: bool = False
-    raw: bool = False
-
-    def check(self) -> None:
-        if self.net not in ("g", "d"):
-            raise GancliError(f"--net is g or d, got {self.net!r}")
-        if self.n < 1:
-            raise GancliError(f"-n must be positive, got {self.n}")
-        if self.images and self.net != "d":
-            raise GancliError("--image is for D's attention on real images: add --net d")
-        if self.generated and self.net != "d":
-            raise GancliError("--generated applies to --net d (G's maps are always on generated images)")
-        if self.images and self.generated:
-            raise GancliError("give --image files or --generated, not both")
-        if self.truncation is not None:
-            from gancli.sampling import MIN_TRUNCATION
-
-            if not self.truncation >= MIN_TRUNCATION:
-                raise GancliError(f"--truncation must be at least {MIN_TRUNCATION}, got {self.truncation:g}")
-        if self.net == "d" and not self.generated and (self.classes is not None or self.truncation is not None):
-            raise GancliError("--class and --truncation choose generated images: with --net d add --generated")
-        for path in self.images:
-            if not Path(path).is_file():
-                raise GancliError(f"--image {path}: no such file")
 
 
 @dataclass
@@ -88,7 +51,7 @@ def gamma_report(blocks: list[AttentionBlock]) -> list[str]:
     return lines
 
 
-def _real_images(state: dict, res: int, channels: int, req: AttnRequest) -> torch.Tensor:
+def _real_images(train_config: dict, res: int, channels: int, req: AttnRequest) -> torch.Tensor:
     """uint8 (N, C, R, R): the --image files, or N images of the run's training data (seeded choice)."""
     if req.images:
         from gancli.data.image_files import DECODE_ERRORS, load_square
@@ -103,7 +66,6 @@ def _real_images(state: dict, res: int, channels: int, req: AttnRequest) -> torc
         return torch.stack(out)
     from gancli.data import run_dataset
 
-    train_config = dict(state.get("train_config") or {})
     if not train_config.get("dataset"):
         raise GancliError("this checkpoint does not say what it was trained on; pass --image FILE or --generated")
     ds = run_dataset(train_config, res)
@@ -112,27 +74,19 @@ def _real_images(state: dict, res: int, channels: int, req: AttnRequest) -> torc
 
 
 def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
-                   runs_root: str | Path = "runs") -> tuple[AttnResult, list[AttentionBlock]]:
-    from gancli.checkpoint import load_checkpoint, resolve_checkpoint
-    from gancli.config import ModelConfig
-    from gancli.models import build_models
+                   runs_root: str | Path = RUNS_ROOT) -> tuple[AttnResult, list[AttentionBlock]]:
+    from gancli.methods import load_run_checkpoint
     from gancli.sampling import data_labels, load_generator, parse_classes, seeded_generators, truncated_normal
     from gancli.viz.grid import to_uint8
 
     req.check()
-    path, _ = resolve_checkpoint(target, runs_root)
-    gen = load_generator(path, ema=req.ema, device=device)
-    cfg: ModelConfig = gen.model_config
+    ckpt = load_run_checkpoint(target, runs_root)
+    path = ckpt.path
+    gen = load_generator(ckpt, ema=req.ema, device=device)
+    cfg = gen.model_config
     res = cfg.res
     points = [parse_point(p, res) for p in req.points] or [(res // 2, res // 2)]
-    D = None
-    if req.net == "d":
-        _, D = build_models(cfg)
-        try:
-            D.load_state_dict(load_checkpoint(path)["D"])
-        except (KeyError, RuntimeError) as err:
-            raise GancliError(f"{path}: its discriminator does not match its model config ({str(err).splitlines()[0]})") from None
-        D.to(device).eval().requires_grad_(False)
+    D = ckpt.network("D", ema=False, device=device)[0] if req.net == "d" else None
     net, prefix = (D, "D") if D is not None else (gen.G, "G")
     blocks = attention_blocks(net, prefix, res)
     if not blocks:
@@ -164,7 +118,7 @@ def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
             with torch.no_grad():
                 x = gen.G(z, y)
         else:
-            real = _real_images(gen.state, res, cfg.channels, req)
+            real = _real_images(ckpt.train_config, res, cfg.channels, req)
             x = (real.float() / 127.5 - 1).to(device)
         images = to_uint8(x)
         result = compute_maps(lambda: D.features(x, return_attn=True)[1], images, blocks, points, res)
@@ -174,7 +128,7 @@ def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
 
 
 def attention_map_files(target, req: AttnRequest, out: Path, device: torch.device | str = "cpu",
-                        runs_root: str | Path = "runs") -> AttnResult:
+                        runs_root: str | Path = RUNS_ROOT) -> AttnResult:
     """Checks the destination, computes the maps, writes the PNG (and with ``raw`` the .npy:
     float32 (N, blocks, points, R, R): attention per pixel, each map summing to 1)."""
     from gancli.checkpoint import atomic_write_bytes

@@ -1,50 +1,21 @@
-"""``gancli sn-check``: the audit of gancli.metrics.spectral_audit, on a checkpoint or a fresh model."""
+"""``gancli sn-check``: the audit of gancli.inspect.spectral_audit, on a checkpoint or a fresh model."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from gancli.config import RUNS_ROOT, ModelConfig, SnRequest
 from gancli.errors import GancliError
-from gancli.metrics.spectral_audit import (NetAudit, audit_layers, gradient_norms, lipschitz_bound, net_dict,
+from gancli.inspect.spectral_audit import (NetAudit, audit_layers, gradient_norms, lipschitz_bound, net_dict,
                                            not_covered, record_inputs)
 
 
-@dataclass
-class SnRequest:
-    net: str = "both"  # g | d | both
-    iters: int = 300  # power iterations (at most) for sigma_op
-    rtol: float = 1e-5  # power iteration stops when sigma changes by less than this (relative)
-    tol: float = 0.05  # flag |sigma_mat(W / sigma_hat) / K - 1| > tol
-    n: int = 16  # images per kind for the gradient check
-    seed: int = 0
-    model: str | None = None  # a fresh model instead of a checkpoint
-    res: int = 32
-    ch: int | None = None
-    n_classes: int = 0
-    warmup: int = 0  # training-mode forwards (one power iteration each) before a fresh audit
-
-    def check(self) -> None:
-        if self.net not in ("g", "d", "both"):
-            raise GancliError(f"--net is g, d or both, got {self.net!r}")
-        if self.iters < 2:
-            raise GancliError(f"--iters must be at least 2, got {self.iters}")
-        if not self.tol > 0:
-            raise GancliError(f"--tol must be positive, got {self.tol}")
-        if self.n < 1:
-            raise GancliError(f"-n must be positive, got {self.n}")
-        if self.warmup < 0:
-            raise GancliError(f"--warmup must be >= 0, got {self.warmup}")
-        if self.warmup and self.model is None:
-            raise GancliError("--warmup is for a fresh --model: on a checkpoint it would change the u, v being audited")
-
-
-def _models(target, req: SnRequest, runs_root) -> tuple[Any, torch.nn.Module, torch.nn.Module, dict, str, int]:
-    from gancli.checkpoint import load_checkpoint, resolve_checkpoint
-    from gancli.config import ModelConfig
-    from gancli.models import build_models
+def _models(target, req: SnRequest, runs_root) -> tuple[Any, torch.nn.Module, torch.nn.Module, dict, dict, str, int]:
+    """(model config, G, D, dataset description, train config, source line, step)."""
+    from gancli.methods import load_run_checkpoint
+    from gancli.models import build_models, resolve_model
 
     if req.model is not None:
         if target is not None:
@@ -52,35 +23,21 @@ def _models(target, req: SnRequest, runs_root) -> tuple[Any, torch.nn.Module, to
         options = {"name": req.model, "res": req.res, "n_classes": req.n_classes}
         if req.ch is not None:
             options["ch"] = req.ch
-        cfg = ModelConfig(**options).resolve()
+        cfg = resolve_model(ModelConfig(**options))
         torch.manual_seed(req.seed)
         G, D = build_models(cfg)
-        return cfg, G, D, {}, f"fresh {cfg.name} at {cfg.res}px", 0
-    path, how = resolve_checkpoint(target, runs_root)
-    state = load_checkpoint(path)
-    try:
-        cfg = ModelConfig.from_dict(state["model_config"])
-        G, D = build_models(cfg)
-        G.load_state_dict(state["G"])  # the trained G: its u, v are the ones training used (G_ema copies them)
-        D.load_state_dict(state["D"])
-    except (KeyError, RuntimeError, TypeError) as err:
-        raise GancliError(f"{path}: its networks do not match its model config ({str(err).splitlines()[0]})") from None
-    return cfg, G, D, state, f"{path} ({how}; step {int(state.get('step', 0))})", int(state.get("step", 0))
+        return cfg, G, D, {}, {}, f"fresh {cfg.name} at {cfg.res}px", 0
+    ckpt = load_run_checkpoint(target, runs_root)
+    G, _ = ckpt.network("G", ema=False)  # the trained G: its u, v are the ones training used (G_ema copies them)
+    D, _ = ckpt.network("D", ema=False)
+    return (ckpt.model_config, G, D, ckpt.dataset, ckpt.train_config,
+            f"{ckpt.path} ({ckpt.how}; step {ckpt.step})", ckpt.step)
 
 
-def _labels(cfg, n: int, g: torch.Generator) -> torch.Tensor | None:
-    if cfg.label_kind == "class":
-        return torch.randint(0, cfg.n_classes, (n,), generator=g)
-    if cfg.label_kind == "attrs":
-        return (torch.rand(n, cfg.n_attrs, generator=g) < 0.5).float()
-    return None
-
-
-def _real_batch(state: dict, cfg, n: int, seed: int) -> tuple[torch.Tensor | None, torch.Tensor | None, str | None]:
+def _real_batch(train_config: dict, cfg, n: int, seed: int) -> tuple[torch.Tensor | None, torch.Tensor | None, str | None]:
     """n training images (and labels) of the checkpoint's run, or (None, None, why not)."""
     from gancli.data import run_dataset
 
-    train_config = dict(state.get("train_config") or {})
     if not train_config.get("dataset"):
         return None, None, "no training data recorded"
     try:
@@ -92,23 +49,28 @@ def _real_batch(state: dict, cfg, n: int, seed: int) -> tuple[torch.Tensor | Non
     return x, (y if cfg.label_kind != "none" else None), None
 
 
-def sn_check(target: str | Path | None, req: SnRequest, runs_root: str | Path = "runs") -> dict[str, Any]:
-    """The whole audit as a JSON-able dict: source, per-net layer rows, D's bound and gradients."""
+def sn_check(target: str | Path | None, req: SnRequest, runs_root: str | Path = RUNS_ROOT) -> dict[str, Any]:
+    """The whole audit as a JSON-able dict: source, per-net layer rows, D's bound and gradients.
+
+    Labels for G and D are drawn as the training data has them (uniformly for a fresh model)."""
+    from gancli.sampling import labels_like_data
+
     req.check()
-    cfg, G, D, state, source, step = _models(target, req, runs_root)
+    cfg, G, D, dataset, train_config, source, step = _models(target, req, runs_root)
     g = torch.Generator().manual_seed(req.seed)
+
     if req.warmup:
         G.train()
         D.train()
         with torch.no_grad():
             for _ in range(req.warmup):  # each training-mode forward runs one power iteration per SN layer
-                y = _labels(cfg, 8, g)
+                y = labels_like_data(cfg, dataset, 8, g)
                 D(torch.rand(8, cfg.channels, cfg.res, cfg.res, generator=g) * 2 - 1, y)
                 G(torch.randn(8, cfg.z_dim, generator=g), y)
     G.eval()
     D.eval()
     z = torch.randn(req.n, cfg.z_dim, generator=g)
-    y_fake = _labels(cfg, req.n, g)
+    y_fake = labels_like_data(cfg, dataset, req.n, g)
     with torch.no_grad():
         fake = G(z, y_fake)
     report: dict[str, Any] = {"source": source, "step": step, "model": cfg.name, "resolution": cfg.res,
@@ -134,7 +96,8 @@ def sn_check(target: str | Path | None, req: SnRequest, runs_root: str | Path = 
             pooling = (last_shape["x"][1] * last_shape["x"][2]) ** 0.5  # ||sum over H*W|| = sqrt(H*W)
         audit = NetAudit("D", layers, lipschitz_bound(layers) * pooling, pooling, not_covered(D))
         batches = {"generated": (fake, y_fake)}
-        real, y_real, why = _real_batch(state, cfg, req.n, req.seed) if state else (None, None, "fresh model")
+        real, y_real, why = (_real_batch(train_config, cfg, req.n, req.seed) if req.model is None
+                             else (None, None, "fresh model"))
         if real is not None:
             eps = torch.rand(len(real), 1, 1, 1, generator=g)
             k = min(len(real), len(fake))

@@ -1,0 +1,107 @@
+"""What a checkpoint holds, for ``gancli info``: model, data, step, labels, sizes, last metrics."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gancli.config import RUNS_ROOT
+
+
+def checkpoint_info(target: str | Path | None, runs_root: str | Path = RUNS_ROOT) -> dict[str, Any]:
+    """A JSON-able description of the checkpoint ``target`` resolves to (see ``resolve_checkpoint``).
+    Every network is built and loaded, so a checkpoint whose tensors do not fit its config fails."""
+    from gancli.methods import load_run_checkpoint
+    from gancli.models import count_parameters
+
+    ckpt = load_run_checkpoint(target, runs_root)
+    path, state, model = ckpt.path, ckpt.state, ckpt.model_config
+    nets = {name: ckpt.network(name, ema=False)[0] for name in ckpt.network_names}
+    data, train, run = ckpt.dataset, ckpt.train_config, ckpt.run_dir
+    info: dict[str, Any] = {
+        "checkpoint": str(path),
+        "found_as": ckpt.how,
+        "run_dir": str(run) if run else None,
+        "gancli_version": state.get("gancli_version"),
+        "step": ckpt.step,
+        "method": ckpt.method.name,
+        "model": model.name,
+        "resolution": model.res,
+        "channels": model.channels,
+        "ch": model.ch,
+        "z_dim": model.z_dim,
+        "attn_res": list(model.attn_res or []),
+        "conditioning": model.label_kind,
+        "cond_mode": model.cond_mode if model.label_kind != "none" else None,
+        "classes": list(data.get("class_names") or []) if model.label_kind == "class" else [],
+        "attributes": list(data.get("attr_names") or []) if model.label_kind == "attrs" else [],
+        "dataset": data.get("name"),
+        "dataset_size": data.get("size"),
+        **{f"params_{name}": count_parameters(net) for name, net in nets.items()},
+        "ema": ckpt.has_ema(),
+        "loss": train.get("loss"),
+        "batch_size": train.get("batch_size"),
+        "lr_g": train.get("lr_g"),
+        "lr_d": train.get("lr_d"),
+        "steps_planned": train.get("steps"),
+        "last_metrics": last_metrics(run / "metrics.jsonl", ckpt.step) if run else None,
+        "last_eval": last_metrics(run / "metrics.jsonl", ckpt.step, event="eval") if run else None,
+    }
+    return info
+
+
+def last_metrics(path: Path, step: int | None = None, event: str | None = None) -> dict[str, Any] | None:
+    """The last metrics.jsonl record at or before ``step`` (the run may have gone on past this
+    checkpoint): a training record, or with ``event="eval"`` an evaluation."""
+    if not path.exists():
+        return None
+    best = None
+    with open(path) as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by a crash
+                continue
+            if not isinstance(record, dict) or record.get("event") != event:
+                continue
+            if step is None or record.get("step", 0) <= step:
+                best = record
+    return best
+
+
+def run_method_name(run: Path) -> str:
+    """The training method a run directory's config.json names ("gan" for runs from before methods)."""
+    try:
+        config = json.loads((Path(run) / "config.json").read_text())
+        return str(((config.get("train") or {}).get("method")) or "gan")
+    except (OSError, ValueError, AttributeError):
+        return "gan"
+
+
+def plot_run(target: str | Path | None, out: Path | None = None, runs_root: str | Path = RUNS_ROOT) -> tuple[Path, dict[str, int]]:
+    """``gancli plot``: the curves of a run (a run directory, one of its checkpoints, or None = the
+    newest run) into ``out`` (default RUN/curves.png), panels as the run's method groups them."""
+    from gancli.checkpoint import resolve_checkpoint, run_dir_of, run_folder_of
+    from gancli.errors import GancliError
+    from gancli.methods import METHODS
+    from gancli.metrics.registry import METRICS
+    from gancli.viz.curves import plot_curves
+
+    if target is not None and (Path(target) / "metrics.jsonl").is_file():
+        run = Path(target)
+    else:
+        checkpoint, _ = resolve_checkpoint(target, runs_root)
+        run = run_dir_of(checkpoint) or run_folder_of(checkpoint)
+    metrics = run / "metrics.jsonl"
+    if not metrics.is_file():
+        raise GancliError(f"{run} has no metrics.jsonl to plot")
+    out = Path(out) if out is not None else run / "curves.png"
+    if out.suffix.lower() != ".png":
+        raise GancliError(f"--out {out}: the plot is a PNG; give a .png path")
+    name = run_method_name(run)
+    method = METHODS.get(name) if name in METHODS else None
+    eval_panels = {m.title: m.series for m in (METRICS.get(name) for name in METRICS.names())}
+    eval_panels["class accuracy"] = (("class_accuracy", "class accuracy"),)
+    drawn = plot_curves(metrics, out, title=run.name, panels=method.panels if method else None,
+                        labels=method.stat_labels if method else None, eval_panels=eval_panels)
+    return out, drawn

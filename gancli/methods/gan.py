@@ -1,0 +1,125 @@
+"""``--method gan`` (the default): one G/D pair trained with a per-logit loss.
+
+One iteration = ``n_dis`` D steps then one G step (SAGAN: hinge loss, Adam(0.0, 0.9), lr_D = 4 lr_G,
+n_dis 1). Real and fake images go through D as one concatenated batch, so spectral norm does one
+power iteration per D step; ``--split-d`` runs the two halves one after the other, and the
+gradient penalty's extra forward runs D with SN in eval mode: neither adds a power iteration.
+Options: ``--loss`` (hinge, ns, wgan-gp, ls), ``--gp-weight``, ``--n-dis``, ``--lr-g/--lr-d``
+(TTUR), ``--reuse-fake``, ``--split-d``, ``--ortho-reg``.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from gancli.config import ModelConfig
+from gancli.losses import get_loss, gradient_penalty, orthogonal_regularization
+from gancli.methods.base import METHODS, Method, TrainContext
+from gancli.models import build_network
+
+
+@contextlib.contextmanager
+def sn_frozen(net: nn.Module):
+    """Runs ``net`` in eval mode: spectral norm uses its current u, v without a power iteration
+    (they were just updated by the step's first forward, so sigma is the same)."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield
+    finally:
+        net.train(was_training)
+
+
+@METHODS.register("gan")
+class GANMethod(Method):
+    name = "gan"
+    stat_labels = {"d_loss": "D", "g_loss": "G", "d_real": "D(x)", "d_fake": "D(G(z))"}
+    panels = {"losses": ("d_loss", "g_loss"), "D outputs": ("d_real", "d_fake")}
+
+    @classmethod
+    def network_names(cls, model_cfg: ModelConfig) -> tuple[str, ...]:
+        return ("G", "D")
+
+    @classmethod
+    def build_network(cls, model_cfg: ModelConfig, name: str) -> nn.Module:
+        return build_network(model_cfg, name)
+
+    def __init__(self, ctx: TrainContext):
+        super().__init__(ctx)
+        cfg = ctx.cfg
+        betas = (float(cfg.beta1), float(cfg.beta2))
+        self.optimizers = {"g": torch.optim.Adam(self.nets["G"].parameters(), lr=cfg.lr_g, betas=betas),
+                           "d": torch.optim.Adam(self.nets["D"].parameters(), lr=cfg.lr_d, betas=betas)}
+        self.base_lrs = {"g": cfg.lr_g, "d": cfg.lr_d}
+        self.loss = get_loss(cfg.loss, gp_weight=cfg.gp_weight)
+        # two passes (less memory) or one concatenated pass (faster GEMMs); DDP needs one forward
+        # per backward, so it always takes the joint pass
+        self.split_d = cfg.split_d and not ctx.distributed
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        ctx, cfg = self.ctx, self.ctx.cfg
+        G, D = self.train_nets["G"], self.train_nets["D"]
+        opt_g, opt_d = self.optimizers["g"], self.optimizers["d"]
+        b, z_dim = cfg.batch_size, ctx.model_cfg.z_dim
+        fake_for_g = None
+        for _ in range(cfg.n_dis):
+            real, y_real = ctx.next_batch()
+            # the gradient penalty interpolates real and fake images: give both the same labels
+            y_fake = y_real if (self.loss.gp_weight and ctx.conditional) else ctx.fake_labels(b)
+            z = torch.randn(b, z_dim, device=ctx.device)
+            with ctx.autocast():
+                if cfg.reuse_fake:
+                    fake_for_g = G(z, y_fake)
+                    fake, y_fake_for_g = fake_for_g.detach(), y_fake
+                else:
+                    with torch.no_grad():
+                        fake = G(z, y_fake)
+            opt_d.zero_grad(set_to_none=True)
+            if self.split_d:
+                # each half is back-propagated at once, so only one half's activations live at a
+                # time; the second runs SN frozen at the u, v the first just updated, so D still
+                # does one power iteration and gets the same gradients as one joint pass
+                with ctx.autocast():
+                    d_real = D(real, y_real).float()
+                    part = self.loss.d_loss_real(d_real)
+                ctx.accumulate(part)
+                with sn_frozen(self.nets["D"]):
+                    with ctx.autocast():
+                        d_fake = D(fake.to(real.dtype), y_fake).float()
+                        part_fake = self.loss.d_loss_fake(d_fake)
+                    ctx.accumulate(part_fake)
+                d_loss = part.detach() + part_fake.detach()
+            else:
+                with ctx.autocast():
+                    y_both = torch.cat([y_real, y_fake]) if ctx.conditional else None
+                    logits = D(torch.cat([real, fake.to(real.dtype)]), y_both).float()
+                    d_real, d_fake = logits[:b], logits[b:]
+                    d_loss = self.loss.d_loss(d_real, d_fake)
+                ctx.accumulate(d_loss)
+            if self.loss.gp_weight:
+                critic = (lambda x: D(x, y_real)) if ctx.conditional else (lambda x: D(x))
+                with sn_frozen(self.nets["D"]):  # no second power iteration in this D step
+                    gp = self.loss.gp_weight * gradient_penalty(critic, real, fake.float())
+                    ctx.accumulate(gp)
+                d_loss = d_loss.detach() + gp.detach()
+            ctx.optimizer_step(opt_d)
+
+        freeze_d = not ctx.distributed  # DDP needs every parameter to take part in backward
+        if freeze_d:
+            self.nets["D"].requires_grad_(False)
+        with ctx.autocast():
+            if cfg.reuse_fake:
+                fake, y_fake = fake_for_g, y_fake_for_g
+            else:
+                y_fake = ctx.fake_labels(b)
+                fake = G(torch.randn(b, z_dim, device=ctx.device), y_fake)
+            g_loss = self.loss.g_loss(D(fake, y_fake).float())
+            if cfg.ortho_reg > 0:
+                g_loss = g_loss + cfg.ortho_reg * orthogonal_regularization(self.nets["G"])
+        ctx.backward_step(g_loss, opt_g)
+        if freeze_d:
+            self.nets["D"].requires_grad_(True)
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
+                "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}

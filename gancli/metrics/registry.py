@@ -1,0 +1,107 @@
+"""The metrics of ``gancli eval`` by name: one vocabulary for the CLI, the record and the plots.
+
+Each metric says what it is called (``fid``, ``is``, ``kid``, ``prc``: the names of ``--eval-metrics``
+and of ``EvalRequest.metrics``), the keys it writes into the metrics.jsonl record, whether it needs
+reference features, the smallest sample it accepts, how to compute it from features (torch-fidelity's
+formulas) and how to show it. A new metric is one ``@register_metric`` function here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from gancli.errors import GancliError
+from gancli.registry import Registry
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the option name: --eval-metrics fid,is,...
+    title: str  # how tables and plots call it
+    keys: tuple[str, ...]  # what it writes into the record
+    needs_reference: bool  # compares with the reference features (else: generated features alone)
+    layer: str  # "features" or "logits": the extractor output it reads
+    min_n: int  # fewest generated images it accepts
+    compute: Callable[..., dict[str, Any]]  # (gen, ref, feature_layer, logits_layer, req) -> {key: value}
+    show: Callable[[dict[str, Any]], str]  # one short value for a table cell, from a record holding its keys
+    #: plot series: (record key, label); one panel per metric
+    series: tuple[tuple[str, str], ...] = ()
+
+
+METRICS: Registry[Metric] = Registry("metric")
+IS_SPLITS = 10
+PRC_K = 3
+
+
+def register_metric(metric: Metric) -> Metric:
+    return METRICS.register(metric.name)(metric)
+
+
+def _fid(gen, ref, feature_layer, logits_layer, req) -> dict[str, Any]:
+    from gancli.metrics.evaluate import fid_from_features
+
+    return {"fid": fid_from_features(gen[feature_layer], ref[feature_layer])}
+
+
+def _is(gen, ref, feature_layer, logits_layer, req) -> dict[str, Any]:
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    isc = isc_features_to_metric(gen[logits_layer], splits=IS_SPLITS, shuffle=True, rng_seed=2020 + req.seed)
+    return {"is_mean": isc["inception_score_mean"], "is_std": isc["inception_score_std"]}
+
+
+def _kid(gen, ref, feature_layer, logits_layer, req) -> dict[str, Any]:
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    size = min(req.kid_subset_size, len(gen[feature_layer]), len(ref[feature_layer]))
+    kid = kid_features_to_metric(gen[feature_layer], ref[feature_layer], kid_subsets=req.kid_subsets,
+                                 kid_subset_size=size, kid_kernel="poly", kid_kernel_poly_degree=3,
+                                 kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1, rng_seed=2020 + req.seed,
+                                 verbose=False)
+    return {"kid_mean": kid["kernel_inception_distance_mean"], "kid_std": kid["kernel_inception_distance_std"],
+            "kid_subset_size": size}
+
+
+def _prc(gen, ref, feature_layer, logits_layer, req) -> dict[str, Any]:
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    # save_cpu_ram: distances in blocks; the full 50,000^2 reference matrix would take 10 GB
+    prc = prc_features_to_metric(gen[feature_layer], ref[feature_layer], prc_neighborhood=PRC_K,
+                                 prc_batch_size=10_000, save_cpu_ram=True, verbose=False)
+    return {"precision": prc["precision"], "recall": prc["recall"], "f_score": prc["f_score"]}
+
+
+register_metric(Metric("fid", "FID", ("fid",), True, "features", 2, _fid,
+                       lambda r: f"{r['fid']:.4g}", (("fid", "FID"),)))
+register_metric(Metric("is", "IS", ("is_mean", "is_std"), False, "logits", IS_SPLITS, _is,
+                       lambda r: f"{r['is_mean']:.4g} ± {r['is_std']:.2g}", (("is_mean", "IS"),)))
+register_metric(Metric("kid", "KID", ("kid_mean", "kid_std", "kid_subset_size"), True, "features", 2, _kid,
+                       lambda r: f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}", (("kid_mean", "KID"),)))
+register_metric(Metric("prc", "precision / recall", ("precision", "recall", "f_score"), True, "features",
+                       PRC_K + 1, _prc, lambda r: f"{r['precision']:.4g} / {r['recall']:.4g}",
+                       (("precision", "precision"), ("recall", "recall"))))
+
+
+def check_metrics(names: list[str], n: int) -> list[str]:
+    """Known names with enough images; returns them in the registry's order (FID when empty)."""
+    for name in names:
+        metric = METRICS.get(name)
+        if n < metric.min_n:
+            raise GancliError(f"--{name} needs -n of at least {metric.min_n}, got {n}")
+    return [m for m in METRICS.names() if m in names] or ["fid"]
+
+
+def present(record: dict[str, Any]) -> list[Metric]:
+    """The metrics whose values a record holds."""
+    return [METRICS.get(m) for m in METRICS.names() if METRICS.get(m).keys[0] in record]
+
+
+def format_record(record: dict[str, Any]) -> str:
+    """``FID 7.47, IS 3.1 ± 0.02, class accuracy 95.7%`` for an evaluation record."""
+    parts = [f"{m.title} {m.show(record)}" for m in present(record)]
+    if "class_accuracy" in record:
+        parts.append(f"class accuracy {100 * record['class_accuracy']:.1f}%")
+    return ", ".join(parts)
+
+
+__all__ = ["METRICS", "Metric", "register_metric", "check_metrics", "present", "format_record"]

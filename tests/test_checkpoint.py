@@ -1,0 +1,60 @@
+"""Checkpoint format 2 (method, networks by name) and the reading of format-1 files of gancli 0.1."""
+import torch
+
+from gancli.checkpoint import files_by_step, load_checkpoint, run_dir_of, run_folder_of, save_checkpoint
+
+
+def _v1_state(tiny_run):
+    """The tiny run's checkpoint written as gancli 0.1 did: G, D, G_ema, opt_g, opt_d at the top."""
+    v2 = load_checkpoint(tiny_run / "checkpoints" / "last.pt")
+    state = {k: v for k, v in v2.items() if k not in ("networks", "ema", "optimizers", "method", "method_state")}
+    state.update(format_version=1, G=v2["networks"]["G"], D=v2["networks"]["D"], G_ema=v2["ema"]["G"],
+                 opt_g={"state": {}, "param_groups": []}, opt_d={"state": {}, "param_groups": []})
+    return v2, state
+
+
+def test_a_format_1_checkpoint_reads_as_format_2(tiny_run, tmp_path):
+    import torch as t
+
+    v2, v1 = _v1_state(tiny_run)
+    path = tmp_path / "old.pt"
+    t.save({"format": "gancli-checkpoint", **v1}, path)  # bypass save_checkpoint's version stamp
+    state = load_checkpoint(path)
+    assert state["format_version"] == 2 and state["method"] == "gan" and state["method_state"] == {}
+    assert sorted(state["networks"]) == ["D", "G"] and sorted(state["optimizers"]) == ["d", "g"]
+    for key, value in v2["ema"]["G"].items():
+        torch.testing.assert_close(state["ema"]["G"][key], value, rtol=0, atol=0)
+    assert "G" not in state and "opt_g" not in state
+
+
+def test_a_format_1_checkpoint_without_ema_has_no_ema(tiny_run, tmp_path):
+    _, v1 = _v1_state(tiny_run)
+    v1["G_ema"] = None
+    torch.save({"format": "gancli-checkpoint", **v1}, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt")["ema"] == {}
+
+
+def test_the_sample_command_reads_a_format_1_checkpoint(tiny_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from gancli.cli.main import app
+
+    _, v1 = _v1_state(tiny_run)
+    torch.save({"format": "gancli-checkpoint", **v1}, tiny_run / "checkpoints" / "last.pt")
+    result = CliRunner().invoke(app, ["sample", str(tiny_run), "-n", "4", "--seed", "0", "--out", str(tmp_path / "s.png")])
+    assert result.exit_code == 0, result.output
+    assert "EMA weights" in result.stderr and (tmp_path / "s.png").exists()
+
+
+def test_run_folders_and_step_files(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    for name in ("step-10.pt", "step-9.pt", "step-x.pt", "last.pt"):
+        (run / "checkpoints" / name).write_bytes(b"")
+    assert [p.name for p in files_by_step(run / "checkpoints", "pt")] == ["step-9.pt", "step-10.pt"]
+    assert run_folder_of(run / "checkpoints" / "last.pt") == run
+    assert run_folder_of(tmp_path / "loose.pt") == tmp_path
+    assert run_dir_of(run / "checkpoints" / "last.pt") is None  # no config.json: not a run directory
+    (run / "config.json").write_text("{}")
+    assert run_dir_of(run / "checkpoints" / "last.pt") == run
+    assert save_checkpoint(tmp_path / "x.pt", {"step": 1}).exists()

@@ -1,0 +1,96 @@
+"""The one table of defaults: every model field is a ``gancli train`` option, configs from before
+TrainConfig held a ModelConfig still load, and values are checked once."""
+import dataclasses
+
+import pytest
+import typer.main
+
+from gancli.config import MODEL_OPTIONS, ModelConfig, TrainConfig
+from gancli.errors import GancliError
+
+
+def _train_options() -> set[str]:
+    from gancli.cli.main import app
+
+    command = typer.main.get_command(app).commands["train"]
+    return {p.name for p in command.params}
+
+
+def test_every_config_field_is_a_train_option():
+    options = _train_options()
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "channels", "n_classes", "n_attrs"}
+    assert model_fields <= options, model_fields - options
+    assert "model" in options  # ModelConfig.name
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
+    assert train_fields <= options, train_fields - options
+    assert set(MODEL_OPTIONS) <= options
+
+
+def test_help_shows_defaults_read_from_the_dataclasses_and_presets():
+    from typer.testing import CliRunner
+
+    from gancli.cli.main import app
+
+    text = " ".join(CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300"}).stdout.split())
+    assert "Channel multiplier [sagan: 64, quick: 8]" in text
+    assert "Latent size [128]" in text
+    assert "Spectral norm in D [on]" in text
+    assert "[sagan: 100000, quick: 1600]" in text
+
+
+def test_model_options_round_trip_through_flat_options():
+    cfg = TrainConfig.from_options({"model": "dcgan", "cond_mode": "concat", "sn_g": False, "init": "normal",
+                                    "attn_pool": False, "sn_target": 2.0, "shared_dim": 64, "hier": False,
+                                    "lr_g": 2e-4})
+    assert cfg.preset == "quick" and cfg.model.name == "dcgan" and cfg.model.ch == 8 and cfg.model.d_ch == 24
+    assert (cfg.model.cond_mode, cfg.model.sn_g, cfg.model.init, cfg.model.attn_pool) == ("concat", False, "normal", False)
+    assert TrainConfig.from_flat(cfg.options()) == cfg
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(GancliError, match="unknown training options: colour"):
+        TrainConfig.from_flat({"colour": "red"})
+
+
+def test_a_flat_train_config_from_gancli_0_1_loads():
+    old = {"preset": "quick", "dataset": "shapes", "model": "sagan", "res": 32, "ch": 8, "d_ch": 24, "z_dim": 128,
+           "attn_res": None, "loss": "hinge", "steps": 1600, "dry_run": False}
+    cfg = TrainConfig.from_dict(old)
+    assert cfg.model == ModelConfig(name="sagan", res=32, ch=8, d_ch=24, z_dim=128)
+    assert cfg.steps == 1600 and cfg.method == "gan"
+
+
+def test_a_model_config_with_the_removed_extra_field_loads():
+    assert ModelConfig.from_dict({"name": "sngan", "extra": {}}).name == "sngan"
+    with pytest.raises(GancliError, match="unknown fields: colour"):
+        ModelConfig.from_dict({"colour": 1})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"sn_target": 0.0}, "--sn-target must be a positive number"),
+    ({"shared_dim": 0}, "--shared-dim must be positive"),
+    ({"res": 48}, "unsupported resolution 48"),
+    ({"gp_weight": -1.0}, "--gp-weight must be >= 0"),
+    ({"eval_metrics": []}, "--eval-metrics takes a comma list"),
+])
+def test_bad_values_are_refused_once(options, message):
+    with pytest.raises(GancliError, match=message):
+        TrainConfig.from_options(options).validate()
+
+
+def test_bad_names_are_refused_by_their_registries():
+    from gancli.training import check_names
+
+    for options, message in (({"method": "began2"}, "unknown method 'began2'; choose one of: gan"),
+                             ({"loss": "hing"}, "unknown loss 'hing'"),
+                             ({"model": "sagn"}, "unknown model 'sagn'"),
+                             ({"eval_metrics": ["fid", "isc"]}, "unknown metric 'isc'; choose one of: fid, is, kid, prc")):
+        with pytest.raises(GancliError, match=message):
+            check_names(TrainConfig.from_options(options).validate())
+
+
+def test_init_and_cond_mode_are_checked_against_the_model():
+    from gancli.models import resolve_model
+
+    with pytest.raises(GancliError, match="unknown init 'glorot'"):
+        resolve_model(ModelConfig(init="glorot"))
+    with pytest.raises(GancliError, match="model sagan supports cond_mode proj, not 'concat'"):
+        resolve_model(ModelConfig(n_classes=3, cond_mode="concat"))
