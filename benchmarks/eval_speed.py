@@ -58,7 +58,7 @@ def main() -> None:
 
     req = EvalRequest(metrics=["fid"], n=args.n, feature_extractor=name, batch_size=args.batch_size)
     started = time.time()
-    ref = run_reference(dict(gen.state.get("train_config") or {}), gen.model_config.res, req)
+    ref = run_reference(dict(gen.checkpoint.train_config), gen.model_config.res, req)
     extractor = build_extractor(name, [spec.feature_layer, spec.logits_layer])
     ref_feats, cached = reference_features(ref, make_extract(extractor, "cpu"), name, [spec.feature_layer], args.batch_size)
     print(f"reference features: {ref.n} images in {time.time() - started:.1f} s{' (cached)' if cached else ''}")

@@ -48,16 +48,42 @@ def atomic_write_bytes(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as raw:
+            f = _RecordingWriter(raw)
+            try:
+                write(f)
+            except RuntimeError:
+                # torch.save's C++ writer reports a failed write as "unexpected pos ...": raise
+                # the OSError (no space left, file too large) that caused it instead
+                if f.error is not None:
+                    raise f.error from None
+                raise
+            raw.flush()
+            os.fsync(raw.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+class _RecordingWriter:
+    """A binary file that remembers the OSError of a failed write (for writers that hide it)."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.error: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self._raw.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
 
 
 def _umask() -> int:
@@ -86,7 +112,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (zipfile.BadZipFile, EOFError, RuntimeError) as err:
-        raise GancliError(f"{path} is not a readable checkpoint (truncated or corrupt: {_short(err)})") from None
+        raise GancliError(f"{path} is not a readable checkpoint (truncated or corrupt: {_short(err)})"
+                          f"{_intact_hint(path)}") from None
     except pickle.UnpicklingError as err:
         raise GancliError(
             f"{path} is a pickle that needs code to load, not a gancli checkpoint; gancli only loads "
@@ -115,6 +142,24 @@ def _upgrade_v1(state: dict[str, Any]) -> dict[str, Any]:
     state.update(format_version=2, method="gan", method_state={}, networks=nets,
                  ema={"G": ema} if ema is not None else {}, optimizers=opts)
     return state
+
+
+def _intact_hint(damaged: Path) -> str:
+    """"; the newest intact checkpoint beside it is ...", when there is one. last.pt is a hard link
+    to the newest step-N.pt, so damage to one is damage to both: look at the other files."""
+    try:
+        inode = damaged.stat().st_ino
+    except OSError:
+        inode = None
+    for candidate in reversed(files_by_step(damaged.parent, "pt")):
+        if candidate.stat().st_ino == inode:
+            continue
+        try:
+            torch.load(candidate, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001  (any failure: not intact)
+            continue
+        return f"; the newest intact checkpoint beside it is {candidate}: pass that file to --resume"
+    return ""
 
 
 def _short(err: BaseException) -> str:

@@ -42,6 +42,38 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+_SCALARS = {"int": int, "float": (int, float), "bool": bool, "str": str}
+
+
+def _value_fits(value: Any, annotation: str) -> bool:
+    """Whether ``value`` has the type a field annotation (as a string) names: int, float, bool, str,
+    list[...] and "X | None" (bool is no int here: ``steps: true`` is nonsense)."""
+    for option in (a.strip() for a in annotation.split("|")):
+        if option == "None" and value is None:
+            return True
+        if option.startswith("list[") and isinstance(value, list):
+            inner = option[5:-1]
+            if all(_value_fits(v, inner) for v in value):
+                return True
+        elif option in _SCALARS and not (isinstance(value, bool) and option != "bool"):
+            if isinstance(value, _SCALARS[option]):
+                return True
+    return False
+
+
+def check_types(obj: Any) -> None:
+    """Every field of dataclass ``obj`` holds a value of its annotated type (configs read from JSON
+    or from a checkpoint can hold anything)."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.type in _SCALARS or "|" in f.type or f.type.startswith("list["):
+            if not _value_fits(value, f.type):
+                raise GancliError(f"{_flag(f.name)} must be {f.type.replace(' | None', ' or none')}, got {value!r}")
+
+
+MAX_WIDTH = 2048  # --ch, --d-ch: BigGAN-deep's widest is 2048 at ch 128; beyond is a typo
+MAX_Z_DIM = 16384  # StyleGAN's z is 512, BigGAN's 120-128
+
 # ============================================================================================ model
 @dataclass
 class ModelConfig:
@@ -93,6 +125,7 @@ class ModelConfig:
 
     def check(self) -> None:
         """Values that are wrong whatever the model (the model's own rules: ``resolve_model``)."""
+        check_types(self)
         if self.res not in RESOLUTIONS:
             raise GancliError(
                 f"unsupported resolution {self.res}; choose one of: {', '.join(map(str, RESOLUTIONS))}"
@@ -101,10 +134,10 @@ class ModelConfig:
             raise GancliError("a model is conditioned on classes or on attributes, not both")
         if self.n_classes < 0 or self.n_attrs < 0:
             raise GancliError("n_classes and n_attrs must be >= 0")
-        for name in ("ch", "d_ch", "z_dim", "shared_dim"):
+        for name, most in (("ch", MAX_WIDTH), ("d_ch", MAX_WIDTH), ("z_dim", MAX_Z_DIM), ("shared_dim", MAX_Z_DIM)):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise GancliError(f"{_flag(name)} must be positive, got {value}")
+            if value is not None and not 1 <= value <= most:
+                raise GancliError(f"{_flag(name)} must be positive, at most {most}, got {value}")
         if not (math.isfinite(self.sn_target) and self.sn_target > 0):
             raise GancliError(f"--sn-target must be a positive number, got {self.sn_target}")
 
@@ -166,6 +199,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: str = "off"  # off | bf16 | fp16 (fp16 with a GradScaler, CUDA only)
     compile: bool = False
+    sync_bn: bool = False  # under torchrun: batch-norm statistics over the global batch (BigGAN's cross-replica BN)
     out: str | None = None  # run directory; default runs/<dataset>-<model>-<res>-<time>
     log_every: int = 100
     sample_every: int = 1000
@@ -177,6 +211,7 @@ class TrainConfig:
     feature_extractor: str | None = None  # None: shapes-net for shapes, else inception
     inception_weights: str | None = None  # a local copy of the Inception weights
     resume: str | None = None
+    allow_data_change: bool = False  # --resume although the dataset changed (no longer an exact resume)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -223,10 +258,24 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Values, once, before anything is built (names: ``gancli.training.check_names``)."""
+        check_types(self)
+        if not isinstance(self.model, ModelConfig):
+            raise GancliError(f"the model config must be a table of model options, got {self.model!r}")
         self.model.check()
         for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every"):
             if getattr(self, name) <= 0:
                 raise GancliError(f"{_flag(name)} must be positive, got {getattr(self, name)}")
+        if self.data_size is not None and self.data_size < 1:
+            raise GancliError(f"--data-size must be at least 1, got {self.data_size}")
+        for name in ("lr_g", "lr_d", "ema_decay", "lr_decay", "ortho_reg", "beta1", "beta2", "gp_weight"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise GancliError(f"{_flag(name)} must be a finite number, got {value}")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise GancliError(f"{_flag(name)} must be in [0, 1) (Adam's moment decay), got {getattr(self, name)}")
+        if self.ortho_reg < 0:
+            raise GancliError(f"--ortho-reg must be >= 0, got {self.ortho_reg}")
         if self.eval_every < 0:
             raise GancliError(f"--eval-every must be >= 0 (0: no evaluation), got {self.eval_every}")
         if self.eval_every and self.eval_n < 2:
@@ -248,8 +297,6 @@ class TrainConfig:
             raise GancliError(f"unknown --amp {self.amp!r}; choose one of: off, bf16, fp16")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise GancliError(f"unknown --device {self.device!r}; choose one of: auto, cpu, cuda, mps")
-        if self.reuse_fake and self.n_dis != 1:
-            raise GancliError("--reuse-fake needs --n-dis 1 (the G step reuses the one D step's fakes)")
         return self
 
 

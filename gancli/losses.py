@@ -116,19 +116,30 @@ def get_loss(name: str, gp_weight: float | None = None) -> GANLoss:
     return LOSSES.get(name)(gp_weight=gp_weight)
 
 
+def interpolates(real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """x_hat = eps x_real + (1 - eps) x_fake, eps ~ U(0, 1) per sample, detached and requiring grad."""
+    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype, generator=generator)
+    return (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
+
+
+def penalty_of(critic_out: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """E[(||grad_x_hat critic_out||_2 - 1)^2], differentiable (``create_graph``) in the critic."""
+    (grad,) = torch.autograd.grad(critic_out.sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+
+
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
                      fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """E[(||grad_x critic(x_hat)||_2 - 1)^2] on random interpolates x_hat (one eps per sample).
 
-    ``critic`` maps (N, C, H, W) -> (N,); pass a closure that binds the labels."""
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype, generator=generator)
-    x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
+    ``critic`` maps (N, C, H, W) -> (N,); pass a closure that binds the labels. (The ``gan``
+    method runs the critic on interpolates inside D's one forward instead: ``penalty_of``.)"""
+    x_hat = interpolates(real, fake, generator)
     # The penalty is differentiated twice; fused attention kernels have no double backward, so the
     # critic runs its attention through SDPA's math backend here (same values, more memory).
     with sdpa_kernel(SDPBackend.MATH):
         out = critic(x_hat)
-    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+    return penalty_of(out, x_hat)
 
 
 def orthogonal_regularization(net: nn.Module) -> torch.Tensor:

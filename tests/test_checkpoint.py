@@ -58,3 +58,29 @@ def test_run_folders_and_step_files(tmp_path):
     (run / "config.json").write_text("{}")
     assert run_dir_of(run / "checkpoints" / "last.pt") == run
     assert save_checkpoint(tmp_path / "x.pt", {"step": 1}).exists()
+
+
+def test_resume_continues_a_format_1_run(tmp_path):
+    """A run trained by gancli 0.1 (format-1 checkpoint, flat train config) resumes and trains on."""
+    from gancli.config import TrainConfig
+    from gancli.training import load_resume, resume_config, train
+
+    cfg = TrainConfig.from_flat({"ch": 4, "batch_size": 4, "data_size": 32, "steps": 2, "ckpt_every": 2,
+                                 "log_every": 1, "device": "cpu", "out": str(tmp_path / "run")})
+    first = train(cfg, show_progress=False)
+    v2 = load_checkpoint(first.last_checkpoint)
+    flat = {k: v for k, v in v2["train_config"].items() if k != "model"}
+    flat.update(model="sagan", res=32, ch=4, d_ch=None, z_dim=128, attn_res=None, dry_run=False)
+    v1 = {k: v for k, v in v2.items() if k not in ("networks", "ema", "optimizers", "method", "method_state")}
+    v1.update(format_version=1, train_config=flat, G=v2["networks"]["G"], D=v2["networks"]["D"],
+              G_ema=v2["ema"]["G"], opt_g=v2["optimizers"]["g"], opt_d=v2["optimizers"]["d"])
+    path = tmp_path / "run" / "checkpoints" / "last.pt"
+    path.unlink()
+    for old in (tmp_path / "run" / "checkpoints").glob("step-*.pt"):
+        old.unlink()
+    torch.save(v1, path)
+    state, run_dir = load_resume(str(tmp_path / "run"))
+    resumed = train(resume_config(state, {"steps": 4}), show_progress=False, resume_state=state, resume_dir=run_dir)
+    assert resumed.step == 4 and resumed.steps_done == 2
+    after = load_checkpoint(resumed.last_checkpoint)
+    assert after["format_version"] == 2 and after["train_config"]["model"]["ch"] == 4

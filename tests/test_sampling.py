@@ -1,6 +1,9 @@
 """Sampling core: the truncated normal itself, slerp, labels, layouts, determinism, files, resolution."""
+import gc
 import os
 import time
+import weakref
+import zipfile
 
 import numpy as np
 import pytest
@@ -10,12 +13,18 @@ from scipy import stats
 from gancli.checkpoint import resolve_checkpoint
 from gancli.errors import GancliError
 from gancli.sampling import (
+    InPieces,
     SampleRequest,
+    TruncatedNormalRows,
+    check_grid,
+    labels_in_pieces,
+    labels_like_data,
     load_generator,
     parse_attrs,
     parse_classes,
     sample,
     sample_to_files,
+    save_npz,
     slerp,
     truncated_normal,
 )
@@ -211,8 +220,10 @@ def test_bad_requests(gen, req, message):
 # ------------------------------------------------------------------------------------ files
 def test_files_npz_individual_and_gif(gen, tmp_path):
     out = tmp_path / "out" / "grid.png"
-    s, written = sample_to_files(gen, SampleRequest(n=5, seed=0), out, npz=tmp_path / "s.npz",
-                                 individual=tmp_path / "each")
+    written = sample_to_files(gen, SampleRequest(n=5, seed=0), out, npz=tmp_path / "s.npz",
+                              individual=tmp_path / "each")
+    s = written.samples
+    assert written.n_images == 5 and written.image_size == (32, 32)
     from PIL import Image
 
     assert Image.open(out).size == (3 * 34 + 2, 2 * 34 + 2)  # ceil(sqrt(5)) = 3 per row, 2 rows
@@ -223,7 +234,7 @@ def test_files_npz_individual_and_gif(gen, tmp_path):
     files = sorted((tmp_path / "each").iterdir())
     assert [f.name for f in files] == [f"000{i}.png" for i in range(5)]
     np.testing.assert_array_equal(np.asarray(Image.open(files[2])), s.images[2].numpy())
-    _, written = sample_to_files(gen, SampleRequest(n=2, interp=4), tmp_path / "walk.png")
+    written = sample_to_files(gen, SampleRequest(n=2, interp=4), tmp_path / "walk.png")
     gif = Image.open(written.gif)
     assert written.gif == tmp_path / "walk.gif" and gif.n_frames == 6  # 4 there, 2 back
 
@@ -236,6 +247,185 @@ def test_unwritable_destinations_write_nothing(gen, tmp_path):
         with pytest.raises(GancliError, match="cannot write"):
             sample_to_files(gen, SampleRequest(n=2), **kwargs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "runs"]
+
+
+# ------------------------------------------------------------------------------------ streaming
+def _random_pieces(total, seed):
+    rng, sizes = np.random.default_rng(seed), []
+    while sum(sizes) < total:
+        sizes.append(min(int(rng.integers(1, 40)), total - sum(sizes)))
+    return sizes
+
+
+FREQ = torch.tensor([0.1, 0.0, 0.3, 0.6], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("draw,unit,min_last", [
+    (lambda size, g: torch.randn(size, generator=g), 16, 16),
+    (lambda size, g: torch.multinomial(FREQ, size, replacement=True, generator=g), 2, 2),
+    (lambda size, g: torch.rand(size, generator=g, dtype=torch.float64), 1, 1),
+], ids=["randn", "multinomial", "rand"])
+@pytest.mark.parametrize("total", [1, 2, 15, 16, 17, 33, 1000, 4099])
+def test_a_draw_in_pieces_equals_the_one_draw(draw, unit, min_last, total):
+    whole = draw(total, torch.Generator().manual_seed(3))
+    for trial in range(4):  # pieces of 1 included: randn and multinomial take other paths for them
+        drawn = InPieces(draw, total, torch.Generator().manual_seed(3), unit, min_last)
+        assert torch.equal(torch.cat([drawn.take(k) for k in _random_pieces(total, trial)]), whole)
+
+
+@pytest.mark.parametrize("n,dim,t", [(50, 128, None), (50, 128, 2.0), (50, 128, 0.5), (20, 120, 0.05),
+                                     (2, 7, 0.5), (9, 3, 1.0)])
+def test_truncated_rows_in_pieces_equal_truncated_normal(n, dim, t):
+    whole = truncated_normal(n, dim, t, torch.Generator().manual_seed(7))
+    generator = torch.Generator().manual_seed(7)
+    rows = TruncatedNormalRows(n, dim, t, generator)
+    assert torch.equal(torch.cat([rows.take(k) for k in _random_pieces(n, n)]), whole)
+    assert torch.equal(generator.get_state(), torch.Generator().manual_seed(7).get_state())  # not advanced
+
+
+@pytest.mark.parametrize("label_kind", ["class", "attrs", "none"])
+def test_labels_in_pieces_equal_labels_like_data(tmp_path, label_kind):
+    write_tiny_run(tmp_path / "run", label_kind=label_kind,
+                   label_frequencies={"class": [0.2, 0, 0, 0.1, 0.3, 0, 0, 0.4], "attrs": [0.5, 0.1, 0.9]}.get(label_kind))
+    g = load_generator(tmp_path / "run")
+    whole = labels_like_data(g.model_config, g.dataset, 101, torch.Generator().manual_seed(5))
+    take = labels_in_pieces(g.model_config, g.dataset, 101, torch.Generator().manual_seed(5))
+    parts = [take(k) for k in _random_pieces(101, 1)]
+    if label_kind == "none":
+        assert whole is None and all(p is None for p in parts)
+    else:
+        assert torch.equal(torch.cat(parts), whole) and torch.cat(parts).dtype == whole.dtype
+
+
+@pytest.mark.parametrize("label_kind,req", [
+    ("class", SampleRequest(n=23, seed=5, batch_size=5, truncation=[0.7])),
+    ("class", SampleRequest(n=21, seed=6, batch_size=4, classes="all")),  # 8 rows of 3
+    ("class", SampleRequest(n=3, seed=2, batch_size=4, interp=5)),  # soft one-hot labels
+    ("attrs", SampleRequest(n=13, seed=8, batch_size=6, attrs="Male")),
+    ("none", SampleRequest(n=11, seed=9, batch_size=3, truncation=[1.0, 0.3])),
+])
+def test_streamed_npz_and_folder_equal_the_images_in_memory(tmp_path, label_kind, req):
+    write_tiny_run(tmp_path / "run", label_kind=label_kind)
+    g = load_generator(tmp_path / "run")
+    in_memory = sample(g, req)
+    save_npz(tmp_path / "savez.npz", in_memory)  # np.savez of all images at once, as before streaming
+    written = sample_to_files(g, req, None, npz=tmp_path / "s.npz", individual=tmp_path / "each")
+    assert written.samples is None and written.grid is None  # nothing kept, no grid
+    assert written.n_images == len(in_memory.images) and written.image_size == (32, 32)
+    data = np.load(tmp_path / "s.npz")
+    assert data["images"].dtype == np.uint8 and data["images"].shape == (len(in_memory.images), 32, 32, 3)
+    np.testing.assert_array_equal(data["images"], in_memory.images.numpy())
+    if in_memory.labels is None:
+        assert data.files == ["images"]
+    else:
+        assert data["labels"].dtype == in_memory.labels.numpy().dtype
+        np.testing.assert_array_equal(data["labels"], in_memory.labels.numpy())
+    with zipfile.ZipFile(tmp_path / "s.npz") as ours, zipfile.ZipFile(tmp_path / "savez.npz") as theirs:
+        assert ours.namelist() == theirs.namelist()
+        for name in ours.namelist():  # the very bytes np.save writes, header included
+            assert ours.read(name) == theirs.read(name)
+    from PIL import Image
+
+    pngs = sorted((tmp_path / "each").iterdir())
+    assert len(pngs) == len(in_memory.images)
+    for i in (0, len(pngs) // 2, len(pngs) - 1):
+        np.testing.assert_array_equal(np.asarray(Image.open(pngs[i])), in_memory.images[i].numpy())
+
+
+class CountingG(torch.nn.Module):
+    """Wraps G: records each batch size, how many image batches made earlier are still alive when the
+    next is asked for, and raises on call ``fail_at``."""
+
+    def __init__(self, G, alive, fail_at=None):
+        super().__init__()
+        self.G, self.alive, self.fail_at = G, alive, fail_at
+        self.sizes, self.alive_at_call = [], []
+
+    def forward(self, z, y):
+        gc.collect()
+        self.alive_at_call.append(sum(ref() is not None for ref in self.alive))
+        self.sizes.append(len(z))
+        if len(self.sizes) == self.fail_at:
+            raise RuntimeError("CUDA out of memory (pretend)")
+        return self.G(z, y)
+
+
+@pytest.fixture
+def counted(gen, monkeypatch):
+    """``gen`` with a CountingG, every uint8 batch tracked, and every randn / multinomial size recorded."""
+    import gancli.viz.grid as grid
+
+    alive, draws = [], []
+
+    def tracked_to_uint8(x):
+        images = to_uint8(x)
+        alive.append(weakref.ref(images))
+        return images
+
+    def recorded(fn):
+        def draw(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            draws.append(out.numel())
+            return out
+        return draw
+
+    to_uint8 = grid.to_uint8
+    monkeypatch.setattr(grid, "to_uint8", tracked_to_uint8)
+    monkeypatch.setattr(torch, "randn", recorded(torch.randn))
+    monkeypatch.setattr(torch, "multinomial", recorded(torch.multinomial))
+    monkeypatch.setattr(gen, "G", CountingG(gen.G, alive))
+    return gen, draws
+
+
+@pytest.mark.parametrize("truncation", [None, [0.5]])
+def test_npz_and_folder_are_written_one_batch_at_a_time(counted, tmp_path, truncation):
+    gen, draws = counted
+    n, batch = 530, 40  # 530 x 128 z values: more than the 65,536 a truncation's counting pass draws at once
+    written = sample_to_files(gen, SampleRequest(n=n, seed=1, batch_size=batch, truncation=truncation), None,
+                              npz=tmp_path / "s.npz", individual=tmp_path / "each")
+    assert gen.G.sizes == [batch] * (n // batch) + [n % batch]  # never more than a batch asked of G
+    assert gen.G.alive_at_call == [0] * len(gen.G.sizes)  # and no earlier batch held while it makes the next
+    z_values = batch * gen.model_config.z_dim
+    assert max(draws) <= (z_values + 15 if truncation is None else 1 << 16)  # z and labels drawn piece by piece
+    assert written.n_images == n and np.load(tmp_path / "s.npz")["images"].shape == (n, 32, 32, 3)
+    assert len(list((tmp_path / "each").iterdir())) == n
+
+
+def test_a_failure_midway_leaves_no_npz_and_no_folder(counted, tmp_path):
+    gen, _ = counted
+    gen.G.fail_at = 3
+    (tmp_path / "out").mkdir()
+    with pytest.raises(RuntimeError, match="out of memory"):
+        sample_to_files(gen, SampleRequest(n=20, batch_size=4), None, npz=tmp_path / "out" / "s.npz",
+                        individual=tmp_path / "out" / "each")
+    assert gen.G.sizes == [4, 4, 4]  # it failed on the third batch, after two were written
+    assert list((tmp_path / "out").iterdir()) == []  # no npz, no temporary file, no half folder
+    (tmp_path / "out" / "s.npz").write_bytes(b"earlier")
+    (tmp_path / "out" / "each").mkdir()
+    gen.G.sizes = []
+    with pytest.raises(RuntimeError, match="out of memory"):
+        sample_to_files(gen, SampleRequest(n=20, batch_size=4), None, npz=tmp_path / "out" / "s.npz",
+                        individual=tmp_path / "out" / "each")
+    assert (tmp_path / "out" / "s.npz").read_bytes() == b"earlier"  # the old file, untouched
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["each", "s.npz"]
+    assert list((tmp_path / "out" / "each").iterdir()) == []
+
+
+def test_a_grid_too_large_is_refused_before_anything_is_made(counted, tmp_path):
+    gen, _ = counted
+    for req, size in ((SampleRequest(n=5000), "2416x2416 px"), (SampleRequest(n=10, nrow=1000), "34002x36 px"),
+                      (SampleRequest(n=1_000_000, classes="all"), "4250002x274 px")):
+        with pytest.raises(GancliError, match=f"a grid of {req.n if req.classes is None else 1_000_000} images "
+                                              f"\\({size}\\) is too large to be a picture \\(at most 4096 images, "
+                                              "16384 px a side\\); write them with --npz or --individual instead "
+                                              "of a grid, or lower -n$"):
+            sample_to_files(gen, req, tmp_path / "grid.png", npz=tmp_path / "s.npz")
+    assert gen.G.sizes == [] and sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    check_grid(4096, 64, 32, 32)  # the largest grid allowed at 32 px: 64 x 64 images, 2178 px a side
+    with pytest.raises(GancliError, match="a grid of 256 images \\(16418x16418 px\\)"):
+        check_grid(256, 16, 1024, 1024)  # few images, but too many pixels a side
+    with pytest.raises(GancliError, match="a grid of 100 images \\(10242x10242 px\\)"):
+        check_grid(100, 10, 1022, 1022)  # under 16384 a side, but 105M pixels: more than PIL opens without a warning
 
 
 # ------------------------------------------------------------------------------------ which checkpoint

@@ -74,7 +74,7 @@ def print_result(result) -> None:
     table.add_column("value", justify="right")
     from gancli.metrics.registry import present
 
-    rows = [(metric.title, metric.show(m)) for metric in present(m)]
+    rows = [row for metric in present(m) for row in metric.table_rows(m)]
     rows += [(f"FID, {len(m.get('fid_chunks', []))} chunks of {m.get('chunk_size')}",
               f"{m['fid_chunks_mean']:.4g} ± {m['fid_chunks_std']:.2g}" if "fid_chunks_mean" in m else None),
              ("class accuracy", f"{100 * m['class_accuracy']:.1f}%" if "class_accuracy" in m else None)]

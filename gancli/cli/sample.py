@@ -13,7 +13,6 @@ from gancli.config import SampleRequest
 D = SampleRequest  # the defaults
 
 
-
 def parse_truncation(text: Optional[str]) -> Optional[list[float]]:
     from gancli.errors import GancliError
 
@@ -35,8 +34,8 @@ def sample_command(
     seed: Annotated[Optional[int], typer.Option(help="Seed for z and labels: same seed, same images [random, printed].")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Images per G forward (bounds memory).")] = D.batch_size,
-    out: Annotated[Optional[Path], typer.Option(help="Grid PNG to write [samples.png, or none when only --npz / --individual is given].")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per G forward; --npz and --individual are written a batch at a time (bounds memory).")] = D.batch_size,
+    out: Annotated[Optional[Path], typer.Option(help="Grid PNG to write, at most 4096 images [samples.png, or none when only --npz / --individual is given].")] = None,
     nrow: Annotated[Optional[int], typer.Option(help="Images per grid row [ceil(sqrt(n))].")] = None,
     individual: Annotated[Optional[Path], typer.Option(help="Also write one PNG per image into this folder.")] = None,
     npz: Annotated[Optional[Path], typer.Option(help="Also write images uint8 (N, H, W, 3) and labels to this .npz.")] = None,
@@ -54,9 +53,9 @@ def sample_command(
         out = Path("samples.png")
     gen = load_generator(target, ema=ema, device=resolve_device(device))
     typer.echo(f"using {gen.path} ({gen.how}; step {gen.step}, {'EMA' if gen.ema else 'raw'} weights)", err=True)
-    samples, written = sample_to_files(gen, req, out, npz=npz, individual=individual)
-    h, w = samples.images.shape[1:3]
+    written = sample_to_files(gen, req, out, npz=npz, individual=individual)
+    h, w = written.image_size
     files = [str(p) for p in (written.grid, written.gif, written.npz) if p is not None]
     if written.individual is not None:
-        files.append(f"{written.individual}/ ({len(samples.images)} PNGs)")
-    typer.echo(f"wrote {', '.join(files)}: {len(samples.images)} images, {h}x{w}, seed {req.seed}")
+        files.append(f"{written.individual}/ ({written.n_images} PNGs)")
+    typer.echo(f"wrote {', '.join(files)}: {written.n_images} images, {h}x{w}, seed {req.seed}")

@@ -6,6 +6,9 @@ checks it); the defaults shown in ``--help`` are read from those dataclasses and
 from __future__ import annotations
 
 import json
+import shlex
+import signal
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -35,6 +38,9 @@ def d(option: str, unset: str | None = None) -> str:
     return f"[{shown}]"
 
 
+COND_MODE_DEFAULT = "the model's: concat for dcgan, else proj"
+
+
 @command("train")
 def train_command(
     dataset: Annotated[Optional[str], typer.Argument(help=f"shapes (built in), folder, cifar10, mnist, fashion-mnist, celeba {d('dataset')}.")] = None,
@@ -54,7 +60,7 @@ def train_command(
     z_dim: Annotated[Optional[int], typer.Option(help=f"Latent size {d('z_dim')}.")] = None,
     attn_res: Annotated[Optional[str], typer.Option(help=f"Self-attention resolutions, e.g. 16 or 16,32 {d('attn_res', 'the model default')}.")] = None,
     attn_pool: Annotated[Optional[bool], typer.Option("--attn-pool/--no-attn-pool", help=f"2x2 max-pool the attention keys and values (SAGAN, BigGAN) {d('attn_pool')}.")] = None,
-    cond_mode: Annotated[Optional[str], typer.Option(help=f"Conditioning: proj (CBN in G + projection D) or concat (dcgan's cGAN) {d('cond_mode', 'proj')}.")] = None,
+    cond_mode: Annotated[Optional[str], typer.Option(help=f"Conditioning: proj (CBN in G + projection D) or concat (dcgan's cGAN) {d('cond_mode', COND_MODE_DEFAULT)}.")] = None,
     sn_g: Annotated[Optional[bool], typer.Option("--sn-g/--no-sn-g", help=f"Spectral norm in G {d('sn_g', 'the model default: on for sagan, biggan')}.")] = None,
     sn_d: Annotated[Optional[bool], typer.Option("--sn-d/--no-sn-d", help=f"Spectral norm in D {d('sn_d')}.")] = None,
     sn_target: Annotated[Optional[float], typer.Option(help=f"Spectral norm target K in W K / sigma(W) {d('sn_target')}.")] = None,
@@ -80,12 +86,14 @@ def train_command(
     device: Annotated[Optional[str], typer.Option(help=f"auto, cpu, cuda, cuda:N, mps {d('device')}.")] = None,
     amp: Annotated[Optional[str], typer.Option(help=f"Mixed precision: off, bf16, fp16 (CUDA, with a GradScaler) {d('amp')}.")] = None,
     compile: Annotated[Optional[bool], typer.Option("--compile", help="torch.compile the networks [off].")] = None,
+    sync_bn: Annotated[Optional[bool], typer.Option("--sync-bn/--no-sync-bn", help=f"Under torchrun: batch-norm statistics over the global batch (BigGAN's cross-replica BN) {d('sync_bn')}.")] = None,
     out: Annotated[Optional[str], typer.Option(help="Run directory [runs/DATASET-MODEL-RES-TIME].")] = None,
     log_every: Annotated[Optional[int], typer.Option(help=f"Steps between metrics.jsonl lines {d('log_every')}.")] = None,
     sample_every: Annotated[Optional[int], typer.Option(help=f"Steps between sample grids {d('sample_every')}.")] = None,
     ckpt_every: Annotated[Optional[int], typer.Option(help=f"Steps between checkpoints {d('ckpt_every')}.")] = None,
     keep: Annotated[Optional[int], typer.Option(help=f"Step checkpoints kept besides last.pt; 0 keeps all {d('keep')}.")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue from a checkpoint file or run directory.")] = None,
+    allow_data_change: Annotated[Optional[bool], typer.Option("--allow-data-change", help="With --resume: go on although the dataset changed (no longer an exact resume) [off].")] = None,
     eval_every: Annotated[Optional[int], typer.Option(help=f"Steps between evaluations of G_ema into metrics.jsonl; 0: none {d('eval_every')}.")] = None,
     eval_n: Annotated[Optional[int], typer.Option(help=f"Generated images per evaluation {d('eval_n')}.")] = None,
     eval_metrics: Annotated[Optional[str], typer.Option(help=f"Metrics per evaluation: a comma list of fid, is, kid, prc {d('eval_metrics')}.")] = None,
@@ -110,8 +118,9 @@ def train_command(
                  sn_d=sn_d, sn_target=sn_target, init=init, shared_dim=shared_dim, hier=hier, loss=loss,
                  gp_weight=gp_weight, steps=steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
                  beta2=beta2, n_dis=n_dis, ema=ema, ema_decay=ema_decay, lr_decay=lr_decay, ortho_reg=ortho_reg,
-                 reuse_fake=reuse_fake, split_d=split_d, seed=seed, device=device, amp=amp, compile=compile, out=out,
+                 reuse_fake=reuse_fake, split_d=split_d, seed=seed, device=device, amp=amp, compile=compile, sync_bn=sync_bn, out=out,
                  log_every=log_every, sample_every=sample_every, ckpt_every=ckpt_every, keep=keep, resume=resume,
+                 allow_data_change=allow_data_change,
                  eval_every=eval_every, eval_n=eval_n, eval_metrics=split_list(eval_metrics),
                  feature_extractor=feature_extractor, inception_weights=inception_weights)
     explicit = {k: v for k, v in given.items() if v is not None}
@@ -127,8 +136,10 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
     state = resume_dir = None
     if "resume" in explicit:
         state, resume_dir = load_resume(explicit["resume"])
-        if "out" in explicit:
-            raise GancliError("--resume continues in the checkpoint's own run directory; drop --out")
+        out = explicit.pop("out", None)
+        if out is not None and Path(out).resolve() != resume_dir.resolve():
+            raise GancliError(f"--resume continues in the checkpoint's own run directory ({resume_dir}); "
+                              "drop --out or give that directory")
         cfg = resume_config(state, explicit)
     else:
         cfg = TrainConfig.from_options(explicit)
@@ -140,11 +151,18 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
                                "dataset": dataset_info(dataset)}, indent=2))
         return
     result = train(cfg, show_progress=show_progress, resume_state=state, resume_dir=resume_dir)
+    if result.skipped:
+        typer.echo(f"note: the dataset's loader skipped files: {result.skipped}", err=True)
+    if result.metrics_dropped:
+        typer.echo(f"resumed at step {result.step - result.steps_done}: dropped {result.metrics_dropped} "
+                   "metrics.jsonl records logged after that checkpoint", err=True)
     if result.interrupted:
-        typer.echo(f"interrupted at step {result.step}; saved {result.last_checkpoint}; "
-                   f"continue with: gancli train --resume {result.run_dir}", err=True)
-        raise typer.Exit(130)
-    typer.echo(f"trained {result.step} steps in {result.wall_time:.0f} s; last grid: {result.last_grid}; "
+        name = signal.Signals(result.signal).name if result.signal else "SIGINT"
+        typer.echo(f"stopped by {name} at step {result.step}; saved {result.last_checkpoint}; "
+                   f"continue with: gancli train --resume {shlex.quote(str(result.run_dir))}", err=True)
+        raise typer.Exit(128 + int(result.signal or signal.SIGINT))
+    span = f" (steps {result.step - result.steps_done} -> {result.step})" if result.steps_done != result.step else ""
+    typer.echo(f"trained {result.steps_done} steps{span} in {result.wall_time:.0f} s; last grid: {result.last_grid}; "
                f"checkpoint: {result.last_checkpoint}")
     if result.last_eval is not None:
         from gancli.training.progress import format_eval

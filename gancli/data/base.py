@@ -7,6 +7,7 @@ dataset as float32 in [-1, 1]: ``x = u8 / 127.5 - 1``.
 from __future__ import annotations
 
 import operator
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -99,6 +100,65 @@ def resize_uint8(images: torch.Tensor, res: int, chunk_pixels: int = 1 << 24) ->
     return out
 
 
+# Why a file was left out (the keys of SkipReport.counts).
+NOT_AN_IMAGE, UNREADABLE, TOO_LARGE, MISSING = "not an image", "unreadable", "too large", "missing"
+
+
+class SkipReport:
+    """Files a loader left out, counted by reason, with the first few names of each, so that a
+    user can find them: ``describe()`` ends with :meth:`summary`, e.g.
+    ``3 files skipped (2 unreadable: owl/broken.png, b.png; 1 not an image: notes.txt)``.
+
+    Reasons used: "not an image" (other extensions, loose files, files in sub-folders that hold
+    no images), "unreadable" (corrupt, truncated, or not a format gancli reads), "too large"
+    (declared size over the pixel cap), "missing" (listed but not on disk). Safe to add to from
+    the decoding threads.
+    """
+
+    MAX_NAMES = 3
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+        self.names: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, reason: str, names: Sequence[str] | str) -> None:
+        """Count ``names`` (one name, or several) as skipped for ``reason``."""
+        names = [names] if isinstance(names, str) else list(names)
+        if not names:
+            return
+        with self._lock:
+            self.counts[reason] = self.counts.get(reason, 0) + len(names)
+            kept = self.names.setdefault(reason, [])
+            kept += names[: self.MAX_NAMES - len(kept)]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def details(self) -> str:
+        """``"k reason: name, name, ...; ..."`` (in the order reasons were first met)."""
+        parts = []
+        for reason, count in self.counts.items():
+            more = ", ..." if count > len(self.names[reason]) else ""
+            parts.append(f"{count} {reason}: {', '.join(self.names[reason])}{more}")
+        return "; ".join(parts)
+
+    def summary(self) -> str:
+        """``"N files skipped (details)"``; "" when nothing was skipped."""
+        return f"{self.total} files skipped ({self.details()})" if self.total else ""
+
+    def __getstate__(self) -> dict:  # a DataLoader with worker processes pickles the dataset
+        return {"counts": self.counts, "names": self.names}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+        self.counts, self.names = state["counts"], state["names"]
+
+    def __repr__(self) -> str:
+        return f"<SkipReport {self.summary() or 'nothing skipped'}>"
+
+
 class GanDataset(Dataset):
     """Images plus labels, at one resolution, in the form every GAN in gancli consumes.
 
@@ -112,7 +172,8 @@ class GanDataset(Dataset):
         attr_names: attribute names when label_kind == "attrs", else [].
         labels: int64 ``(N,)`` (zeros for "none") or float32 ``(N, k)`` multi-hot 0/1 for "attrs".
         images: uint8 ``(N, C, R, R)`` when held in memory, else None (decoded per item).
-        skipped: files skipped as corrupt or not images.
+        skipped: number of files left out (``skip_report.total``).
+        skip_report: :class:`SkipReport`, those files by reason, with a few names of each.
 
     Subclasses that decode lazily implement ``_decode(index) -> (uint8 (C, R, R), label)``
     and may override ``_decode_batch`` with a vectorised version.
@@ -129,7 +190,7 @@ class GanDataset(Dataset):
         class_names: Sequence[str] = (),
         attr_names: Sequence[str] = (),
         images: torch.Tensor | None = None,
-        skipped: int = 0,
+        skipped: SkipReport | None = None,
     ):
         if label_kind not in LABEL_KINDS:
             raise ValueError(f"label_kind must be one of {LABEL_KINDS}, got {label_kind!r}")
@@ -152,7 +213,11 @@ class GanDataset(Dataset):
         self.attr_names = list(attr_names) if label_kind == "attrs" else []
         self.labels = labels
         self.images = images
-        self.skipped = skipped
+        self.skip_report = skipped if skipped is not None else SkipReport()
+
+    @property
+    def skipped(self) -> int:
+        return self.skip_report.total
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -212,7 +277,7 @@ class GanDataset(Dataset):
         storage = "in memory" if self.images is not None else "decoded per item"
         line = f"{self.name}: {len(self)} images, {self.resolution}x{self.resolution} {colour}, {labels}, {storage}"
         if self.skipped:
-            line += f", {self.skipped} files skipped (corrupt or not images)"
+            line += f", {self.skip_report.summary()}"
         return line
 
     def __repr__(self) -> str:

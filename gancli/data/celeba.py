@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gancli.data.base import DATASETS, GanDataset, check_split, subset_indices
+from gancli.data.base import DATASETS, MISSING, GanDataset, SkipReport, check_split, subset_indices
 from gancli.data.image_files import ImageFileDataset
 from gancli.errors import GancliError
 
@@ -62,7 +62,7 @@ def parse_attributes(path: Path) -> tuple[list[str], list[str], np.ndarray]:
     Line 1: the image count; line 2: k attribute names; then ``filename v1 ... vk`` with -1 / 1
     (0 is read as absent too).
     """
-    lines = [line for line in Path(path).read_text().splitlines() if line.strip()]
+    lines = [line for line in _read_text(path).splitlines() if line.strip()]
     if len(lines) < 2:
         raise GancliError(f"{path} is too short: expected a count line and a line of attribute names")
     names = lines[1].split()
@@ -82,15 +82,23 @@ def parse_attributes(path: Path) -> tuple[list[str], list[str], np.ndarray]:
 def parse_partition(path: Path) -> dict[str, int]:
     """list_eval_partition.txt -> ``{filename: 0 train | 1 valid | 2 test}``."""
     partition = {}
-    with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
-                raise GancliError(f"{path} line {number}: expected 'filename 0|1|2', got {line.strip()!r}")
-            partition[fields[0]] = int(fields[1])
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+            raise GancliError(f"{path} line {number}: expected 'filename 0|1|2', got {line.strip()[:80]!r}")
+        partition[fields[0]] = int(fields[1])
     return partition
+
+
+def _read_text(path: Path) -> str:
+    """The file as text (the CelebA lists are ASCII); a binary file is one GancliError line, not a
+    UnicodeDecodeError traceback."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise GancliError(f"{path} is not a text file (byte {error.start} is not UTF-8); is it the CelebA list?") from None
 
 
 def _select_attributes(names: list[str], attrs: list[str] | None) -> list[int]:
@@ -139,11 +147,12 @@ def build_celeba(*, root, res, cond, attrs, split, download, seed, size) -> GanD
     # One directory listing is far cheaper than a stat per file (202,599 of them).
     on_disk = set(os.listdir(base / IMAGE_DIR))
     present = [i for i in rows if files[i] in on_disk]
-    skipped = len(rows) - len(present)
+    report = SkipReport()
+    report.add(MISSING, [files[i] for i in rows if files[i] not in on_disk])
     if not present:
         raise GancliError(
             f"celeba split '{split}' has no images in {base / IMAGE_DIR}/"
-            + (f" ({skipped} listed files are missing)" if skipped else "")
+            + (f" ({report.total} listed files are missing)" if report.total else "")
         )
     keep = subset_indices(len(present), size, seed)
     if keep is not None:
@@ -155,5 +164,5 @@ def build_celeba(*, root, res, cond, attrs, split, download, seed, size) -> GanD
     return ImageFileDataset(
         paths=[base / IMAGE_DIR / files[i] for i in present], crop=CROP, name="celeba", resolution=res,
         label_kind="attrs" if cond else "none", labels=labels,
-        attr_names=[names[c] for c in columns], skipped=skipped,
+        attr_names=[names[c] for c in columns], skipped=report,
     )

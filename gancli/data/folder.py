@@ -5,9 +5,10 @@ Layouts:
     ROOT/<class>/**/*.jpg ...      one sub-folder per class: class-conditional, classes sorted by name
 
 Images are converted to RGB, centre-cropped to a square and resized to R. Files that are not
-images, or that fail to decode, are skipped and counted. Up to IN_MEMORY_MAX_IMAGES images are
-decoded once and kept in memory; larger folders get a cheap header check up front and are
-decoded per item.
+images, fail to decode or declare too many pixels are skipped, and listed by reason in the
+dataset's ``skip_report`` (which ``describe()`` ends with), so that none goes missing silently.
+Up to IN_MEMORY_MAX_IMAGES images are decoded once and kept in memory; larger folders get a cheap
+header check up front and are decoded per item.
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ import torch
 
 from gancli.data.base import (
     DATASETS,
+    NOT_AN_IMAGE,
     GanDataset,
+    SkipReport,
     check_split,
     in_memory_budget,
     reject_attrs,
@@ -43,27 +46,28 @@ def _visible_files(directory: Path, recursive: bool) -> list[Path]:
     return sorted(files)
 
 
-def scan_folder(root: Path) -> tuple[list[Path], list[int], list[str], int]:
-    """List candidate images -> ``(paths, class index per path, class names, n non-image files)``.
+def scan_folder(root: Path) -> tuple[list[Path], list[int], list[str], list[Path]]:
+    """List candidate images -> ``(paths, class index per path, class names, files left out)``.
 
     Class mode when at least one sub-folder holds an image-named file; then loose files at the
-    top level are not part of any class and count as skipped. Flat mode: class index 0 for all
-    and class names [].
+    top level are not part of any class and are left out. Flat mode: class index 0 for all and
+    class names []. Files in sub-folders that hold no image are left out in both modes.
     """
     sub_folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    per_class = {folder.name: _visible_files(folder, recursive=True) for folder in sub_folders}
-    per_class = {name: files for name, files in per_class.items() if any(map(is_image_name, files))}
+    per_folder = {folder.name: _visible_files(folder, recursive=True) for folder in sub_folders}
+    per_class = {name: files for name, files in per_folder.items() if any(map(is_image_name, files))}
+    left_out = [path for name, files in per_folder.items() if name not in per_class for path in files]
     top_level = _visible_files(root, recursive=False)
     if not per_class:
         images = [path for path in top_level if is_image_name(path)]
-        return images, [0] * len(images), [], len(top_level) - len(images)
-    paths, classes, not_images = [], [], len(top_level)
+        return images, [0] * len(images), [], [path for path in top_level if not is_image_name(path)] + left_out
+    paths, classes, left_out = [], [], top_level + left_out
     for class_index, (name, files) in enumerate(per_class.items()):
         images = [path for path in files if is_image_name(path)]
         paths += images
         classes += [class_index] * len(images)
-        not_images += len(files) - len(images)
-    return paths, classes, list(per_class), not_images
+        left_out += [path for path in files if not is_image_name(path)]
+    return paths, classes, list(per_class), left_out
 
 
 @DATASETS.register("folder")
@@ -76,7 +80,9 @@ def build_folder(*, root, res, cond, attrs, split, download, seed, size) -> GanD
     directory = Path(root).expanduser()
     if not directory.is_dir():
         raise GancliError(f"image folder {directory} does not exist or is not a directory")
-    paths, classes, class_names, skipped = scan_folder(directory)
+    paths, classes, class_names, left_out = scan_folder(directory)
+    report = SkipReport()
+    report.add(NOT_AN_IMAGE, [path.relative_to(directory).as_posix() for path in left_out])
     if cond and not class_names:
         raise GancliError(
             f"--cond needs labelled data, but folder {directory} has no class sub-folders "
@@ -85,7 +91,7 @@ def build_folder(*, root, res, cond, attrs, split, download, seed, size) -> GanD
     if not paths:
         raise GancliError(
             f"image folder {directory} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)}"
-            + (f"; {skipped} other files ignored)" if skipped else ")")
+            + (f"; {len(left_out)} other files ignored)" if left_out else ")")
         )
     keep = subset_indices(len(paths), size, seed)
     if keep is not None:
@@ -93,19 +99,21 @@ def build_folder(*, root, res, cond, attrs, split, download, seed, size) -> GanD
 
     if in_memory_budget(len(paths), 3, res):
         decoded = decode_all(paths, res)
-        readable = [i for i, image in enumerate(decoded) if image is not None]
-        images = torch.stack([decoded[i] for i in readable]) if readable else None
+        problems = [None if isinstance(image, torch.Tensor) else image for image in decoded]
     else:
-        readable = [i for i, ok in enumerate(check_all(paths)) if ok]
-        images = None
-    skipped += len(paths) - len(readable)
+        decoded, problems = None, check_all(paths)
+    readable = [i for i, problem in enumerate(problems) if problem is None]
+    for path, problem in zip(paths, problems):
+        if problem is not None:
+            report.add(problem, path.relative_to(directory).as_posix())
     if not readable:
         raise GancliError(
-            f"no readable images in {directory}: all {len(paths)} image files failed to decode"
+            f"no readable images in {directory}: all {len(paths)} image files failed to decode ({report.details()})"
         )
+    images = torch.stack([decoded[i] for i in readable]) if decoded is not None else None
     labels, class_names = _labels(cond, [classes[i] for i in readable], class_names)
     common = dict(name="folder", resolution=res, label_kind="class" if cond else "none",
-                  labels=labels, class_names=class_names, skipped=skipped)
+                  labels=labels, class_names=class_names, skipped=report)
     if images is not None:
         return GanDataset(images=images, channels=3, **common)
     return ImageFileDataset(paths=[paths[i] for i in readable], **common)

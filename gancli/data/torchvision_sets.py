@@ -1,10 +1,11 @@
 """``cifar10``, ``mnist``, ``fashion-mnist`` through torchvision.
 
-torchvision reads the files and, with ``download=True``, fetches and verifies them. Without
-``download`` we check that the files are present ourselves (to say exactly what is missing) and read
-them with torchvision's own classes, told to test presence only: torchvision's
-``check_integrity(path, md5=None)`` skips the checksum. A truncated file then fails while being
-read, and is reported as such.
+With ``download=True`` torchvision fetches the files and verifies their checksums. We check that
+the files are present ourselves (to say exactly what is missing). MNIST's idx files are plain
+arrays, read by torchvision's own classes. CIFAR-10's files are pickles, and torchvision would
+unpickle them with the full unpickler (a crafted batch runs code), so we read them ourselves with
+a restricted one (:mod:`gancli.data.cifar_files`). A truncated file fails while being read, and
+is reported as such.
 
 The whole array is held in uint8; it is resized to R once when the result fits in memory, else
 per batch (:class:`~gancli.data.base.ArrayDataset`).
@@ -24,6 +25,7 @@ from gancli.data.base import (
     reject_attrs,
     subset_indices,
 )
+from gancli.data.cifar_files import read_cifar10
 from gancli.errors import GancliError
 
 DEFAULT_ROOT = "data"
@@ -33,7 +35,7 @@ CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "ba
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-# What reading a damaged pickle / idx file raises inside torchvision.
+# What reading a damaged pickle / idx file raises (in torchvision or cifar_files).
 READ_ERRORS = (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError, AssertionError, RuntimeError)
 
 
@@ -55,41 +57,38 @@ def _download(name: str, make, root: Path, manual: str):
 
 def _load_cifar10(root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """-> ``(uint8 (N, 3, 32, 32), int64 (N,), class names)``."""
-    from torchvision.datasets import CIFAR10
-
     folder = root / CIFAR_FOLDER
     manual = f"or download {CIFAR_URL} and extract it in {root}/"
     if download:
-        dataset = _download("cifar10", lambda: CIFAR10(str(root), train=train, download=True), root, manual)
-    else:
-        missing = _missing(folder, CIFAR_FILES)
-        if missing:
-            raise GancliError(
-                f"cifar10 not found under {root}/: expected {folder}/ with data_batch_1..5, test_batch "
-                f"and batches.meta ({missing}); pass --download to fetch it, {manual}"
-            )
-        try:
-            dataset = _presence_only(CIFAR10)(str(root), train=train, download=False)
-        except READ_ERRORS as error:
-            raise GancliError(
-                f"could not read cifar10 from {folder}/ ({type(error).__name__}: {error}); the files look "
-                "damaged: delete the folder and pass --download"
-            ) from error
-    images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()
-    return images, torch.as_tensor(dataset.targets, dtype=torch.int64), list(dataset.classes)
+        _download("cifar10", lambda: _fetch_cifar10(root), root, manual)
+    missing = _missing(folder, CIFAR_FILES)
+    if missing:
+        raise GancliError(
+            f"cifar10 not found under {root}/: expected {folder}/ with data_batch_1..5, test_batch "
+            f"and batches.meta ({missing}); pass --download to fetch it, {manual}"
+        )
+    try:
+        images, labels, classes = read_cifar10(folder, CIFAR_FILES[:5] if train else ("test_batch",))
+    except READ_ERRORS as error:
+        raise GancliError(
+            f"could not read cifar10 from {folder}/ ({type(error).__name__}: {error}); the files look "
+            "damaged: delete the folder and pass --download"
+        ) from error
+    return torch.from_numpy(images), torch.from_numpy(labels), classes
 
 
-def _presence_only(cifar_class):
-    """The torchvision class with its checksums set to None, so it checks that files exist."""
-    return type(
-        f"Unverified{cifar_class.__name__}",
-        (cifar_class,),
-        {
-            "train_list": [[name, None] for name, _ in cifar_class.train_list],
-            "test_list": [[name, None] for name, _ in cifar_class.test_list],
-            "meta": {**cifar_class.meta, "md5": None},
-        },
-    )
+def _fetch_cifar10(root: Path) -> None:
+    """torchvision's download and checksum check, without its reading (it unpickles unrestricted)."""
+    from torchvision.datasets import CIFAR10
+
+    class Fetcher(CIFAR10):
+        def __init__(self, root: str):  # only what download() and _check_integrity() use
+            self.root = root
+
+    fetcher = Fetcher(str(root))
+    fetcher.download()  # a no-op when every file is there with the right checksum
+    if not fetcher._check_integrity():
+        raise RuntimeError("the downloaded files do not match their checksums")
 
 
 def _load_mnist_like(name: str, class_name: str, root: Path, train: bool, download: bool):

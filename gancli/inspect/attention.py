@@ -1,4 +1,4 @@
-"""``gancli attn-map``: where does each query pixel look? (the maths is in gancli.inspect.attention_maps)
+"""``gancli attn-map``: where does each query pixel look? (the maths is in gancli.inspect.attention_math)
 
 G's attention on generated samples by default; D's attention (``net="d"``) on real images (files,
 or the run's training data) or on generated ones. One PNG grid: rows = images x attention blocks,
@@ -14,7 +14,7 @@ import torch
 
 from gancli.config import RUNS_ROOT, AttnRequest
 from gancli.errors import GancliError
-from gancli.inspect.attention_maps import AttentionBlock, AttentionMaps, attention_blocks, compute_maps, parse_point, render_grid
+from gancli.inspect.attention_math import AttentionBlock, AttentionMaps, attention_blocks, compute_maps, parse_point, render_grid
 
 BARELY_USED = 0.01  # |gamma| below this: the block's output is scaled by almost nothing
 
@@ -76,7 +76,8 @@ def _real_images(train_config: dict, res: int, channels: int, req: AttnRequest) 
 def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
                    runs_root: str | Path = RUNS_ROOT) -> tuple[AttnResult, list[AttentionBlock]]:
     from gancli.methods import load_run_checkpoint
-    from gancli.sampling import data_labels, load_generator, parse_classes, seeded_generators, truncated_normal
+    from gancli.sampling import (data_labels, finite_output, load_generator, parse_classes, seeded_generators,
+                                 truncated_normal)
     from gancli.viz.grid import to_uint8
 
     req.check()
@@ -110,13 +111,14 @@ def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
         z, y = generated_batch()
         with torch.no_grad():
             x, maps = gen.G(z, y, return_attn=True)
+        finite_output(x)
         images = to_uint8(x)
         result = compute_maps(lambda: maps, images, blocks, points, res)
     else:
         if req.generated:
             z, y = generated_batch()
             with torch.no_grad():
-                x = gen.G(z, y)
+                x = finite_output(gen.G(z, y))
         else:
             real = _real_images(ckpt.train_config, res, cfg.channels, req)
             x = (real.float() / 127.5 - 1).to(device)

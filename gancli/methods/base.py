@@ -76,8 +76,16 @@ class Method:
     ema_networks: ClassVar[tuple[str, ...]] = ("G",)  # averaged by the loop (when --ema)
     #: short labels of the statistics for the progress line, in the order shown
     stat_labels: ClassVar[dict[str, str]] = {}
+    #: number formats of statistics on the progress line (default ".3f")
+    stat_formats: ClassVar[dict[str, str]] = {}
     #: ``gancli plot`` panels: title -> statistics drawn together (others get a panel each)
     panels: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: TrainConfig options of this method that may change when a run is resumed
+    resumable_options: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def check_config(cls, cfg: TrainConfig) -> None:
+        """Raises GancliError for options this method cannot train with (names and combinations)."""
 
     # ---------------------------------------------------------------- networks (no training state)
     @classmethod
@@ -96,8 +104,7 @@ class Method:
         self.nets: dict[str, nn.Module] = {name: ctx.place(self.build_network(ctx.model_cfg, name))
                                            for name in self.network_names(ctx.model_cfg)}
         self.train_nets: dict[str, nn.Module] = dict(self.nets)  # what forwards go through (DDP, compiled)
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        self.base_lrs: dict[str, float] = {}  # per optimizer, before --lr-decay scales them
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}  # by name; "lr_<name>" in metrics.jsonl
 
     def wrap(self, wrapper: Callable[[nn.Module], nn.Module]) -> None:
         self.train_nets = {name: wrapper(net) for name, net in self.train_nets.items()}

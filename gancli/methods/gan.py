@@ -2,8 +2,9 @@
 
 One iteration = ``n_dis`` D steps then one G step (SAGAN: hinge loss, Adam(0.0, 0.9), lr_D = 4 lr_G,
 n_dis 1). Real and fake images go through D as one concatenated batch, so spectral norm does one
-power iteration per D step; ``--split-d`` runs the two halves one after the other, and the
-gradient penalty's extra forward runs D with SN in eval mode: neither adds a power iteration.
+power iteration per D step; ``--split-d`` runs the two halves one after the other (the second
+with SN frozen), and with a gradient penalty the interpolates join the real and fake images in
+that one D call: neither adds a power iteration.
 Options: ``--loss`` (hinge, ns, wgan-gp, ls), ``--gp-weight``, ``--n-dis``, ``--lr-g/--lr-d``
 (TTUR), ``--reuse-fake``, ``--split-d``, ``--ortho-reg``.
 """
@@ -15,7 +16,9 @@ import torch
 from torch import nn
 
 from gancli.config import ModelConfig
-from gancli.losses import get_loss, gradient_penalty, orthogonal_regularization
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from gancli.losses import get_loss, interpolates, orthogonal_regularization, penalty_of
 from gancli.methods.base import METHODS, Method, TrainContext
 from gancli.models import build_network
 
@@ -36,7 +39,18 @@ def sn_frozen(net: nn.Module):
 class GANMethod(Method):
     name = "gan"
     stat_labels = {"d_loss": "D", "g_loss": "G", "d_real": "D(x)", "d_fake": "D(G(z))"}
+    stat_formats = {"d_real": "+.2f", "d_fake": "+.2f"}
     panels = {"losses": ("d_loss", "g_loss"), "D outputs": ("d_real", "d_fake")}
+    resumable_options = frozenset({"split_d"})
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        from gancli.errors import GancliError
+        from gancli.losses import LOSSES
+
+        LOSSES.get(cfg.loss)
+        if cfg.reuse_fake and cfg.n_dis != 1:
+            raise GancliError("--reuse-fake needs --n-dis 1 (the G step reuses the one D step's fakes)")
 
     @classmethod
     def network_names(cls, model_cfg: ModelConfig) -> tuple[str, ...]:
@@ -52,7 +66,6 @@ class GANMethod(Method):
         betas = (float(cfg.beta1), float(cfg.beta2))
         self.optimizers = {"g": torch.optim.Adam(self.nets["G"].parameters(), lr=cfg.lr_g, betas=betas),
                            "d": torch.optim.Adam(self.nets["D"].parameters(), lr=cfg.lr_d, betas=betas)}
-        self.base_lrs = {"g": cfg.lr_g, "d": cfg.lr_d}
         self.loss = get_loss(cfg.loss, gp_weight=cfg.gp_weight)
         # two passes (less memory) or one concatenated pass (faster GEMMs); DDP needs one forward
         # per backward, so it always takes the joint pass
@@ -77,7 +90,9 @@ class GANMethod(Method):
                     with torch.no_grad():
                         fake = G(z, y_fake)
             opt_d.zero_grad(set_to_none=True)
-            if self.split_d:
+            if self.loss.gp_weight:
+                d_loss, d_real, d_fake = self._d_step_with_penalty(D, real, fake, y_real)
+            elif self.split_d:
                 # each half is back-propagated at once, so only one half's activations live at a
                 # time; the second runs SN frozen at the u, v the first just updated, so D still
                 # does one power iteration and gets the same gradients as one joint pass
@@ -98,12 +113,6 @@ class GANMethod(Method):
                     d_real, d_fake = logits[:b], logits[b:]
                     d_loss = self.loss.d_loss(d_real, d_fake)
                 ctx.accumulate(d_loss)
-            if self.loss.gp_weight:
-                critic = (lambda x: D(x, y_real)) if ctx.conditional else (lambda x: D(x))
-                with sn_frozen(self.nets["D"]):  # no second power iteration in this D step
-                    gp = self.loss.gp_weight * gradient_penalty(critic, real, fake.float())
-                    ctx.accumulate(gp)
-                d_loss = d_loss.detach() + gp.detach()
             ctx.optimizer_step(opt_d)
 
         freeze_d = not ctx.distributed  # DDP needs every parameter to take part in backward
@@ -123,3 +132,19 @@ class GANMethod(Method):
             self.nets["D"].requires_grad_(True)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(),
                 "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
+
+    def _d_step_with_penalty(self, D, real, fake, y):
+        """One D forward over [real; fake; x_hat] and one backward of L_D + lambda * GP: one power
+        iteration, one gradient all-reduce under DDP (a separate penalty backward left DDP's
+        reducer waiting), and real, fake and interpolates share the labels ``y``.
+        x_hat = eps x_real + (1 - eps) x_fake, eps ~ U(0, 1) per sample (Gulrajani et al. 2017)."""
+        ctx, b = self.ctx, real.shape[0]
+        x_hat = interpolates(real.float(), fake.float())
+        y3 = torch.cat([y, y, y]) if ctx.conditional else None
+        # the penalty is differentiated twice; fused attention kernels have no double backward
+        with sdpa_kernel(SDPBackend.MATH), ctx.autocast():
+            logits = D(torch.cat([real, fake.to(real.dtype), x_hat.to(real.dtype)]), y3).float()
+        d_real, d_fake, d_hat = logits[:b], logits[b: 2 * b], logits[2 * b:]
+        d_loss = self.loss.d_loss(d_real, d_fake) + self.loss.gp_weight * penalty_of(d_hat, x_hat)
+        ctx.accumulate(d_loss)
+        return d_loss.detach(), d_real, d_fake

@@ -68,11 +68,11 @@ class LoadedCheckpoint:
         if ema and not self.has_ema(name):
             raise GancliError(f"{self.path} has no EMA weights of {name} (trained with --no-ema); drop --ema")
         use_ema = self.has_ema(name) if ema is None else ema
-        weights = (self.state["ema"] if use_ema else self.state.get("networks", {})).get(name)
+        weights = (self.state.get("ema") if use_ema else self.state.get("networks") or {}).get(name)
+        if weights is None:
+            raise GancliError(f"{self.path} holds no weights of {name}; it is not a complete gancli checkpoint")
         try:
             net = self.method.build_network(self.model_config, name)
-            if weights is None:
-                raise KeyError(f"no weights for {name}")
             net.load_state_dict(weights)
         except (KeyError, RuntimeError, TypeError, ValueError) as err:
             raise GancliError(f"{self.path}: its {_role(name)} does not match its model config "

@@ -48,7 +48,7 @@ def generated_features(G: torch.nn.Module, model_cfg, dataset: dict[str, Any], n
     z ~ N(0, I) (truncated to [-t, t] by resampling with ``truncation``) from a generator seeded
     with ``seed``; class labels by the data's frequencies from a second one. Global RNG untouched,
     so evaluating during training does not change the training run."""
-    from gancli.sampling import labels_like_data, seeded_generators, truncated_normal
+    from gancli.sampling import finite_output, labels_like_data, seeded_generators, truncated_normal
     from gancli.viz.grid import quantize
 
     started = time.time()
@@ -60,7 +60,7 @@ def generated_features(G: torch.nn.Module, model_cfg, dataset: dict[str, Any], n
         size = min(batch_size, n - start)
         z = truncated_normal(size, model_cfg.z_dim, truncation, z_gen).to(device)
         y = None if labels is None else labels[start: start + size].to(device)
-        out = extract(quantize(G(z, y)))  # the pixels a saved PNG would hold, on G's device
+        out = extract(quantize(finite_output(G(z, y))))  # the pixels a saved PNG would hold, on G's device
         for layer in layers:
             parts[layer].append(out[layer].float().cpu())
     return GeneratedFeatures({layer: torch.cat(p) for layer, p in parts.items()}, labels, time.time() - started)
@@ -216,7 +216,7 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
             raise GancliError(f"resolution mismatch: the reference is {ref.resolution}px, the generator {model_cfg.res}px")
         least = max([2] + [METRICS.get(m).min_n for m in metrics if METRICS.get(m).needs_reference])
         if ref.n < least:
-            what = next((f"--{m}" for m in metrics if METRICS.get(m).min_n == least), "FID")
+            what = next((METRICS.get(m).title for m in metrics if METRICS.get(m).min_n == least), "FID")
             raise GancliError(f"the reference ({ref.description}) has {ref.n} image{'s' if ref.n != 1 else ''}; "
                               f"{what} needs at least {least}")
         if ref_features is not None:

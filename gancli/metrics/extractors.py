@@ -3,6 +3,7 @@
 - ``inception``: torch-fidelity's ``inception-v3-compat`` (the TF-FID Inception port): 2048-d pool
   features for FID / KID / PR, 1008 unbiased logits for IS. Its 92 MB weights are downloaded on
   first use into torch's hub cache; offline that fails, and :func:`build_extractor` says what to do.
+  A weights file already on disk (given, or in the cache) is loaded with ``weights_only=True``.
 - ``shapes-net``: gancli's small classifier of the built-in ``shapes`` data (64-d pooled features,
   8 logits), shipped in the package: no download. Registered with torch-fidelity under the same
   name, so torch-fidelity builds and runs it like any of its own extractors.
@@ -11,6 +12,8 @@ Every extractor takes uint8 ``(N, 3, H, W)`` images, as torch-fidelity's do.
 """
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,18 +118,47 @@ def missing_inception_message(err: Exception | None = None) -> str:
             f"  or pass --inception-weights PATH; for a shapes run, --feature-extractor shapes-net needs no download.")
 
 
-def check_inception_weights(path: str | Path) -> None:
-    """A user-given weights file must be a plain state dict of tensors (safe to load) with the
-    Inception keys; torch-fidelity itself loads it without ``weights_only``, so we vet it first."""
+def check_inception_weights(path: str | Path, cached: bool = False) -> dict[str, torch.Tensor]:
+    """Load an Inception weights file with ``weights_only=True`` (a pickle that would run code is
+    refused) and check it is torch-fidelity's InceptionV3 state dict; returns that state dict.
+
+    ``cached``: the file sits in torch's hub cache (downloaded earlier, or put there by hand as
+    :func:`missing_inception_message` suggests), and the messages say so."""
     path = Path(path)
+    what = f"the cached Inception weights {path}" if cached else f"--inception-weights {path}"
+    fix = "; delete it to download them again" if cached else ""
     if not path.is_file():
-        raise GancliError(f"--inception-weights {path}: no such file")
+        raise GancliError(f"{what}: no such file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # corrupt, truncated, or a pickle that would run code
-        raise GancliError(f"--inception-weights {path} is not a readable weights file ({str(err).splitlines()[0]})") from None
+        raise GancliError(f"{what} is not a readable weights file ({_why_unreadable(err)}){fix}") from None
     if not isinstance(state, dict) or "fc.weight" not in state or "Conv2d_1a_3x3.conv.weight" not in state:
-        raise GancliError(f"--inception-weights {path} does not hold torch-fidelity's InceptionV3 state dict")
+        raise GancliError(f"{what} does not hold torch-fidelity's InceptionV3 state dict{fix}")
+    return state
+
+
+def _why_unreadable(err: Exception) -> str:
+    """torch's refusal names the global a crafted pickle asks for several lines down (after
+    advice to retry with weights_only=False, which is wrong here): show that, else the first line."""
+    asked = re.search(r"unsupported (?:global: )?global (\S+)", str(err), re.IGNORECASE)
+    if asked:
+        return f"a pickle that needs code to load: it asks for {asked.group(1)}"
+    lines = str(err).strip().splitlines()
+    return lines[0][:160] if lines else type(err).__name__
+
+
+def _vetted_weights(path: Path, cached: bool) -> io.BytesIO:
+    """The checked state dict, re-serialised in memory for torch-fidelity.
+
+    torch-fidelity loads a weights path with ``weights_only=False``, and torch.hub loads its cache
+    the same way: handing either the file itself would run whatever that file's pickle names
+    (and a file checked first could be swapped before torch-fidelity reads it). This buffer holds
+    only the tensors :func:`check_inception_weights` accepted."""
+    buffer = io.BytesIO()
+    torch.save(check_inception_weights(path, cached), buffer)
+    buffer.seek(0)
+    return buffer
 
 
 def build_extractor(name: str, features: list[str], device: torch.device | str = "cpu",
@@ -134,14 +166,18 @@ def build_extractor(name: str, features: list[str], device: torch.device | str =
     """torch-fidelity's extractor ``name`` producing ``features`` (layer names), on ``device``.
 
     ``weights``: a local weights file (Inception: instead of the download; shapes-net: instead of
-    the shipped file). A failed Inception download becomes a GancliError that explains the fix."""
+    the shipped file). Inception weights, given or already in torch's hub cache, are loaded with
+    ``weights_only=True`` (:func:`_vetted_weights`); only a missing file is left to torch-fidelity
+    to download. A failed download becomes a GancliError that explains the fix."""
     from torch_fidelity.utils import create_feature_extractor
 
     spec = extractor_spec(name)
     kwargs = {"feature_extractor_weights_path": str(weights) if weights is not None else None, "verbose": False}
     if spec.name == "inception":
         if weights is not None:
-            check_inception_weights(weights)
+            kwargs["feature_extractor_weights_path"] = _vetted_weights(Path(weights), cached=False)
+        elif inception_cache_path().is_file():
+            kwargs["feature_extractor_weights_path"] = _vetted_weights(inception_cache_path(), cached=True)
         try:
             extractor = create_feature_extractor(spec.fidelity_name, list(features), cuda=False, **kwargs)
         except OSError as err:  # URLError (offline), HTTP errors, a half-written cache file

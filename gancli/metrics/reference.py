@@ -7,13 +7,15 @@ Lanczos resize), or an .npz holding uint8 images (which must already be at that 
 Reference features are cached, keyed by everything that changes them: source (dataset name, root,
 split, subset / seed; or folder listing; or file size and time), resolution, feature extractor and
 image count. The cache is a directory of ``.pt`` files (``$GANCLI_CACHE_DIR``, else
-``$XDG_CACHE_HOME/gancli/ref-features``, else ``~/.cache/gancli/ref-features``), loaded with
-``weights_only=True`` and written atomically.
+``$XDG_CACHE_HOME/gancli/ref-features``, else ``~/.cache/gancli/ref-features``): plain tensors,
+loaded with ``weights_only=True`` (an entry cannot run code), used only when its stored key and
+feature shapes match, and written atomically.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -82,26 +84,34 @@ def folder_reference(path: Path, res: int, ref_n: int | None) -> Reference:
 
 def npz_reference(path: Path, res: int, ref_n: int | None) -> Reference:
     """An .npz whose ``images`` (or only array) is uint8 (N, H, W, C) or (N, C, H, W), C 1 or 3;
-    optional ``labels`` (N,) int."""
+    optional ``labels`` (N,) int.
+
+    Read with ``allow_pickle=False`` (an object array would unpickle, and so run, whatever it
+    holds), and each array's shape and dtype are checked from its .npy header before it is
+    decompressed, so a wrong or oversized array (a zip bomb) is refused before memory is taken.
+    """
     path = Path(path).expanduser()
     try:
-        with np.load(path) as data:
-            names = list(data.files)
-            images = data["images"] if "images" in names else data[names[0]] if len(names) == 1 else None
-            labels = data["labels"] if "labels" in names else None
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise GancliError(f"reference {path} holds a single .npy array, not an .npz archive; "
+                              "write it with numpy.savez(path, images=...)")
+        with archive:
+            names = list(archive.files)
+            key = "images" if "images" in names else names[0] if len(names) == 1 else None
+            if key is None:
+                raise GancliError(f"reference {path} has no 'images' array (it has: {', '.join(names)})")
+            channels_last = _check_images_header(path, *_array_header(archive, key), res)
+            images = archive[key]
+            labels = None
+            if "labels" in names and key != "labels":
+                shape, dtype = _array_header(archive, "labels")
+                if len(shape) == 1 and shape[0] == len(images) and np.issubdtype(dtype, np.integer):
+                    labels = archive["labels"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise GancliError(f"cannot read reference {path}: {(str(err).splitlines() or [type(err).__name__])[0]}") from None
-    if images is None:
-        raise GancliError(f"reference {path} has no 'images' array (it has: {', '.join(names)})")
-    if images.dtype != np.uint8 or images.ndim != 4:
-        raise GancliError(f"reference {path}: images must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
-    if images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
+    if channels_last:
         images = images.transpose(0, 3, 1, 2)
-    if images.shape[1] not in (1, 3):
-        raise GancliError(f"reference {path}: images must have 1 or 3 channels, got shape {images.shape}")
-    if images.shape[2:] != (res, res):
-        raise GancliError(f"resolution mismatch: reference {path} holds {images.shape[3]}x{images.shape[2]} "
-                          f"images but the generator makes {res}x{res}")
     stat = path.stat()
     key = {"source": "npz", "path": str(path.resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns}
     tensor = torch.from_numpy(np.ascontiguousarray(images))
@@ -109,10 +119,39 @@ def npz_reference(path: Path, res: int, ref_n: int | None) -> Reference:
     n = n_all if ref_n is None else ref_n
     if n > n_all:
         raise GancliError(f"--ref-n {n} is more than the {n_all} images in {path}")
-    label_tensor = None
-    if labels is not None and labels.ndim == 1 and len(labels) == n_all and np.issubdtype(labels.dtype, np.integer):
-        label_tensor = torch.from_numpy(labels.astype(np.int64))[:n]
+    label_tensor = torch.from_numpy(labels.astype(np.int64))[:n] if labels is not None else None
     return Reference(f"{path.name}, {n} images at {res}px", key, n, res, label_tensor, [], lambda idx: tensor[idx])
+
+
+def _array_header(archive: np.lib.npyio.NpzFile, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """``(shape, dtype)`` of one array of an .npz, read from its .npy header alone. ValueError when
+    the header declares more bytes than the archive stores for that member."""
+    members = archive.zip.namelist()
+    member = archive.zip.getinfo(f"{name}.npy" if f"{name}.npy" in members else name)
+    with archive.zip.open(member) as handle:
+        version = np.lib.format.read_magic(handle)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise ValueError(f"'{name}' is .npy format version {version[0]}.{version[1]}, which gancli does not read")
+        shape, _, dtype = readers[version](handle)
+    if math.prod(shape) * dtype.itemsize > member.file_size:
+        raise ValueError(f"'{name}' declares {dtype} {shape}, more than the {member.file_size} bytes stored for it")
+    return shape, dtype
+
+
+def _check_images_header(path: Path, shape: tuple[int, ...], dtype: np.dtype, res: int) -> bool:
+    """Raise GancliError unless ``shape`` / ``dtype`` are uint8 images at ``res``; True when the
+    channels come last (N, H, W, C)."""
+    if dtype != np.uint8 or len(shape) != 4:
+        raise GancliError(f"reference {path}: images must be uint8 (N, H, W, C), got {dtype} {shape}")
+    channels_last = shape[-1] in (1, 3) and shape[1] not in (1, 3)
+    channels, height, width = (shape[3], shape[1], shape[2]) if channels_last else shape[1:]
+    if channels not in (1, 3):
+        raise GancliError(f"reference {path}: images must have 1 or 3 channels, got shape {shape}")
+    if (height, width) != (res, res):
+        raise GancliError(f"resolution mismatch: reference {path} holds {width}x{height} "
+                          f"images but the generator makes {res}x{res}")
+    return channels_last
 
 
 def dataset_key(name: str, root: str | None, split: str, size: int | None, seed: int, res: int) -> dict[str, Any]:
@@ -154,6 +193,20 @@ def cache_path(ref: Reference, extractor: str, layers: list[str], root: Path | N
     return (root or cache_dir()) / f"{stem}-{ref.resolution}px-{extractor}-{ref.n}-{digest}.pt"
 
 
+def _usable_entry(stored: Any, ref: Reference, layers: list[str]) -> bool:
+    """A cache entry is used only when it was written for this very key and holds float32
+    ``(n, d)`` features for every layer; anything else (a foreign, truncated or edited file) is
+    recomputed rather than fed to the metrics."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("key"), str):
+        return False
+    if json.loads(stored["key"]) != json.loads(json.dumps(ref.key, default=str)):  # key order aside
+        return False
+    features = stored.get("features")
+    return isinstance(features, dict) and all(
+        isinstance(features.get(layer), torch.Tensor) and features[layer].dtype == torch.float32
+        and features[layer].ndim == 2 and len(features[layer]) == ref.n for layer in layers)
+
+
 def reference_features(ref: Reference, extract: Callable[[torch.Tensor], dict[str, torch.Tensor]],
                        extractor: str, layers: list[str], batch_size: int = 100, use_cache: bool = True,
                        root: Path | None = None) -> tuple[dict[str, torch.Tensor], bool]:
@@ -163,7 +216,7 @@ def reference_features(ref: Reference, extract: Callable[[torch.Tensor], dict[st
     if use_cache and path.is_file():
         try:
             stored = torch.load(path, map_location="cpu", weights_only=True)
-            if all(layer in stored["features"] and len(stored["features"][layer]) == ref.n for layer in layers):
+            if _usable_entry(stored, ref, layers):
                 return {layer: stored["features"][layer] for layer in layers}, True
         except Exception:  # an unreadable cache entry is recomputed and replaced, never fatal
             pass

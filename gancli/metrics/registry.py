@@ -3,7 +3,8 @@
 Each metric says what it is called (``fid``, ``is``, ``kid``, ``prc``: the names of ``--eval-metrics``
 and of ``EvalRequest.metrics``), the keys it writes into the metrics.jsonl record, whether it needs
 reference features, the smallest sample it accepts, how to compute it from features (torch-fidelity's
-formulas) and how to show it. A new metric is one ``@register_metric`` function here.
+formulas) and how to show it. A new metric is one ``register_metric`` call here (plus, if it
+should have one, its ``--flag`` on ``gancli eval``).
 """
 from __future__ import annotations
 
@@ -23,9 +24,15 @@ class Metric:
     layer: str  # "features" or "logits": the extractor output it reads
     min_n: int  # fewest generated images it accepts
     compute: Callable[..., dict[str, Any]]  # (gen, ref, feature_layer, logits_layer, req) -> {key: value}
-    show: Callable[[dict[str, Any]], str]  # one short value for a table cell, from a record holding its keys
+    show: Callable[[dict[str, Any]], str]  # one short value for a line, from a record holding its keys
     #: plot series: (record key, label); one panel per metric
     series: tuple[tuple[str, str], ...] = ()
+    why_min_n: str = ""  # why min_n, for the error message
+    #: table rows (label, value) from a record; None: one row (title, show(record))
+    rows: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
+
+    def table_rows(self, record: dict[str, Any]) -> list[tuple[str, str]]:
+        return self.rows(record) if self.rows else [(self.title, self.show(record))]
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -74,20 +81,25 @@ def _prc(gen, ref, feature_layer, logits_layer, req) -> dict[str, Any]:
 register_metric(Metric("fid", "FID", ("fid",), True, "features", 2, _fid,
                        lambda r: f"{r['fid']:.4g}", (("fid", "FID"),)))
 register_metric(Metric("is", "IS", ("is_mean", "is_std"), False, "logits", IS_SPLITS, _is,
-                       lambda r: f"{r['is_mean']:.4g} ± {r['is_std']:.2g}", (("is_mean", "IS"),)))
+                       lambda r: f"{r['is_mean']:.4g} ± {r['is_std']:.2g}", (("is_mean", "IS"),),
+                       why_min_n=f"it averages over {IS_SPLITS} splits"))
 register_metric(Metric("kid", "KID", ("kid_mean", "kid_std", "kid_subset_size"), True, "features", 2, _kid,
                        lambda r: f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}", (("kid_mean", "KID"),)))
 register_metric(Metric("prc", "precision / recall", ("precision", "recall", "f_score"), True, "features",
-                       PRC_K + 1, _prc, lambda r: f"{r['precision']:.4g} / {r['recall']:.4g}",
-                       (("precision", "precision"), ("recall", "recall"))))
+                       PRC_K + 1, _prc, lambda r: f"precision {r['precision']:.3f}, recall {r['recall']:.3f}",
+                       (("precision", "precision"), ("recall", "recall")),
+                       why_min_n=f"k-nearest neighbours with k = {PRC_K}",
+                       rows=lambda r: [("precision", f"{r['precision']:.4g}"), ("recall", f"{r['recall']:.4g}")]))
 
 
-def check_metrics(names: list[str], n: int) -> list[str]:
-    """Known names with enough images; returns them in the registry's order (FID when empty)."""
+def check_metrics(names: list[str], n: int, flag: str = "-n") -> list[str]:
+    """Known names with enough images (``flag``: how the count was given); returns them in the
+    registry's order (FID when empty)."""
     for name in names:
         metric = METRICS.get(name)
         if n < metric.min_n:
-            raise GancliError(f"--{name} needs -n of at least {metric.min_n}, got {n}")
+            why = f" ({metric.why_min_n})" if metric.why_min_n else ""
+            raise GancliError(f"--{name} needs {flag} of at least {metric.min_n}{why}, got {n}")
     return [m for m in METRICS.names() if m in names] or ["fid"]
 
 
@@ -97,8 +109,8 @@ def present(record: dict[str, Any]) -> list[Metric]:
 
 
 def format_record(record: dict[str, Any]) -> str:
-    """``FID 7.47, IS 3.1 ± 0.02, class accuracy 95.7%`` for an evaluation record."""
-    parts = [f"{m.title} {m.show(record)}" for m in present(record)]
+    """``FID 7.47, IS 3.1, KID 0.012, precision 0.81, recall 0.62, class accuracy 95.7%``."""
+    parts = [m.show(record) if m.name == "prc" else f"{m.title} {m.show(record)}" for m in present(record)]
     if "class_accuracy" in record:
         parts.append(f"class accuracy {100 * record['class_accuracy']:.1f}%")
     return ", ".join(parts)

@@ -26,7 +26,7 @@ from gancli.models import resolve_model
 from gancli.training.data_stream import BatchStream
 from gancli.training.distributed import DistInfo, broadcast_object, cleanup_distributed, setup_distributed
 from gancli.training.ema import EMA
-from gancli.training.rundir import RunDir, dataset_info
+from gancli.training.rundir import RunDir, dataset_changes, dataset_info
 from gancli.training.samples import fixed_layout, real_images
 from gancli.viz.grid import save_gif, save_grid
 
@@ -40,6 +40,10 @@ class TrainResult:
     wall_time: float
     interrupted: bool = False
     last_eval: dict | None = None  # the last --eval-every record
+    steps_done: int = 0  # steps this process trained (the run may have resumed at a later step)
+    signal: int | None = None  # the signal that stopped the run (SIGINT, SIGTERM, SIGHUP)
+    metrics_dropped: int = 0  # metrics.jsonl records past the resumed checkpoint, dropped
+    skipped: str = ""  # the dataset's files left out and why ("" when none)
 
 
 def lr_scale(step: int, steps: int, decay: float) -> float:
@@ -54,45 +58,81 @@ def lr_scale(step: int, steps: int, decay: float) -> float:
 
 def check_names(cfg: TrainConfig) -> None:
     """The names in ``cfg`` against their registries (model, loss, method, feature extractor)."""
-    from gancli.losses import LOSSES
     from gancli.metrics.extractors import extractor_spec
     from gancli.metrics.registry import METRICS, check_metrics
     from gancli.models import MODELS
 
-    METHODS.get(cfg.method)
+    METHODS.get(cfg.method).check_config(cfg)
     MODELS.get(cfg.model.name)
-    LOSSES.get(cfg.loss)
     for name in cfg.eval_metrics:
         METRICS.get(name)
     if cfg.eval_every:
-        check_metrics(cfg.eval_metrics, cfg.eval_n)
+        check_metrics(cfg.eval_metrics, cfg.eval_n, flag="--eval-n")
     if cfg.feature_extractor is not None:
         extractor_spec(cfg.feature_extractor)
 
 
-class _StopFlag:
-    """Ctrl-C asks the loop to stop at the next step boundary (so the saved state is consistent)."""
+class _Signals:
+    """Signals become requests the loop honours at the next step boundary (so a saved state is
+    always consistent): SIGINT (Ctrl-C), SIGTERM (schedulers, ``kill``) and SIGHUP (a closed
+    terminal) save and stop, SIGUSR1 saves and goes on. A second stop signal gives up at once."""
+
+    STOP = ("SIGINT", "SIGTERM", "SIGHUP")
+    SAVE = ("SIGUSR1",)
 
     def __init__(self):
-        self.requested = False
-        self._previous = None
+        self.stop_signal: int | None = None
+        self.save_requested = False
+        self._previous: dict[int, object] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.stop_signal is not None
 
     def __enter__(self):
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not in the main thread
-            self._previous = None
+        for name in self.STOP + self.SAVE:
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not in the main thread
+                pass
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C: give up at once
+        if signal.Signals(signum).name in self.SAVE:
+            self.save_requested = True
+            return
+        if self.stop_signal is not None:  # a second stop signal: give up at once
             raise KeyboardInterrupt
-        self.requested = True
+        self.stop_signal = signum
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
         return False
+
+
+def non_finite_tensors(state: dict) -> list[str]:
+    """Names of the tensors of a training state (networks, EMA, optimizer moments) that hold NaN
+    or Inf; checked before every save so a broken model is never saved as "the last good one"."""
+    bad = []
+
+    def visit(value, name):
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                bad.append(name)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                visit(item, f"{name}.{key}" if name else str(key))
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                visit(item, f"{name}[{i}]")
+
+    for part in ("networks", "ema", "optimizers", "method_state"):
+        visit(state.get(part), part)
+    return bad
 
 
 def prepare(cfg: TrainConfig):
@@ -138,14 +178,29 @@ class Trainer:
         self.dataset_info = dataset_info(ds)  # fixed for the run; saved in every checkpoint
         self.labels_all = ds.labels.to(self.device) if self.conditional else None
         self.step = 0
+        self.data_changes: list[str] = []
+        if resume_state is not None:
+            self.data_changes = dataset_changes(resume_state.get("dataset") or {}, self.dataset_info)
+            if self.data_changes and not cfg.allow_data_change:
+                raise GancliError(f"the dataset changed since the checkpoint ({'; '.join(self.data_changes)}), so "
+                                  "the resumed run would not see the batches it would have seen; restore the data, "
+                                  "or pass --allow-data-change to go on (no longer an exact resume)")
 
         torch.manual_seed(cfg.seed * 1000 + self.dist.rank)
         ctx = TrainContext(cfg=cfg, model_cfg=self.model_cfg, device=self.device, distributed=self.dist.enabled,
                            next_batch=self._next_batch, fake_labels=self._fake_labels, place=self._place,
                            amp_dtype=self.amp_dtype, scaler=self.scaler)
         self.method: Method = METHODS.get(cfg.method)(ctx)
+        # every param group's learning rate as built from the config: --lr-decay scales these
+        self.base_lrs = {name: [group["lr"] for group in opt.param_groups]
+                         for name, opt in self.method.optimizers.items()}
         self.emas = ({name: EMA(self.method.nets[name], cfg.ema_decay) for name in self.method.ema_networks}
                      if cfg.ema else {})
+        if self.dist.enabled and cfg.sync_bn:
+            from gancli.layers.sync_bn import convert_cross_replica
+
+            for net in self.method.nets.values():
+                convert_cross_replica(net)
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -154,7 +209,11 @@ class Trainer:
         if cfg.compile:
             self.method.wrap(torch.compile)
         if resume_state is not None:
-            self._load_state(resume_state)
+            try:
+                self._load_state(resume_state)
+            except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
+                raise GancliError(f"the checkpoint's training state does not fit this run "
+                                  f"({type(err).__name__}: {str(err).strip().splitlines()[0][:200]})") from None
 
     def _place(self, net: torch.nn.Module) -> torch.nn.Module:
         # channels-last lets oneDNN / cuDNN skip layout reorders around every conv (1.4x on a
@@ -226,8 +285,8 @@ class Trainer:
         if cfg.lr_decay:
             scale = lr_scale(self.step, cfg.steps, cfg.lr_decay)
             for name, opt in self.method.optimizers.items():
-                for group in opt.param_groups:
-                    group["lr"] = self.method.base_lrs[name] * scale
+                for group, base in zip(opt.param_groups, self.base_lrs[name]):
+                    group["lr"] = base * scale
         stats = self.method.train_step()
         for name, ema in self.emas.items():
             ema.update(self.method.nets[name], self.step)
@@ -276,17 +335,23 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
         run_path = resume_dir if resume_dir is not None else RunDir.default_path(cfg)
         run_path = broadcast_object(str(run_path), dist)
         run = RunDir(Path(run_path), keep=cfg.keep, active=dist.is_main)
-        # rank 0 alone sets up evaluation and checks and creates the directory; every rank learns
-        # the outcome, so an error stops all of them instead of leaving the others waiting
+        # rank 0 alone sets up evaluation, locks, checks and creates the directory; every rank
+        # learns the outcome, so an error stops all of them instead of leaving the others waiting
         error = evaluator = None
+        dropped = 0
         if dist.is_main:
             try:
                 if cfg.eval_every:
                     from gancli.training.evaluation import TrainEvaluator
 
                     evaluator = TrainEvaluator(trainer)  # before the run directory: nothing written on failure
+                if resume_state is not None:
+                    run.check_writable()  # before the lock file is made in a read-only run
+                run.lock()
                 if resume_state is None:
                     run.create(cfg, trainer.model_cfg, trainer.dataset_info)
+                else:
+                    dropped = run.truncate_metrics(trainer.step)
             except GancliError as err:
                 error = str(err)
         error = broadcast_object(error, dist)
@@ -294,10 +359,15 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
             raise GancliError(error)
         layout = fixed_layout(trainer.dataset, trainer.model_cfg.z_dim, cfg.seed, trainer.conditional)
         if dist.is_main and not run.real_grid.exists():
-            save_grid(real_images(trainer.dataset, layout, cfg.seed, trainer.conditional), run.real_grid,
-                      layout.nrow, scale=2 if trainer.model_cfg.res <= 32 else 1)
+            with run.writing(run.real_grid):
+                save_grid(real_images(trainer.dataset, layout, cfg.seed, trainer.conditional), run.real_grid,
+                          layout.nrow, scale=2 if trainer.model_cfg.res <= 32 else 1)
         result = _loop(trainer, run, layout, started, evaluator)
+        result.metrics_dropped = dropped
+        result.skipped = trainer.dataset.skip_report.summary()
     finally:
+        if run is not None:
+            run.unlock()
         cleanup_distributed(dist)
     return result
 
@@ -312,10 +382,11 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None)
     names: list[str] = []
     interval_start, interval_steps = time.time(), 0
     interrupted = False
+    first_step = trainer.step
     imgs_per_step = cfg.batch_size * dist.world
-    progress = TrainProgress(cfg.steps, trainer.step, trainer.method.stat_labels,
+    progress = TrainProgress(cfg.steps, trainer.step, trainer.method.stat_labels, trainer.method.stat_formats,
                              enabled=trainer.show_progress and dist.is_main)
-    with _StopFlag() as stop, progress:
+    with _Signals() as stop, progress:
         while trainer.step < cfg.steps:
             stats = trainer.train_step()
             names = list(stats)
@@ -326,7 +397,8 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None)
             is_last = step >= cfg.steps
             want_log = step % cfg.log_every == 0 or is_last
             want_sample = step % cfg.sample_every == 0 or is_last
-            want_ckpt = step % cfg.ckpt_every == 0 or is_last or stop.requested
+            want_ckpt = step % cfg.ckpt_every == 0 or is_last or stop.requested or stop.save_requested
+            stop.save_requested = False
             if want_log or want_sample or want_ckpt:
                 table = _check_finite(pending, names, run)
                 pending.clear()
@@ -342,9 +414,16 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None)
                     progress.show_stats(record)
                     interval_start, interval_steps = time.time(), 0
                 if want_sample and dist.is_main:
-                    last_grid = trainer.sample_grid(layout, run.sample_path(step))
+                    with run.writing(run.sample_path(step)):
+                        last_grid = trainer.sample_grid(layout, run.sample_path(step))
                 if want_ckpt:
-                    last_ckpt = run.save_checkpoint(trainer.state(), step) or last_ckpt
+                    state = trainer.state()
+                    bad = non_finite_tensors(state)
+                    if bad:
+                        where = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written yet"
+                        raise GancliError(f"the weights became NaN or Inf by step {step} ({', '.join(bad[:3])}"
+                                          f"{', ...' if len(bad) > 3 else ''}); not saved, training stopped ({where})")
+                    last_ckpt = run.save_checkpoint(state, step) or last_ckpt
             if evaluator is not None and (step % cfg.eval_every == 0 or is_last) and not stop.requested:
                 eval_started = time.time()
                 last_eval = evaluator(step)
@@ -357,8 +436,10 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None)
     if dist.is_main and not interrupted:
         frames = run.sample_frames()
         if len(frames) > 1:
-            save_gif(frames, run.progress_gif)
-    return TrainResult(run.path, trainer.step, last_grid, last_ckpt, time.time() - started, interrupted, last_eval)
+            with run.writing(run.progress_gif):
+                save_gif(frames, run.progress_gif)
+    return TrainResult(run.path, trainer.step, last_grid, last_ckpt, time.time() - started, interrupted, last_eval,
+                       steps_done=trainer.step - first_step, signal=stop.stop_signal)
 
 
 def load_resume(resume: str) -> tuple[dict, Path]:
@@ -370,18 +451,21 @@ def load_resume(resume: str) -> tuple[dict, Path]:
     return load_checkpoint(path), run_folder_of(path)
 
 
-#: options that may differ from the checkpoint's when resuming
-RESUMABLE_OVERRIDES = {"steps", "device", "log_every", "sample_every", "ckpt_every", "keep", "compile", "split_d", "resume",
+#: options that may differ from the checkpoint's when resuming (besides the method's own)
+RESUMABLE_OVERRIDES = {"steps", "device", "sync_bn", "log_every", "sample_every", "ckpt_every", "keep", "compile", "resume",
                        "data_root", "download", "eval_every", "eval_n", "eval_metrics", "feature_extractor",
-                       "inception_weights"}
+                       "inception_weights", "allow_data_change"}
 
 
 def resume_config(state: dict, explicit: dict) -> TrainConfig:
     """The checkpoint's TrainConfig with the explicitly given options (flat, by flag name) that may
     change on resume; any other option that differs from the checkpoint's is an error."""
-    base = TrainConfig.from_dict(state["train_config"]).options()
+    saved = TrainConfig.from_dict(state["train_config"])
+    base = saved.options()
+    method = METHODS.get(saved.method) if saved.method in METHODS else None
+    resumable = RESUMABLE_OVERRIDES | (method.resumable_options if method else frozenset())
     for key, value in explicit.items():
-        if key in RESUMABLE_OVERRIDES:
+        if key in resumable:
             base[key] = value
         elif value != base.get(key):
             raise GancliError(

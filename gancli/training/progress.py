@@ -6,12 +6,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class TrainProgress:
-    def __init__(self, total: int, start: int, labels: dict[str, str] | None = None, enabled: bool = True):
+    def __init__(self, total: int, start: int, labels: dict[str, str] | None = None,
+                 formats: dict[str, str] | None = None, enabled: bool = True):
         """``labels``: statistic name -> short label, in the order shown (the method's ``stat_labels``);
-        statistics without a label are shown by name after them."""
+        statistics without a label are shown by name after them. ``formats``: name -> format spec."""
         self.enabled = enabled
         self.total = total
         self.labels = dict(labels or {})
+        self.formats = dict(formats or {})
         if enabled:
             self._progress = Progress(
                 TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -36,7 +38,7 @@ class TrainProgress:
 
     def show_stats(self, record: dict) -> None:
         if self.enabled:
-            self._progress.update(self._task, stats=format_stats(record, self.labels))
+            self._progress.update(self._task, stats=format_stats(record, self.labels, self.formats))
 
     def show_eval(self, record: dict) -> None:
         """One printed line per evaluation (kept above the bar), e.g. ``step 400: FID 3.21, class accuracy 97.0%``."""
@@ -48,12 +50,13 @@ class TrainProgress:
 BOOKKEEPING = ("step", "time", "img_s", "event")
 
 
-def format_stats(record: dict, labels: dict[str, str]) -> str:
+def format_stats(record: dict, labels: dict[str, str], formats: dict[str, str] | None = None) -> str:
     """``97 img/s  D 1.234  G 0.567  D(x) +0.12 ...``: img/s, then every statistic of the record."""
+    formats = formats or {}
     names = [k for k in labels if k in record]
     names += [k for k in record if k not in labels and k not in BOOKKEEPING and not k.startswith("lr_")]
     parts = [f"{record['img_s']:.0f} img/s"] if "img_s" in record else []
-    parts += [f"{labels.get(name, name)} {record[name]:.3f}" for name in names
+    parts += [f"{labels.get(name, name)} {record[name]:{formats.get(name, '.3f')}}" for name in names
               if isinstance(record[name], (int, float))]
     return "  ".join(parts)
 

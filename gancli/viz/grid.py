@@ -29,12 +29,17 @@ def grid_array(x: torch.Tensor, nrow: int, pad: int = 2) -> np.ndarray:
     return tile(to_uint8(x), nrow, pad)
 
 
+def grid_size(n: int, nrow: int, h: int, w: int, pad: int = 2) -> tuple[int, int]:
+    """(height, width) in pixels of ``tile``'s grid of n images of h x w, ``nrow`` per row."""
+    rows = (n + nrow - 1) // nrow
+    return rows * (h + pad) + pad, nrow * (w + pad) + pad
+
+
 def tile(images: torch.Tensor | np.ndarray, nrow: int, pad: int = 2) -> np.ndarray:
     """Tiles uint8 images (N, H, W, 3) into rows of ``nrow``, on a white background."""
     imgs = np.asarray(images)
     n, h, w, _ = imgs.shape
-    rows = (n + nrow - 1) // nrow
-    out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, 3), 255, dtype=np.uint8)
+    out = np.full((*grid_size(n, nrow, h, w, pad), 3), 255, dtype=np.uint8)
     for i in range(n):
         r, c = divmod(i, nrow)
         out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = imgs[i]

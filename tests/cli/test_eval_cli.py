@@ -54,7 +54,7 @@ def test_newest_run_by_default(tmp_path, monkeypatch):
     (["-n", "5", "--is"], "--is needs -n of at least 10"),
     (["--truncation", "1e-9"], "--truncation 1e-09 is too small; use at least 0.01"),
     (["--feature-extractor", "shapes-net", "--inception-weights", "w.pth"], "applies to --feature-extractor inception"),
-    (["-n", "4", "--ref", "ONE"], "has 1 image; --fid needs at least 2"),
+    (["-n", "4", "--ref", "ONE"], "has 1 image; FID needs at least 2"),
     (["-n", "4", "--ref", "BAD.npz"], "cannot read reference"),
 ])
 def test_bad_input_is_one_clear_line(tiny_run, tmp_path, args, message):

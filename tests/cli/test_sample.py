@@ -53,6 +53,26 @@ def test_npz_alone_writes_no_grid(tiny_run, tmp_path, monkeypatch):
     assert not (tmp_path / "samples.png").exists()
 
 
+def test_a_huge_grid_is_refused_but_npz_and_individual_are_not(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "1000000"])  # the default samples.png
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: a grid of 1000000 images (34002x34002 px) is too large to be a picture (at most 4096 images, "
+        "16384 px a side); write them with --npz or --individual instead of a grid, or lower -n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    monkeypatch.setattr("gancli.sampling.files.MAX_GRID_IMAGES", 4)  # 6 images: too many for a grid now
+    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "6", "--npz", "a.npz", "--out", "grid.png"])
+    assert result.exit_code == 1 and "a grid of 6 images (104x70 px) is too large" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "6", "--npz", "a.npz", "--individual", "each",
+                                 "--batch-size", "4"])
+    assert result.exit_code == 0, result.output
+    assert "wrote a.npz, each/ (6 PNGs): 6 images, 32x32" in result.stdout
+    assert np.load(tmp_path / "a.npz")["images"].shape == (6, 32, 32, 3) and len(list((tmp_path / "each").iterdir())) == 6
+    assert not (tmp_path / "samples.png").exists()
+
+
 def test_truncation_sweep_and_interpolation(tiny_run, tmp_path):
     result = runner.invoke(app, ["sample", str(tiny_run), "-n", "8", "--class", "ring", "--truncation", "2,1,0.5,0.25",
                                  "--seed", "0", "--out", str(tmp_path / "sweep.png")])

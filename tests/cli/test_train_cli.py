@@ -52,11 +52,11 @@ def test_cond_on_a_flat_folder_is_refused(tmp_path, fake_flat_folder):
 def test_out_holding_another_run_is_refused_and_untouched(tmp_path):
     run = tmp_path / "run"
     assert runner.invoke(app, ["train", "--steps", "1", *TINY, "--out", str(run)]).exit_code == 0
-    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.name != ".lock"}
     result = runner.invoke(app, ["train", "--steps", "1", *TINY, "--out", str(run)])
     assert result.exit_code == 1
     assert f"{run} already holds a run; pass --resume" in result.stderr
-    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.name != ".lock"} == before
 
 
 def test_resume_from_a_corrupt_checkpoint(tmp_path):
@@ -117,7 +117,7 @@ def test_train_and_resume_through_the_cli(tmp_path):
     assert f"trained 2 steps" in first.stdout and "checkpoint: " + str(run / "checkpoints" / "last.pt") in first.stdout
     second = runner.invoke(app, ["train", "--resume", str(run), "--steps", "4"])
     assert second.exit_code == 0, second.stderr
-    assert "trained 4 steps" in second.stdout
+    assert "trained 2 steps (steps 2 -> 4)" in second.stdout
 
 
 def _env():
@@ -126,21 +126,49 @@ def _env():
     return env
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
-    run = tmp_path / "run"
+def _start_training(run, *extra):
     proc = subprocess.Popen([sys.executable, "-m", "gancli", "train", "--steps", "100000", *TINY, "--out", str(run),
-                             "--log-every", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
+                             "--log-every", "1", "--ckpt-every", "100000", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
     deadline = time.time() + 120
     while not (run / "metrics.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    return proc
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_stop_signals_save_a_checkpoint_and_exit_cleanly(tmp_path, signum, code):
+    """Ctrl-C, a scheduler's SIGTERM and a closed terminal's SIGHUP: finish the step, save, exit 128 + N."""
+    run = tmp_path / "my run"  # a space: the "continue with" hint must be shell-quoted
+    proc = _start_training(run)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "interrupted at step" in err
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    assert f"stopped by {signum.name} at step" in err and f"--resume '{run}'" in err
     from gancli.checkpoint import load_checkpoint
 
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     assert 1 <= state["step"] < 100000
+
+
+def test_sigusr1_saves_now_and_training_goes_on(tmp_path):
+    run = tmp_path / "run"
+    proc = _start_training(run)
+    proc.send_signal(signal.SIGUSR1)
+    deadline = time.time() + 120
+    while not (run / "checkpoints" / "last.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert (run / "checkpoints" / "last.pt").exists()
+    from gancli.checkpoint import load_checkpoint
+
+    saved = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
+    time.sleep(1.0)
+    assert proc.poll() is None  # still training
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 143
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] > saved
 
 
 def test_torchrun_two_processes_on_gloo(tmp_path):

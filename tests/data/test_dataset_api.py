@@ -90,7 +90,8 @@ def test_unlabelled_frequencies_are_empty():
 
 def test_describe_is_one_informative_line(fake_folder):
     line = build_dataset("folder", root=str(fake_folder.root), cond=True, res=16).describe()
-    assert line == "folder: 12 images, 16x16 RGB, 3 classes (cat, dog, owl), in memory, 2 files skipped (corrupt or not images)"
+    assert line == ("folder: 12 images, 16x16 RGB, 3 classes (cat, dog, owl), in memory, "
+                    "2 files skipped (1 not an image: owl/notes.txt; 1 unreadable: owl/broken.png)")
     shapes = build_dataset("shapes", cond=True, size=16).describe()
     assert shapes.startswith("shapes: 16 images, 32x32 RGB, 8 classes (circle, square, triangle, ring, plus,")
 

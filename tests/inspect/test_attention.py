@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from gancli.inspect.attention import AttnRequest, attention_map_files, attention_maps
 from gancli.cli.main import app
 from gancli.errors import GancliError
-from gancli.inspect.attention_maps import entropy_map, parse_point, query_cell, spread_keys, upsample
+from gancli.inspect.attention_math import entropy_map, parse_point, query_cell, spread_keys, upsample
 from tests.conftest import write_tiny_run
 
 runner = CliRunner()

@@ -30,7 +30,6 @@ class MeanMatching(Method):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.optimizers = {"g": torch.optim.Adam(self.nets["G"].parameters(), lr=ctx.cfg.lr_g, betas=(0.0, 0.9))}
-        self.base_lrs = {"g": ctx.cfg.lr_g}
         self.running = torch.zeros(())
 
     def train_step(self):
@@ -112,6 +111,11 @@ def test_the_progress_line_shows_a_method_s_statistics():
 
     record = {"step": 5, "match_loss": 0.25, "running": 0.5, "lr_g": 1e-4, "img_s": 120.0, "time": 3.0}
     assert format_stats(record, MeanMatching.stat_labels) == "120 img/s  match 0.250  running 0.500"
+    gan = {"d_loss": 1.5, "g_loss": 0.25, "d_real": 0.123, "d_fake": -0.456, "lr_g": 1e-4, "img_s": 97.0}
+    from gancli.methods.gan import GANMethod
+
+    assert (format_stats(gan, GANMethod.stat_labels, GANMethod.stat_formats)
+            == "97 img/s  D 1.500  G 0.250  D(x) +0.12  D(G(z)) -0.46")
 
 
 def test_a_checkpoint_of_an_unknown_method_is_one_clear_error(tmp_path, tiny_run):

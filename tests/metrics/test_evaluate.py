@@ -73,7 +73,10 @@ def test_generated_labels_follow_the_data_and_batch_size_does_not_matter(tmp_pat
     small = generated_features(gen.G, gen.model_config, gen.dataset, 40, extract, ["features"], seed=3, batch_size=7)
     big = generated_features(gen.G, gen.model_config, gen.dataset, 40, extract, ["features"], seed=3, batch_size=40)
     assert torch.equal(small.labels, big.labels)
-    assert torch.allclose(small.features["features"], big.features["features"], atol=1e-4)
+    # the same images up to a rare one-level flip in uint8 where G's float output differs in the last
+    # bit between batch sizes (conv kernels differ with the batch and thread count): rows of
+    # different images differ by O(1), a flipped pixel moves a feature by well under 0.02
+    assert torch.allclose(small.features["features"], big.features["features"], atol=2e-2)
 
 
 def _fakes_as_evaluated(gen, n: int, seed: int) -> torch.Tensor:

@@ -18,16 +18,18 @@ def test_check_metrics_orders_and_refuses():
     assert check_metrics([], 100) == ["fid"]
     with pytest.raises(GancliError, match="unknown metric 'isc'; choose one of: fid, is, kid, prc"):
         check_metrics(["isc"], 100)
-    with pytest.raises(GancliError, match="--is needs -n of at least 10, got 5"):
+    with pytest.raises(GancliError, match=r"--is needs -n of at least 10 \(it averages over 10 splits\), got 5"):
         check_metrics(["is"], 5)
-    with pytest.raises(GancliError, match="--prc needs -n of at least 4, got 3"):
-        check_metrics(["prc"], 3)
+    with pytest.raises(GancliError, match=r"--prc needs --eval-n of at least 4 \(k-nearest neighbours with k = 3\)"):
+        check_metrics(["prc"], 3, flag="--eval-n")
 
 
 def test_format_record_shows_what_the_record_holds():
-    record = {"step": 4, "fid": 7.4712, "is_mean": 3.1, "is_std": 0.02, "class_accuracy": 0.957}
-    assert [m.name for m in present(record)] == ["fid", "is"]
-    assert format_record(record) == "FID 7.471, IS 3.1 ± 0.02, class accuracy 95.7%"
+    record = {"step": 4, "fid": 7.4712, "is_mean": 3.1, "is_std": 0.02, "precision": 0.8123, "recall": 0.5,
+              "class_accuracy": 0.957}
+    assert [m.name for m in present(record)] == ["fid", "is", "prc"]
+    assert format_record(record) == "FID 7.471, IS 3.1 ± 0.02, precision 0.812, recall 0.500, class accuracy 95.7%"
+    assert METRICS.get("prc").table_rows(record) == [("precision", "0.8123"), ("recall", "0.5")]
 
 
 def test_registry_computations_match_direct_formulas():

