@@ -23,7 +23,7 @@ from typing import Any
 
 from gancli.errors import GancliError
 
-RESOLUTIONS = (32, 64, 128, 256)
+RESOLUTIONS = (28, 32, 64, 128, 256)  # 28: MNIST's own size, for the models that support it
 RUNS_ROOT = Path("runs")  # where `gancli train` puts runs by default (relative to the working directory)
 MIN_TRUNCATION = 0.01  # resampling needs ~1/P(|z| <= t) rounds per entry: 0.01 keeps it well under a second
 
@@ -92,7 +92,8 @@ class ModelConfig:
     attn_res: list[int] | None = None  # resolutions that get a self-attention block (G and D)
     attn_pool: bool = True  # 2x2 max-pool on keys and values (SAGAN/BigGAN)
     sn_g: bool | None = None  # spectral norm in G (SAGAN/BigGAN: yes)
-    sn_d: bool = True
+    sn_d: bool = True  # kept for old configs; d_norm says it: sn_d is d_norm == "sn"
+    d_norm: str | None = None  # D's normalisation: sn | bn | ln | wn | none; None: sn (none with sn_d off)
     sn_target: float = 1.0  # K in W * K / sigma(W)
     init: str | None = None  # ortho | xavier | normal | default
     shared_dim: int = 128  # BigGAN: shared class-embedding size
@@ -159,7 +160,50 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sagan": {},
     "quick": {"ch": 8, "d_ch": 24, "batch_size": 24, "lr_g": 4e-4, "lr_d": 1.6e-3, "reuse_fake": True,
               "ema_decay": 0.99, "steps": 1600, "log_every": 25, "sample_every": 320, "ckpt_every": 800},
+    # Miyato et al. 2018's CIFAR settings (their ResNet experiments): Adam 2e-4, betas (0, 0.9),
+    # n_dis 5, linear decay to 0, batch 64, hinge; the paper's "standard CNN" unless --model says
+    # otherwise (--model sngan: their ResNet), with SNGAN's Xavier init
+    "sngan": {"model": "cnn", "d_norm": "sn", "loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0,
+              "beta2": 0.9, "n_dis": 5, "lr_decay": 1.0, "batch_size": 64, "ema": False},
+    # Brock et al. 2019: Adam (0, 0.999), lr_G 1e-4, lr_D 4e-4, n_dis 2, G-EMA 0.9999 from step 20000,
+    # orthogonal regularisation 1e-4, hinge
+    "biggan": {"model": "biggan", "loss": "hinge", "lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.999,
+               "n_dis": 2, "ema_decay": 0.9999, "ema_start": 20000, "ortho_reg": 1e-4},
+    # the rows of the SNGAN reproducibility report (shared/seeds/002): each with the report's first
+    # optimiser setting (report-A); what the report leaves open is chosen in docs/methods.md
+    "wgan-gp": {"model": "cnn", "d_norm": "none", "loss": "wgan-gp", "n_dis": 5, "hparams": "report-A",
+                "ema": False},
+    "bn": {"model": "cnn", "d_norm": "bn", "loss": "hinge", "hparams": "report-A", "ema": False},
+    "ln": {"model": "cnn", "d_norm": "ln", "loss": "hinge", "hparams": "report-A", "ema": False},
+    "began": {"method": "began", "model": "began", "z_dim": 64, "ch": 32, "batch_size": 16, "gamma": 0.5,
+              "lambda_k": 0.001, "hparams": "report-A", "ema": False},
+    "ebgan": {"method": "ebgan", "model": "began", "z_dim": 64, "ch": 32, "batch_size": 64, "margin": 1.0,
+              "pt_weight": 0.1, "hparams": "report-A", "ema": False},
 }
+
+#: Named optimiser settings: the learning rate (both G and D), Adam's betas and n_dis. A-F are
+#: Table 1 of Miyato et al. 2018; report-A..C are the three the SNGAN reproducibility report prints
+#: (ten times A-C's learning rate, and no n_dis: n_dis then stays as set). Explicit options win.
+HPARAMS: dict[str, dict[str, Any]] = {
+    "A": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "n_dis": 5},
+    "B": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.999, "n_dis": 1},
+    "C": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_dis": 1},
+    "D": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 5},
+    "E": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "n_dis": 5},
+    "F": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "n_dis": 5},
+    "report-A": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.9},
+    "report-B": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.999},
+    "report-C": {"lr": 2e-3, "beta1": 0.5, "beta2": 0.999},
+}
+
+
+def hparams_options(name: str) -> dict[str, Any]:
+    """The train options a named setting sets (lr goes to both lr_g and lr_d)."""
+    if name not in HPARAMS:
+        raise GancliError(f"unknown hparams '{name}'; choose one of: {', '.join(HPARAMS)}")
+    setting = dict(HPARAMS[name])
+    lr = setting.pop("lr")
+    return {"lr_g": lr, "lr_d": lr, **setting}
 
 def auto_preset(dataset: str) -> str:
     return "quick" if dataset == "shapes" else "sagan"
@@ -170,7 +214,7 @@ class TrainConfig:
     """Everything ``gancli train`` needs. The field defaults are SAGAN's (the "sagan" preset);
     ``TrainConfig.from_options`` applies a preset first, then the explicitly given options."""
 
-    preset: str = "sagan"  # the preset these values came from: sagan | quick
+    preset: str = "sagan"  # the preset these values came from (PRESETS)
     dataset: str = "shapes"
     data_root: str | None = None  # root of a local dataset (folder path, cifar10/mnist/celeba root)
     download: bool = False
@@ -179,9 +223,15 @@ class TrainConfig:
     cond: bool | None = None  # None: conditional whenever the data has class labels
     attrs: list[str] | None = None  # celeba: condition on this attribute subset
     model: ModelConfig = field(default_factory=ModelConfig)  # architecture; channels and labels from the data
-    method: str = "gan"  # how one iteration trains (gancli.methods): gan
+    method: str = "gan"  # how one iteration trains (gancli.methods): gan, began, ebgan
     loss: str = "hinge"
     gp_weight: float | None = None  # gradient-penalty weight lambda [the loss's own: 10 for wgan-gp, else 0]
+    gamma: float = 0.5  # BEGAN: the diversity ratio gamma = E[L(G(z))] / E[L(x)] that k_t steers to
+    lambda_k: float = 0.001  # BEGAN: the learning rate of k_t
+    lr_halving: int = 0  # BEGAN: halve both lrs when M_global has not improved for this many steps (0: off)
+    margin: float = 1.0  # EBGAN: the margin m of D's hinge on fake energies
+    pt_weight: float = 0.1  # EBGAN: weight of the pulling-away term in G's loss (0: none)
+    hparams: str | None = None  # a named optimiser setting (SNGAN paper A-F, report-A..C): lr, betas, n_dis
     steps: int = 100_000
     batch_size: int = 64
     lr_g: float = 1e-4
@@ -191,6 +241,7 @@ class TrainConfig:
     n_dis: int = 1
     ema: bool = True
     ema_decay: float = 0.999
+    ema_start: int = 0  # steps before the EMA starts averaging (until then it copies G; BigGAN: 20000)
     lr_decay: float = 0.0  # both lrs fall linearly to 0 over this last fraction of the steps (0: constant)
     ortho_reg: float = 0.0  # BigGAN orthogonal regularisation strength for G (1e-4 in BigGAN)
     reuse_fake: bool = False  # G step reuses the D step's G forward (saves a G forward; n_dis 1)
@@ -244,7 +295,10 @@ class TrainConfig:
             preset = auto_preset(options.get("dataset", cls.dataset))
         if preset not in PRESETS:
             raise GancliError(f"unknown preset '{preset}'; choose one of: auto, {', '.join(PRESETS)}")
-        return cls.from_flat({**PRESETS[preset], **options, "preset": preset})
+        # defaults < preset < the named hparams setting (--hparams, or the preset's) < explicit options
+        chosen = {**PRESETS[preset], **options}
+        hparams = hparams_options(chosen["hparams"]) if chosen.get("hparams") else {}
+        return cls.from_flat({**PRESETS[preset], **hparams, **options, "preset": preset})
 
     @classmethod
     def from_flat(cls, flat: dict[str, Any]) -> "TrainConfig":
@@ -293,6 +347,16 @@ class TrainConfig:
             raise GancliError(f"--lr-decay is a fraction of the steps in [0, 1], got {self.lr_decay}")
         if not (0.0 <= self.ema_decay < 1.0):
             raise GancliError("--ema-decay must be in [0, 1)")
+        if self.ema_start < 0:
+            raise GancliError(f"--ema-start must be >= 0, got {self.ema_start}")
+        if self.hparams is not None and self.hparams not in HPARAMS:
+            raise GancliError(f"unknown hparams '{self.hparams}'; choose one of: {', '.join(HPARAMS)}")
+        for name in ("gamma", "lambda_k", "margin", "pt_weight"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise GancliError(f"{_flag(name)} must be a finite number >= 0, got {value}")
+        if self.lr_halving < 0:
+            raise GancliError(f"--lr-halving must be >= 0 (0: off), got {self.lr_halving}")
         if self.amp not in ("off", "bf16", "fp16"):
             raise GancliError(f"unknown --amp {self.amp!r}; choose one of: off, bf16, fp16")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):

@@ -31,8 +31,9 @@ def test_help_shows_defaults_read_from_the_dataclasses_and_presets():
 
     from gancli.cli.main import app
 
-    text = " ".join(CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300"}).stdout.split())
-    assert "Channel multiplier [sagan: 64, quick: 8]" in text
+    output = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300"}).stdout
+    text = " ".join(output.replace("│", " ").split())  # rich may wrap a help text inside its box
+    assert "Channel multiplier [sagan: 64, quick: 8, began: 32, ebgan: 32]" in text
     assert "Latent size [128]" in text
     assert "Spectral norm in D [on]" in text
     assert "[sagan: 100000, quick: 1600]" in text
@@ -94,3 +95,50 @@ def test_init_and_cond_mode_are_checked_against_the_model():
         resolve_model(ModelConfig(init="glorot"))
     with pytest.raises(GancliError, match="model sagan supports cond_mode proj, not 'concat'"):
         resolve_model(ModelConfig(n_classes=3, cond_mode="concat"))
+
+
+def test_hparams_set_lr_betas_and_n_dis_and_explicit_options_win():
+    from gancli.config import HPARAMS, hparams_options
+
+    assert hparams_options("D") == {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 5}
+    assert hparams_options("report-C") == {"lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.5, "beta2": 0.999}
+    assert set(HPARAMS) == {"A", "B", "C", "D", "E", "F", "report-A", "report-B", "report-C"}
+    cfg = TrainConfig.from_options({"preset": "sagan", "hparams": "F", "beta2": 0.99})
+    assert (cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.n_dis) == (1e-3, 1e-3, 0.9, 0.99, 5)
+    assert cfg.to_dict()["hparams"] == "F"  # config.json records the setting and the values
+    # a preset's own setting, overridden by --hparams
+    assert TrainConfig.from_options({"preset": "bn"}).lr_g == 1e-3
+    assert TrainConfig.from_options({"preset": "bn", "hparams": "B"}).lr_g == 1e-4
+    with pytest.raises(GancliError, match="unknown hparams 'Z'; choose one of: A, B"):
+        TrainConfig.from_options({"hparams": "Z"})
+
+
+def test_paper_presets():
+    sngan = TrainConfig.from_options({"preset": "sngan"})
+    assert (sngan.lr_g, sngan.lr_d, sngan.beta1, sngan.beta2, sngan.n_dis, sngan.lr_decay, sngan.batch_size) == (
+        2e-4, 2e-4, 0.0, 0.9, 5, 1.0, 64)
+    biggan = TrainConfig.from_options({"preset": "biggan"})
+    assert (biggan.beta2, biggan.n_dis, biggan.ema_decay, biggan.ema_start, biggan.ortho_reg) == (
+        0.999, 2, 0.9999, 20000, 1e-4)
+    assert biggan.model.name == "biggan"
+
+
+def test_ema_start_copies_g_until_then():
+    import torch
+    from torch import nn
+
+    from gancli.training.ema import EMA
+
+    net = nn.Linear(2, 2)
+    ema = EMA(net, decay=0.9, start=3)
+    for step in range(3):
+        with torch.no_grad():
+            net.weight.add_(1.0)
+        ema.update(net, step)
+        torch.testing.assert_close(ema.model.weight, net.weight, rtol=0, atol=0)
+    before = ema.model.weight.clone()
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema.update(net, 3)  # d = min(0.9, 4 / 13)
+    d = 4 / 13
+    torch.testing.assert_close(ema.model.weight, d * before + (1 - d) * net.weight)

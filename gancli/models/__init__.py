@@ -25,6 +25,9 @@ class ModelSpec:
     cond_modes: tuple[str, ...] = ("proj",)
     has_attention: bool = False
     summary: str = ""
+    resolutions: tuple[int, ...] = (32, 64, 128, 256)
+    d_norms: tuple[str, ...] = ("sn", "none")  # D normalisations the model's D supports
+    autoencoder_d: bool = False  # D(x) is a reconstruction of x (BEGAN, EBGAN), not a logit
 
 
 MODELS: Registry[ModelSpec] = Registry("model")
@@ -35,7 +38,15 @@ def resolve_model(cfg: ModelConfig) -> ModelConfig:
     conditioning mode, attention resolutions); returns a new, fully explicit config."""
     cfg.check()
     spec = MODELS.get(cfg.name)
+    if cfg.res not in spec.resolutions:
+        raise GancliError(f"model {cfg.name} supports resolutions {', '.join(map(str, spec.resolutions))}, "
+                          f"not {cfg.res}")
     d = cfg.to_dict()
+    if d["d_norm"] is None:
+        d["d_norm"] = "sn" if cfg.sn_d else "none"
+    if d["d_norm"] not in spec.d_norms:
+        raise GancliError(f"model {cfg.name} supports --d-norm {', '.join(spec.d_norms)}, not {d['d_norm']!r}")
+    d["sn_d"] = d["d_norm"] == "sn"
     if d["d_ch"] is None:
         d["d_ch"] = cfg.ch
     for key, value in spec.defaults(cfg).items():
@@ -81,6 +92,6 @@ def count_parameters(net: nn.Module) -> int:
 
 
 # register the zoo (import for side effects)
-from gancli.models import dcgan_spec, sngan, sagan, biggan  # noqa: E402,F401,I001  (registry order)
+from gancli.models import dcgan_spec, cnn, sngan, sagan, biggan, began  # noqa: E402,F401,I001  (registry order)
 
 __all__ = ["MODELS", "ModelSpec", "build_models", "build_network", "resolve_model", "count_parameters"]

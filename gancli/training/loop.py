@@ -194,7 +194,7 @@ class Trainer:
         # every param group's learning rate as built from the config: --lr-decay scales these
         self.base_lrs = {name: [group["lr"] for group in opt.param_groups]
                          for name, opt in self.method.optimizers.items()}
-        self.emas = ({name: EMA(self.method.nets[name], cfg.ema_decay) for name in self.method.ema_networks}
+        self.emas = ({name: EMA(self.method.nets[name], cfg.ema_decay, cfg.ema_start) for name in self.method.ema_networks}
                      if cfg.ema else {})
         if self.dist.enabled and cfg.sync_bn:
             from gancli.layers.sync_bn import convert_cross_replica
