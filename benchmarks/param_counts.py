@@ -19,13 +19,14 @@ def main() -> None:
     print(f"Parameters with ch={args.ch}, {args.n_classes} classes:\n")
     print("| model | res | attention at | G params | D params |")
     print("|---|---|---|---|---|")
-    for name in ["dcgan", "sngan", "sagan", "biggan"]:
-        for res in (32, 64, 128, 256):
-            cfg = resolve_model(ModelConfig(name=name, res=res, ch=args.ch, n_classes=args.n_classes))
+    for name in ["dcgan", "cnn", "sngan", "sagan", "biggan", "began"]:
+        for res in (28, 32, 64) if name in ("cnn", "began") else (32, 64, 128, 256):
+            classes = 0 if MODELS.get(name).autoencoder_d else args.n_classes  # began is unconditional
+            cfg = resolve_model(ModelConfig(name=name, res=res, ch=args.ch, n_classes=classes))
             g, d = build_models(cfg)
             attn = ", ".join(f"{r}x{r}" for r in cfg.attn_res) or "-"
             print(f"| {name} | {res} | {attn} | {count_parameters(g) / 1e6:.2f} M | {count_parameters(d) / 1e6:.2f} M |")
-    assert set(MODELS.names()) == {"dcgan", "sngan", "sagan", "biggan"}
+    assert set(MODELS.names()) == {"dcgan", "cnn", "sngan", "sagan", "biggan", "began"}
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ attention block's peak memory, fused vs explicit, at each model's attention map 
     python benchmarks/train_speed.py                       # reference config + sweep at --ch 16
     python benchmarks/train_speed.py --models sagan --res 32 64 --ch 32 --reuse-fake
     python benchmarks/train_speed.py --memory-check        # SAGAN-128, attention at 64x64, batch 32
+    python benchmarks/train_speed.py --no-reference --no-sweep --presets began ebgan wgan-gp bn ln sngan
 
 The reference configuration (always first) is ResNet SAGAN at 32 px, G width 256 and D width 128
 (ch 64), 10 classes: the SNGAN/SAGAN CIFAR networks.
@@ -51,9 +52,14 @@ def _run(spec: dict, queue) -> None:
     from gancli.training.loop import Trainer
 
     torch.manual_seed(0)
-    cfg = TrainConfig.from_flat(dict(model=spec["model"], res=spec["res"], ch=spec["ch"], batch_size=spec["batch"],
-                                     attn_res=spec.get("attn_res"), data_size=max(4 * spec["batch"], 256),
-                                     device=spec["device"], reuse_fake=spec["reuse_fake"], amp=spec["amp"], ema=True))
+    if spec.get("preset"):  # a method / report row as its preset trains it (its own batch and widths)
+        cfg = TrainConfig.from_options(dict(preset=spec["preset"], res=spec["res"], data_size=256,
+                                            device=spec["device"], amp=spec["amp"], ema=True)).validate()
+        spec["batch"], spec["ch"] = cfg.batch_size, cfg.model.ch
+    else:
+        cfg = TrainConfig.from_flat(dict(model=spec["model"], res=spec["res"], ch=spec["ch"], batch_size=spec["batch"],
+                                         attn_res=spec.get("attn_res"), data_size=max(4 * spec["batch"], 256),
+                                         device=spec["device"], reuse_fake=spec["reuse_fake"], amp=spec["amp"], ema=True))
     trainer = Trainer(cfg, show_progress=False)
     if spec.get("n_classes") is not None and spec["n_classes"] != trainer.model_cfg.n_classes:
         raise SystemExit("the shapes data has 8 classes; n_classes override is not supported")
@@ -83,7 +89,7 @@ def _run(spec: dict, queue) -> None:
     seconds = (time.perf_counter() - start) / spec["steps"]
     g_params = sum(p.numel() for p in trainer.method.nets["G"].parameters())
     d_params = sum(p.numel() for p in trainer.method.nets["D"].parameters())
-    queue.put({"img_s": spec["batch"] / seconds, "s_iter": seconds, "flops": flops, "textbook_flops": textbook_flops,
+    queue.put({"batch": spec["batch"], "ch": spec["ch"], "img_s": spec["batch"] / seconds, "s_iter": seconds, "flops": flops, "textbook_flops": textbook_flops,
                "peak_mb": peak_mb,
                "g_params": g_params, "d_params": d_params, "attn_res": trainer.model_cfg.attn_res,
                "g_width": trainer.method.nets["G"].blocks[0].conv1.out_channels if hasattr(trainer.method.nets["G"], "blocks") else None,
@@ -112,6 +118,9 @@ def main() -> None:
     parser.add_argument("--reuse-fake", action="store_true")
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--presets", nargs="*", default=None,
+                        help="also time these presets' methods (e.g. began ebgan wgan-gp bn ln sngan) at --preset-res")
+    parser.add_argument("--preset-res", nargs="+", type=int, default=[28, 32])
     parser.add_argument("--memory-check", action="store_true",
                         help="only SAGAN-128 (ch 64) with attention at 64x64, batch 32")
     args = parser.parse_args()
@@ -133,6 +142,10 @@ def main() -> None:
             for model in args.models:
                 for res in args.res:
                     specs.append((f"{model}-{res}", dict(model=model, res=res, ch=args.ch, batch=args.batch, **common)))
+        for preset in args.presets or []:
+            for res in args.preset_res:
+                specs.append((f"--preset {preset} {res}px", dict(preset=preset, model=None, res=res, ch=None,
+                                                                  batch=None, **common)))
     print("GFLOP: executed / textbook (the published blocks, upsample-then-conv and conv-then-pool, which\n"
           "gancli folds into fewer FLOPs); % of matmul: hardware (executed) / model (textbook) FLOP utilisation\n")
     print("| config | ch | batch | G/D params | img/s | s/iter | GFLOP/iter | GFLOP/s | % of matmul | peak MiB |")
@@ -142,11 +155,11 @@ def main() -> None:
         r = measure(spec)
         gflop, textbook = r["flops"] / 1e9, r["textbook_flops"] / 1e9
         achieved, model_rate = gflop / r["s_iter"], textbook / r["s_iter"]
-        print(f"| {label} | {spec['ch']} | {spec['batch']} | {r['g_params'] / 1e6:.2f}M/{r['d_params'] / 1e6:.2f}M | "
+        print(f"| {label} | {r['ch']} | {r['batch']} | {r['g_params'] / 1e6:.2f}M/{r['d_params'] / 1e6:.2f}M | "
               f"{r['img_s']:.1f} | {r['s_iter']:.2f} | {gflop:.0f} / {textbook:.0f} | {achieved:.0f} / {model_rate:.0f} | "
               f"{100 * achieved / peak:.0f}% / {100 * model_rate / peak:.0f}% | {r['peak_mb']:.0f} |", flush=True)
         for side in r["attn_res"]:
-            attention_sizes.append((label, side, spec["batch"]))
+            attention_sizes.append((label, side, r["batch"]))
     if attention_sizes and device == "cpu":
         from attention import measure as measure_attention
 

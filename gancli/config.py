@@ -80,8 +80,8 @@ class ModelConfig:
     """Architecture of one G/D pair. ``None`` fields take the model's own default in
     ``gancli.models.resolve_model``. ``channels``, ``n_classes`` and ``n_attrs`` come from the data."""
 
-    name: str = "sagan"  # dcgan | sngan | sagan | biggan
-    res: int = 32  # output resolution: 32, 64, 128 or 256
+    name: str = "sagan"  # dcgan | cnn | sngan | sagan | biggan | began
+    res: int = 32  # output resolution: 28 (dcgan, cnn, began), 32, 64, 128 or 256
     channels: int = 3  # image channels (the dataset says)
     ch: int = 64  # channel multiplier: every width is a multiple of it
     d_ch: int | None = None  # D's multiplier (BigGAN-PyTorch's D_ch); None: the same as ch
@@ -499,6 +499,7 @@ class SnRequest:
     res: int = 32
     ch: int | None = None
     n_classes: int = 0
+    d_norm: str | None = None  # a fresh model's D normalisation (sn, bn, ln, wn, none) [the model's]
     warmup: int = 0  # training-mode forwards (one power iteration each) before a fresh audit
 
     def check(self) -> None:

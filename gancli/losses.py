@@ -143,9 +143,12 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
 
 
 def orthogonal_regularization(net: nn.Module) -> torch.Tensor:
-    """BigGAN's R(W) = sum over weights of ||W W^T * (1 - I)||_F^2, W reshaped to (out, rest).
+    """BigGAN's R(W) = 1/2 sum over weights of ||W W^T * (1 - I)||_F^2, W reshaped to (out, rest).
 
-    Applied to the raw (un-normalised) weights; BigGAN's shared embedding is left out, as in BigGAN."""
+    The paper writes beta ||W W^T * (1 - I)||_F^2 (gradient 4 beta (W W^T * (1 - I)) W); BigGAN-PyTorch,
+    whose beta = 1e-4 everyone uses, adds 2 beta (W W^T * (1 - I)) W to the gradient directly. The
+    factor 1/2 here gives that gradient, so --ortho-reg 1e-4 means what it means there. Applied to
+    the raw (un-normalised) weights; BigGAN's shared embedding is left out, as in BigGAN."""
     total = None
     for m in net.modules():
         if not isinstance(m, SN_TYPES) or m is getattr(net, "shared", None):
@@ -153,7 +156,7 @@ def orthogonal_regularization(net: nn.Module) -> torch.Tensor:
         w = raw_weight(m).flatten(1)
         gram = w @ w.t()
         off = gram * (1.0 - torch.eye(gram.shape[0], device=w.device, dtype=w.dtype))
-        term = (off**2).sum()
+        term = 0.5 * (off**2).sum()
         total = term if total is None else total + term
     if total is None:
         return torch.zeros(())

@@ -58,8 +58,17 @@ def test_orthogonal_regularization():
     assert orthogonal_regularization(net).item() == pytest.approx(0.0)
     with torch.no_grad():
         net.weight.copy_(torch.tensor([[1.0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]]))
-    # W W^T off-diagonal: (0,1) = (1,0) = 1, rest 0 -> sum of squares 2
-    assert orthogonal_regularization(net).item() == pytest.approx(2.0)
+    # W W^T off-diagonal: (0,1) = (1,0) = 1, rest 0 -> sum of squares 2, halved
+    assert orthogonal_regularization(net).item() == pytest.approx(1.0)
+
+
+def test_orthogonal_regularization_has_biggan_pytorch_s_gradient():
+    """BigGAN-PyTorch's ortho(): grad += strength * 2 (W W^T * (1 - I)) W."""
+    net = torch.nn.Linear(5, 3, bias=False)
+    orthogonal_regularization(net).backward()
+    w = net.weight.detach()
+    expected = 2 * ((w @ w.t()) * (1 - torch.eye(3))) @ w
+    torch.testing.assert_close(net.weight.grad, expected)
 
 
 def test_unknown_loss():

@@ -22,10 +22,11 @@ def sn_check_command(
     rtol: Annotated[float, typer.Option(help="Power iteration stops when sigma_op changes by less than this, relative.")] = D.rtol,
     n: Annotated[int, typer.Option("-n", "--n", help="Images per kind (real, generated, interpolated) for the gradient check.")] = D.n,
     seed: Annotated[int, typer.Option(help="Seed of z, labels and images.")] = D.seed,
-    model: Annotated[Optional[str], typer.Option(help="Audit a fresh model instead (dcgan, sngan, sagan, biggan).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Audit a fresh model instead (dcgan, cnn, sngan, sagan, biggan, began).")] = None,
     res: Annotated[int, typer.Option(help="Fresh model: resolution.")] = D.res,
     ch: Annotated[Optional[int], typer.Option(help="Fresh model: channel multiplier [model default].")] = None,
     n_classes: Annotated[int, typer.Option(help="Fresh model: classes (0: unconditional).")] = D.n_classes,
+    d_norm: Annotated[Optional[str], typer.Option(help="Fresh model: D's normalisation, sn, bn, ln, wn, none [the model's].")] = D.d_norm,
     warmup: Annotated[int, typer.Option(help="Training-mode forwards (one power iteration each) before auditing.")] = D.warmup,
     as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON on stdout (no table).")] = False,
 ) -> None:
@@ -34,7 +35,7 @@ def sn_check_command(
     from gancli.inspect.sn_check import sn_check
 
     req = SnRequest(net=net, iters=iters, rtol=rtol, tol=tol, n=n, seed=seed, model=model, res=res, ch=ch,
-                    n_classes=n_classes, warmup=warmup)
+                    n_classes=n_classes, d_norm=d_norm, warmup=warmup)
     req.check()
     report = sn_check(target, req)
     if as_json:

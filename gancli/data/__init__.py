@@ -35,7 +35,7 @@ def build_dataset(
     seed: int = 0,
     size: int | None = None,
 ) -> GanDataset:
-    """Build the dataset registered as ``name`` at resolution ``res`` (16, 32, 64, 128 or 256).
+    """Build the dataset registered as ``name`` at resolution ``res`` (16, 28, 32, 64, 128 or 256).
 
     Args:
         root: where the files are (folder: required; cifar10/mnist/fashion-mnist/celeba: default

@@ -20,7 +20,8 @@ from gancli.registry import Registry
 
 DATASETS: Registry = Registry("dataset")
 
-VALID_RESOLUTIONS = (16, 32, 64, 128, 256)
+#: powers of two, and 28: MNIST's and Fashion-MNIST's own size (read there without resizing)
+VALID_RESOLUTIONS = (16, 28, 32, 64, 128, 256)
 LABEL_KINDS = ("none", "class", "attrs")
 # Datasets up to this many images / bytes (at the target resolution) are decoded once and kept
 # in memory as uint8; anything larger is decoded per item.
@@ -29,7 +30,7 @@ IN_MEMORY_MAX_BYTES = 2 * 1024**3
 
 
 def check_resolution(res: int) -> int:
-    """Return ``res`` as an int if it is a power of two in 16..256, else raise GancliError."""
+    """Return ``res`` as an int if it is one of VALID_RESOLUTIONS (16, 28, 32, ..., 256), else raise GancliError."""
     try:
         value = None if isinstance(res, bool) else operator.index(res)  # ints, numpy ints; not 32.0
     except TypeError:

@@ -8,7 +8,8 @@ a restricted one (:mod:`gancli.data.cifar_files`). A truncated file fails while 
 is reported as such.
 
 The whole array is held in uint8; it is resized to R once when the result fits in memory, else
-per batch (:class:`~gancli.data.base.ArrayDataset`).
+per batch (:class:`~gancli.data.base.ArrayDataset`). At R = 28 MNIST and Fashion-MNIST keep their own
+pixels (no resampling), as CIFAR-10 does at 32.
 """
 from __future__ import annotations
 

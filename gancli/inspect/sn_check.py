@@ -20,7 +20,8 @@ def _models(target, req: SnRequest, runs_root) -> tuple[Any, torch.nn.Module, to
     if req.model is not None:
         if target is not None:
             raise GancliError("give a checkpoint or --model (a fresh model), not both")
-        options = {"name": req.model, "res": req.res, "n_classes": req.n_classes}
+        options = {"name": req.model, "res": req.res, "n_classes": req.n_classes,
+                   "d_norm": req.d_norm}
         if req.ch is not None:
             options["ch"] = req.ch
         cfg = resolve_model(ModelConfig(**options))
@@ -53,6 +54,7 @@ def sn_check(target: str | Path | None, req: SnRequest, runs_root: str | Path = 
     """The whole audit as a JSON-able dict: source, per-net layer rows, D's bound and gradients.
 
     Labels for G and D are drawn as the training data has them (uniformly for a fresh model)."""
+    from gancli.models import MODELS
     from gancli.sampling import labels_like_data
 
     req.check()
@@ -74,6 +76,7 @@ def sn_check(target: str | Path | None, req: SnRequest, runs_root: str | Path = 
     with torch.no_grad():
         fake = G(z, y_fake)
     report: dict[str, Any] = {"source": source, "step": step, "model": cfg.name, "resolution": cfg.res,
+                              "d_norm": cfg.d_norm,
                               "tol": req.tol, "power_iterations": req.iters, "power_rtol": req.rtol, "nets": {}}
     if req.net in ("g", "both"):
         shapes = record_inputs(G, lambda: G(z[:2], None if y_fake is None else y_fake[:2]))
@@ -90,11 +93,16 @@ def sn_check(target: str | Path | None, req: SnRequest, runs_root: str | Path = 
         shapes = record_inputs(D, lambda: D(fake[:2], None if y_fake is None else y_fake[:2]))
         if hook is not None:
             hook.remove()
-        layers = audit_layers(D, "D", shapes, req.iters, req.tol, req.rtol)
+        # a D with --d-norm bn, ln, wn or none has no SN by design: its rows are exempt, not failures
+        layers = audit_layers(D, "D", shapes, req.iters, req.tol, req.rtol, no_sn_by_design=cfg.d_norm != "sn")
         pooling = 1.0
         if "x" in last_shape:
             pooling = (last_shape["x"][1] * last_shape["x"][2]) ** 0.5  # ||sum over H*W|| = sqrt(H*W)
-        audit = NetAudit("D", layers, lipschitz_bound(layers) * pooling, pooling, not_covered(D))
+        audit = NetAudit("D", layers, lipschitz_bound(layers) * pooling, pooling, not_covered(D),
+                         normalization=cfg.d_norm)
+        if MODELS.get(cfg.name).autoencoder_d:
+            audit.not_covered.insert(0, "an autoencoder D: the product is for x -> D(x), a reconstruction; the "
+                                        "gradient norms are of L(x) = mean |x - D(x)|")
         batches = {"generated": (fake, y_fake)}
         real, y_real, why = (_real_batch(train_config, cfg, req.n, req.seed) if req.model is None
                              else (None, None, "fresh model"))

@@ -17,9 +17,13 @@ For every conv / transposed conv / linear / embedding layer of a network:
 The product of sigma_op over D's layers (and sqrt(H*W) for a global sum pooling) bounds D's
 Lipschitz constant for a plain feed-forward chain with activations of slope <= 1. It does not
 cover residual sums (a ResNet block is bounded by sigma(main path) + sigma(shortcut), not by the
-product), self-attention (x + gamma * softmax(...) v is not a fixed linear map), or batch norm
-(divides by a batch statistic); those parts are listed. The empirical check: the largest
-||grad_x D(x)|| over real, generated and interpolated images.
+product), self-attention (x + gamma * softmax(...) v is not a fixed linear map), batch norm
+(divides by a batch statistic), layer norm (divides by each sample's own statistic) or weight norm
+(W = g v / ||v||: a learned scale g that nothing bounds); those parts are listed. The empirical
+check: the largest ||grad_x D(x)|| over real, generated and interpolated images.
+
+A D built without spectral norm (``--d-norm bn|ln|wn|none``) is not normalised by design: its rows
+are marked exempt, not "not normalized", and the audit still reports every norm and gradient.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
+from gancli.layers.norm import norm_layers
 from gancli.layers.spectral import NO_SN_ATTR, SN_TYPES, TargetNorm, raw_weight
 
 
@@ -41,7 +46,7 @@ class LayerAudit:
     matrix: tuple[int, int]  # shape of W_mat
     input_shape: tuple[int, ...] | None  # (C, H, W) or (F,) as seen in the forward pass
     normalized: bool
-    exempt: bool  # kept un-normalised on purpose (CBN gains, BigGAN's shared embedding)
+    exempt: bool  # kept un-normalised on purpose (CBN gains, BigGAN's shared embedding, a D with --d-norm != sn)
     target: float  # K
     sigma_hat: float | None  # u^T W v
     sigma_mat_raw: float  # ||W_mat||_2 of the raw weight
@@ -60,6 +65,7 @@ class NetAudit:
     pooling_factor: float = 1.0
     not_covered: list[str] = field(default_factory=list)
     gradient_norms: dict[str, float] = field(default_factory=dict)  # D: max ||grad_x D|| per input kind
+    normalization: str | None = None  # D: its --d-norm (sn, bn, ln, wn, none)
 
 
 def _kind(module: nn.Module) -> str:
@@ -168,7 +174,9 @@ def record_inputs(net: nn.Module, run) -> dict[str, tuple[int, ...]]:
 
 
 def audit_layers(net: nn.Module, prefix: str, input_shapes: dict[str, tuple[int, ...]], iters: int = 100,
-                 tol: float = 0.05, rtol: float = 1e-4) -> list[LayerAudit]:
+                 tol: float = 0.05, rtol: float = 1e-4, no_sn_by_design: bool = False) -> list[LayerAudit]:
+    """One row per conv / linear / embedding layer. ``no_sn_by_design``: the network is built without
+    spectral norm (a D with ``--d-norm`` bn, ln, wn or none), so its un-normalised rows are exempt."""
     rows = []
     for name, module in net.named_modules():
         if not isinstance(module, SN_TYPES):
@@ -191,7 +199,8 @@ def audit_layers(net: nn.Module, prefix: str, input_shapes: dict[str, tuple[int,
         normalized = sn is not None
         rows.append(LayerAudit(
             name=f"{prefix}.{name}", kind=_kind(module), matrix=tuple(weight_matrix(module, raw).shape),
-            input_shape=shape, normalized=normalized, exempt=bool(getattr(module, NO_SN_ATTR, False)),
+            input_shape=shape, normalized=normalized,
+            exempt=bool(getattr(module, NO_SN_ATTR, False)) or (no_sn_by_design and not normalized),
             target=target, sigma_hat=sigma_hat(module), sigma_mat_raw=mat_raw, sigma_mat=mat_used, sigma_op=op,
             op_iterations=iterations, op_converged=converged,
             drifted=normalized and abs(mat_used / target - 1.0) > tol))
@@ -219,9 +228,21 @@ def not_covered(net: nn.Module) -> list[str]:
     attention = [n for n, m in net.named_modules() if isinstance(m, SelfAttention)]
     if attention:
         parts.append(f"self-attention ({', '.join(attention)}): x + gamma * softmax(q k^T) v is not a fixed linear map")
-    bn = [n for n, m in net.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if bn:
-        parts.append(f"batch norm ({len(bn)} layers): divides by batch statistics")
+    norms = norm_layers(net)
+    if norms["bn"]:
+        parts.append(f"batch norm ({len(norms['bn'])} layers): divides by batch statistics (in training the output "
+                     "of one sample depends on the batch; in eval mode, as here, it scales each channel by "
+                     "gamma / sqrt(running_var + eps))")
+    if norms["ln"]:
+        parts.append(f"layer norm ({len(norms['ln'])} layers): divides each sample by its own standard deviation "
+                     "over (C, H, W), which has no Lipschitz bound as that deviation goes to 0")
+    if norms["wn"]:
+        parts.append(f"weight norm ({len(norms['wn'])} layers): W = g * v / ||v|| per output channel; the product "
+                     "uses these weights, but g is learned and nothing bounds it in training")
+    upsampling = [m for m in net.modules() if isinstance(m, nn.Upsample)]
+    if upsampling:
+        parts.append(f"nearest upsampling ({len(upsampling)} layers): each multiplies the norm by its scale factor "
+                     "(2 for 2x)")
     embeddings = [n for n, m in net.named_modules() if isinstance(m, nn.Embedding)]
     if embeddings:
         parts.append("the projection term <embed(y), phi(x)>: adds max_y ||embed(y)|| (the embedding's sigma_op) "
@@ -230,11 +251,15 @@ def not_covered(net: nn.Module) -> list[str]:
 
 
 def gradient_norms(D: nn.Module, batches: dict[str, tuple[torch.Tensor, torch.Tensor | None]]) -> dict[str, float]:
-    """max_i ||d D(x_i) / d x_i||_2 over each batch (D in eval mode: no SN update, no dropout)."""
+    """max_i ||d D(x_i) / d x_i||_2 over each batch (D in eval mode: no SN update, no dropout).
+    An autoencoder D (BEGAN, EBGAN) returns a reconstruction, not a logit: its scalar per sample
+    is then the reconstruction loss L(x) = mean |x − D(x)| (BEGAN's; EBGAN's energy squares it)."""
     out = {}
     for kind, (x, y) in batches.items():
         x = x.detach().clone().requires_grad_(True)
         logits = D(x, y)
+        if logits.dim() > 1:
+            logits = (x - logits).abs().flatten(1).mean(1)
         (grad,) = torch.autograd.grad(logits.sum(), x)  # samples are independent: per-sample gradients
         out[kind] = float(grad.flatten(1).norm(dim=1).max())
     return out

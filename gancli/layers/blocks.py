@@ -7,6 +7,11 @@ ResNet D block (downsampling by 2x2 average pooling when ``down``):
 The first D block is the "optimized" one of SNGAN: no ReLU before its first conv, and the shortcut
 pools before its 1x1 conv. DCGAN: transposed conv + BN + ReLU in G, strided conv + LeakyReLU in D.
 
+With ``--d-norm bn|ln`` every D block but the first normalises before each ReLU of its residual
+branch (the placement of the WGAN-GP ResNet critic's layer norm; the shortcut stays plain):
+    h = pool(conv2(relu(norm2(conv1(relu(norm1(x)))))))
+Xavier init (SNGAN) gives the 3x3 convs gain sqrt(2) and the 1x1 shortcuts gain 1.
+
 The resampling is folded into the convolutions (``gancli.layers.resample``: exact, 2.25x fewer
 FLOPs for those convs): up + conv1 is one transposed conv, conv2 + pool one strided 4x4 conv, and
 the 1x1 shortcut runs at the lower resolution (it commutes with nearest upsampling and with average
@@ -20,15 +25,20 @@ from torch import nn
 
 from gancli.layers import resample
 from gancli.layers.cbn import ConditionalBatchNorm2d
+from gancli.layers.init import RELU_GAIN, set_init_gain
+from gancli.layers.norm import feature_norm
 
 
 class GBlock(nn.Module):
-    def __init__(self, in_ch: int, out_ch: int, cbn_kind: str = "none", cond_dim: int = 0):
+    """``learned_cbn_maps``: BigGAN's CBN maps (see ``ConditionalBatchNorm2d``)."""
+
+    def __init__(self, in_ch: int, out_ch: int, cbn_kind: str = "none", cond_dim: int = 0,
+                 learned_cbn_maps: bool = False):
         super().__init__()
-        self.bn1 = ConditionalBatchNorm2d(in_ch, cbn_kind, cond_dim)
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
-        self.bn2 = ConditionalBatchNorm2d(out_ch, cbn_kind, cond_dim)
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.bn1 = ConditionalBatchNorm2d(in_ch, cbn_kind, cond_dim, learned_maps=learned_cbn_maps)
+        self.conv1 = set_init_gain(nn.Conv2d(in_ch, out_ch, 3, padding=1), RELU_GAIN)
+        self.bn2 = ConditionalBatchNorm2d(out_ch, cbn_kind, cond_dim, learned_maps=learned_cbn_maps)
+        self.conv2 = set_init_gain(nn.Conv2d(out_ch, out_ch, 3, padding=1), RELU_GAIN)
         self.conv_sc = nn.Conv2d(in_ch, out_ch, 1)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
@@ -43,18 +53,22 @@ class GBlock(nn.Module):
 
 
 class DBlock(nn.Module):
-    def __init__(self, in_ch: int, out_ch: int, down: bool = True, first: bool = False):
+    """``norm``: D's feature normalisation (``--d-norm``); BN / LN go into every block but the first."""
+
+    def __init__(self, in_ch: int, out_ch: int, down: bool = True, first: bool = False, norm: str = "none"):
         super().__init__()
         self.down = down
         self.first = first
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.norm1 = feature_norm("none" if first else norm, in_ch)
+        self.conv1 = set_init_gain(nn.Conv2d(in_ch, out_ch, 3, padding=1), RELU_GAIN)
+        self.norm2 = feature_norm("none" if first else norm, out_ch)
+        self.conv2 = set_init_gain(nn.Conv2d(out_ch, out_ch, 3, padding=1), RELU_GAIN)
         self.learnable_sc = first or down or in_ch != out_ch
         if self.learnable_sc:
             self.conv_sc = nn.Conv2d(in_ch, out_ch, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.conv1(x if self.first else F.relu(x)))
+        h = F.relu(self.norm2(self.conv1(x if self.first else F.relu(self.norm1(x)))))
         fold = resample.folded()
         if self.down and fold:
             h = resample.conv3x3_pool(h, self.conv2.weight, self.conv2.bias)
@@ -82,13 +96,15 @@ class DCGANUp(nn.Module):
 
 
 class DCGANDown(nn.Module):
-    """(N, C_in, H, W) -> (N, C_out, H/2, W/2): conv 4x4 stride 2, LeakyReLU(0.2).
+    """(N, C_in, H, W) -> (N, C_out, H/2, W/2): conv 4x4 stride 2 [-> BN | LN] -> LeakyReLU(0.2).
 
-    No BN: with spectral normalization in D, SNGAN's "standard CNN" drops it."""
+    ``norm`` is D's feature normalisation (``--d-norm``; the D builds the first layer with "none").
+    With spectral normalization (the default) there is none, as in SNGAN's "standard CNN"."""
 
-    def __init__(self, in_ch: int, out_ch: int):
+    def __init__(self, in_ch: int, out_ch: int, norm: str = "none"):
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1)
+        self.norm = feature_norm(norm, out_ch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(self.conv(x), 0.2)
+        return F.leaky_relu(self.norm(self.conv(x)), 0.2)

@@ -4,11 +4,15 @@
 
 phi(x): (N, F) pooled features; psi: linear F -> 1; V: an embedding (class index y) or a linear map
 (multi-hot attribute vector y, so <V y, phi> sums the embeddings of the attributes that are set).
+V is a table of label vectors, not a layer on x: spectral norm covers it, weight norm (``--d-norm wn``,
+"every conv and linear layer") leaves it plain.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from gancli.layers.norm import exempt_from_wn
 
 
 class ProjectionHead(nn.Module):
@@ -22,6 +26,8 @@ class ProjectionHead(nn.Module):
             self.embed = nn.Linear(n_labels, features, bias=False)
         elif label_kind != "none":
             raise ValueError(f"unknown label kind {label_kind!r}")
+        if label_kind != "none":
+            exempt_from_wn(self.embed)
 
     def projection(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """<V y, phi(x)>: (N,)"""

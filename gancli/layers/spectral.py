@@ -15,7 +15,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_nor
 #: module types that carry a weight matrix SN can normalise
 SN_TYPES = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)
 
-#: attribute set on modules that must stay un-normalised (CBN gain/bias maps: they start at 0, where
+#: attribute set on modules that must stay un-normalised (the zero-initialised CBN gain/bias maps: at 0
 #: W / sigma(W) is 0 / 0; BigGAN's shared class embedding, which BigGAN leaves plain)
 NO_SN_ATTR = "_gancli_no_sn"
 
@@ -72,7 +72,9 @@ def sn_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def raw_weight(module: nn.Module) -> torch.Tensor:
-    """The un-normalised weight W that SN divides (the parameter the optimiser updates)."""
+    """The un-normalised weight W that SN divides (the parameter the optimiser updates); for a
+    weight-normalised layer (``--d-norm wn``), v of W = g * v / ||v||."""
     if parametrize.is_parametrized(module, "weight"):
-        return module.parametrizations.weight.original
+        weights = module.parametrizations.weight
+        return weights.original1 if hasattr(weights, "original1") else weights.original
     return module.weight

@@ -82,6 +82,8 @@ class Method:
     panels: ClassVar[dict[str, tuple[str, ...]]] = {}
     #: TrainConfig options of this method that may change when a run is resumed
     resumable_options: ClassVar[frozenset[str]] = frozenset()
+    #: the method trains without labels (an automatic --cond then leaves the data's labels out)
+    unconditional: ClassVar[bool] = False
 
     @classmethod
     def check_config(cls, cfg: TrainConfig) -> None:

@@ -47,8 +47,15 @@ class GANMethod(Method):
     def check_config(cls, cfg) -> None:
         from gancli.errors import GancliError
         from gancli.losses import LOSSES
+        from gancli.models import MODELS
 
         LOSSES.get(cfg.loss)
+        if cfg.split_d and cfg.model.d_norm == "bn":
+            raise GancliError("--split-d with --d-norm bn would give D's batch norm two batches (real, then fake) "
+                              "instead of one: the gradients would differ from the joint pass; drop one of them")
+        if MODELS.get(cfg.model.name).autoencoder_d:
+            raise GancliError(f"model {cfg.model.name}'s D is an autoencoder (it returns a reconstruction, not a "
+                              "logit); train it with --method began or --method ebgan")
         if cfg.reuse_fake and cfg.n_dis != 1:
             raise GancliError("--reuse-fake needs --n-dis 1 (the G step reuses the one D step's fakes)")
 

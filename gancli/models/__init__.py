@@ -44,6 +44,8 @@ def resolve_model(cfg: ModelConfig) -> ModelConfig:
     d = cfg.to_dict()
     if d["d_norm"] is None:
         d["d_norm"] = "sn" if cfg.sn_d else "none"
+        if d["d_norm"] not in spec.d_norms:  # e.g. began's autoencoder D has no normalisation
+            d["d_norm"] = spec.d_norms[0]
     if d["d_norm"] not in spec.d_norms:
         raise GancliError(f"model {cfg.name} supports --d-norm {', '.join(spec.d_norms)}, not {d['d_norm']!r}")
     d["sn_d"] = d["d_norm"] == "sn"

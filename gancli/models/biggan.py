@@ -1,4 +1,5 @@
 """Registers ``biggan``: shared class embedding, hierarchical z, attention, orthogonal init (Brock et al. 2019)."""
+from gancli.layers.norm import D_NORMS
 from gancli.models import MODELS, ModelSpec
 from gancli.models.resnet import ResNetDiscriminator, ResNetGenerator
 
@@ -12,4 +13,5 @@ MODELS.register("biggan")(ModelSpec(
     defaults=lambda cfg: {"sn_g": True, "init": "ortho", "cond_mode": "proj", "attn_res": BIGGAN_ATTN[cfg.res]},
     has_attention=True,
     summary="BigGAN: shared embedding + hierarchical z into CBN, attention, ortho init",
+    d_norms=D_NORMS,
 ))

@@ -1,10 +1,13 @@
 """DCGAN (Radford et al. 2016) with the conditioning of cGAN (Mirza & Osindero 2014).
 
-G: [z, onehot(y)] -> ConvT 4x4 (1 -> 4 px) -> BN -> ReLU -> (ConvT 4x4 s2 -> BN -> ReLU) x n
+G: [z, onehot(y)] -> ConvT kxk (1 -> b px) -> BN -> ReLU -> (ConvT 4x4 s2 -> BN -> ReLU) x n
    -> ConvT 4x4 s2 -> tanh. Widths halve as resolution doubles: ch * min(8, 2^k).
 D: conv 4x4 s2 -> LeakyReLU(0.2) [-> concat onehot(y) as constant feature maps] -> (conv 4x4 s2
-   -> LeakyReLU) x n down to 4x4 -> flatten -> linear (+ projection term with cond_mode "proj").
-cond_mode "concat" is the original cGAN conditioning; "proj" uses CBN in G and a projection D.
+   [-> BN | LN] -> LeakyReLU) x n down to b x b -> flatten -> linear (+ projection term with cond_mode "proj").
+The bottom size b is 4 (res a power of two) or 7 at 28 px (MNIST's size: 7 -> 14 -> 28; G's first
+ConvT has a 7x7 kernel). cond_mode "concat" is the original cGAN conditioning; "proj" uses CBN in G
+and a projection D. ``--d-norm bn|ln`` puts that norm after every D conv but the first; ``wn``
+weight-normalises every conv and linear layer of D; ``sn`` is added by ``build_network``.
 """
 from __future__ import annotations
 
@@ -15,7 +18,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from gancli.config import ModelConfig
+from gancli.errors import GancliError
 from gancli.layers import ConditionalBatchNorm2d, DCGANDown, DCGANUp, ProjectionHead
+from gancli.layers.norm import apply_weight_norm
+
+
+def bottom_size(res: int) -> tuple[int, int]:
+    """(b, n): the smallest feature map b x b and the number n of 2x resamplings from b to ``res``
+    (b = 4, or 7 at 28 px: 28 = 7 * 2^2)."""
+    for b in (4, 7):
+        n = round(math.log2(res / b))
+        if n >= 1 and b * 2**n == res:
+            return b, n
+    raise GancliError(f"resolution {res} is not 4 or 7 times a power of two")
 
 
 def label_vector(y: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
@@ -30,14 +45,14 @@ class DCGANGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.config = cfg
-        n_up = int(math.log2(cfg.res // 4))
+        bottom, n_up = bottom_size(cfg.res)
         widths = [cfg.ch * min(8, 2 ** (n_up - 1 - j)) for j in range(n_up)]
         self.concat = cfg.label_kind != "none" and cfg.cond_mode == "concat"
         z_in = cfg.z_dim + (cfg.n_labels if self.concat else 0)
         kind, cond_dim = "none", 0
         if cfg.label_kind != "none" and not self.concat:
             kind, cond_dim = ("class", cfg.n_classes) if cfg.label_kind == "class" else ("vector", cfg.n_attrs)
-        self.input = nn.ConvTranspose2d(z_in, widths[0], 4, 1, 0, bias=False)
+        self.input = nn.ConvTranspose2d(z_in, widths[0], bottom, 1, 0, bias=False)
         self.bn0 = ConditionalBatchNorm2d(widths[0], kind, cond_dim)
         self.ups = nn.ModuleList(DCGANUp(widths[j], widths[j + 1], kind, cond_dim) for j in range(n_up - 1))
         self.out = nn.ConvTranspose2d(widths[-1], cfg.channels, 4, 2, 1)
@@ -57,19 +72,22 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.config = cfg
-        n_down = int(math.log2(cfg.res // 4))
+        bottom, n_down = bottom_size(cfg.res)
         widths = [cfg.d_ch * min(8, 2**i) for i in range(n_down)]
+        norm = cfg.d_norm if cfg.d_norm in ("bn", "ln") else "none"
         self.concat = cfg.label_kind != "none" and cfg.cond_mode == "concat"
         extra = cfg.n_labels if self.concat else 0
         self.downs = nn.ModuleList()
         in_ch = cfg.channels
         for i, w in enumerate(widths):
-            self.downs.append(DCGANDown(in_ch + (extra if i == 1 else 0), w))
+            self.downs.append(DCGANDown(in_ch + (extra if i == 1 else 0), w, norm="none" if i == 0 else norm))
             in_ch = w
         if n_down == 1 and self.concat:
             raise ValueError("dcgan needs at least two D layers for concat conditioning")
-        features = widths[-1] * 16
+        features = widths[-1] * bottom * bottom
         self.head = ProjectionHead(features, "none" if self.concat else cfg.label_kind, cfg.n_labels)
+        if cfg.d_norm == "wn":
+            apply_weight_norm(self)
 
     def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = x

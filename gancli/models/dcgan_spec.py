@@ -1,4 +1,5 @@
 """Registers ``dcgan``: SN in D only, N(0, 0.02) init, cGAN concatenation by default."""
+from gancli.layers.norm import D_NORMS
 from gancli.models import MODELS, ModelSpec
 from gancli.models.dcgan import DCGANDiscriminator, DCGANGenerator
 
@@ -8,5 +9,7 @@ MODELS.register("dcgan")(ModelSpec(
     build_d=DCGANDiscriminator,
     defaults=lambda cfg: {"sn_g": False, "init": "normal", "cond_mode": "concat", "attn_res": []},
     cond_modes=("concat", "proj"),
-    summary="DCGAN with strided convs; SN in D; cGAN concat or projection conditioning",
+    summary="DCGAN with strided convs (28-256 px); D norm sn (default), bn, ln, wn or none; cGAN concat or projection",
+    resolutions=(28, 32, 64, 128, 256),
+    d_norms=D_NORMS,
 ))

@@ -1,12 +1,17 @@
 """ResNet generator and discriminator shared by SNGAN, SAGAN and BigGAN.
 
-Widths follow BigGAN-PyTorch's architecture tables as multiples of ``ch``; at 32 px they are SNGAN's
-CIFAR networks (G: 4*ch = 256, D: 2*ch = 128 for ch = 64).
+Widths are multiples of ``ch`` (G_WIDTHS, D_ARCH): at 32 px SNGAN's CIFAR networks (G: 4*ch = 256,
+D: 2*ch = 128 for ch = 64); at 64 px SNGAN's / mimicry's (G 16*ch at 4x4 halving to ch at 64x64, D
+ch doubling to 16*ch; BigGAN-PyTorch's 64 px G would end at 2*ch); at 128 and 256 px
+BigGAN-PyTorch's tables (at 128 px also SNGAN's ImageNet networks).
 
 G:  z -> linear -> (N, w0, 4, 4) -> GBlock x n (each doubles H, W) [+ attention] -> BN -> ReLU
       -> conv3x3 -> tanh -> (N, channels, res, res) in [-1, 1]
 D:  x -> DBlock x m (first one "optimized") [+ attention] -> ReLU -> sum over H, W -> (N, F)
       -> projection head -> (N,) logits
+--d-norm: bn / ln inside every D block but the first (before each ReLU of the residual branch, as the
+WGAN-GP ResNet critic), wn on every conv and linear layer of D; sn is added by ``build_network``.
+BigGAN's CBN maps are its own: SN'd, orthogonally initialised linear maps (``ConditionalBatchNorm2d``).
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from torch import nn
 from gancli.config import ModelConfig
 from gancli.layers import DBlock, GBlock, ProjectionHead, SelfAttention
 from gancli.layers.cbn import lookup
+from gancli.layers.norm import apply_weight_norm
 from gancli.layers.spectral import exempt_from_sn
 
 # resolution -> (G widths from 4x4 up to res, as multiples of ch)
@@ -40,10 +46,13 @@ class ResNetGenerator(nn.Module):
     float (N, k) multi-hot / None.
 
     ``biggan=True`` adds BigGAN's shared label embedding and hierarchical z: z is cut into one chunk
-    for the input linear plus one per block, and each block's CBN sees [shared(y), z_chunk]."""
+    for the input linear plus one per block, and each block's CBN sees [shared(y), z_chunk] through
+    BigGAN's CBN maps (initialised and spectrally normalised with G; ``learned_cbn_maps=False``
+    gives the zero-initialised, un-normalised maps of the other models instead)."""
 
-    def __init__(self, cfg: ModelConfig, biggan: bool = False):
+    def __init__(self, cfg: ModelConfig, biggan: bool = False, learned_cbn_maps: bool | None = None):
         super().__init__()
+        learned = biggan if learned_cbn_maps is None else learned_cbn_maps
         self.config = cfg
         self.biggan = biggan
         widths = [w * cfg.ch for w in G_WIDTHS[cfg.res]]
@@ -74,7 +83,9 @@ class ResNetGenerator(nn.Module):
         self.blocks = nn.ModuleList()
         self.attn = nn.ModuleDict()
         for i in range(n_blocks):
-            self.blocks.append(GBlock(widths[i], widths[i + 1], *cbn[i]))
+            kind, dim = cbn[i]
+            self.blocks.append(GBlock(widths[i], widths[i + 1], kind, dim,
+                                      learned_cbn_maps=learned and kind == "vector"))
             out_res = 4 * 2 ** (i + 1)
             if out_res in cfg.attn_res:
                 self.attn[str(i)] = SelfAttention(widths[i + 1], pool=cfg.attn_pool)
@@ -120,13 +131,15 @@ class ResNetDiscriminator(nn.Module):
         in_ch, res = cfg.channels, cfg.res
         placed: set[int] = set()
         for i, (w, down) in enumerate(zip(widths, downs)):
-            self.blocks.append(DBlock(in_ch, w, down=down, first=(i == 0)))
+            self.blocks.append(DBlock(in_ch, w, down=down, first=(i == 0), norm=cfg.d_norm or "none"))
             in_ch = w
             res = res // 2 if down else res
             if res in cfg.attn_res and res not in placed:  # after the first block reaching res
                 self.attn[str(i)] = SelfAttention(w, pool=cfg.attn_pool)
                 placed.add(res)
         self.head = ProjectionHead(widths[-1], cfg.label_kind, cfg.n_labels)
+        if cfg.d_norm == "wn":
+            apply_weight_norm(self)
 
     def features(self, x: torch.Tensor, return_attn: bool = False):
         """phi(x): (N, F) after the blocks, ReLU and global sum pooling."""

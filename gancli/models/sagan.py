@@ -1,4 +1,5 @@
 """Registers ``sagan``: ResNet SNGAN + self-attention, SN in G and D (Zhang et al. 2019)."""
+from gancli.layers.norm import D_NORMS
 from gancli.models import MODELS, ModelSpec
 from gancli.models.resnet import ResNetDiscriminator, ResNetGenerator
 
@@ -12,4 +13,5 @@ MODELS.register("sagan")(ModelSpec(
     defaults=lambda cfg: {"sn_g": True, "init": "ortho", "cond_mode": "proj", "attn_res": SAGAN_ATTN[cfg.res]},
     has_attention=True,
     summary="ResNet G/D + self-attention, SN in G and D, CBN + projection",
+    d_norms=D_NORMS,
 ))

@@ -1,4 +1,5 @@
 """Registers ``sngan``: the ResNet SNGAN of Miyato et al. 2018 (SN in D only, projection D)."""
+from gancli.layers.norm import D_NORMS
 from gancli.models import MODELS, ModelSpec
 from gancli.models.resnet import ResNetDiscriminator, ResNetGenerator
 
@@ -8,4 +9,5 @@ MODELS.register("sngan")(ModelSpec(
     build_d=ResNetDiscriminator,
     defaults=lambda cfg: {"sn_g": False, "init": "xavier", "cond_mode": "proj", "attn_res": []},
     summary="ResNet G/D, SN in D, CBN + projection",
+    d_norms=D_NORMS,
 ))

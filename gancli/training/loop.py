@@ -138,8 +138,9 @@ def non_finite_tensors(state: dict) -> list[str]:
 def prepare(cfg: TrainConfig):
     """The dataset and the fully resolved model config that ``cfg`` asks for (the dataset says the
     resolution, channels, classes and attributes). ``cond=None`` means conditional whenever the data
-    has class labels (CelebA's attributes only with an explicit ``--cond``)."""
-    cond = cfg.cond if cfg.cond is not None else cfg.dataset != "celeba"
+    has class labels (CelebA's attributes only with an explicit ``--cond``; never for a method that
+    trains without labels, such as BEGAN)."""
+    cond = cfg.cond if cfg.cond is not None else (cfg.dataset != "celeba" and not METHODS.get(cfg.method).unconditional)
     kwargs = dict(root=cfg.data_root, res=cfg.model.res, attrs=cfg.attrs, split=cfg.split, download=cfg.download,
                   seed=cfg.seed, size=cfg.data_size)
     try:

@@ -22,8 +22,8 @@ def _files(root: Path) -> list[str]:
 
 @pytest.mark.parametrize("args,message", [
     (["imagenet"], "unknown dataset 'imagenet'; choose one of: shapes"),
-    (["--model", "sagn"], "unknown model 'sagn'; choose one of: dcgan, sngan, sagan, biggan"),
-    (["--loss", "hing"], "unknown loss 'hing'; choose one of: hinge, ns, wgan-gp"),
+    (["--model", "sagn"], "unknown model 'sagn'; choose one of: dcgan, cnn, sngan, sagan, biggan, began"),
+    (["--loss", "hing"], "unknown loss 'hing'; choose one of: hinge, ns, wgan-gp, ls"),
     (["--res", "48"], "unsupported resolution 48"),
     (["--steps", "0"], "--steps must be positive"),
     (["--batch-size", "-4"], "--batch-size must be positive"),
@@ -120,6 +120,14 @@ def test_train_and_resume_through_the_cli(tmp_path):
     assert "trained 2 steps (steps 2 -> 4)" in second.stdout
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _env():
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     env.pop("WORLD_SIZE", None)
@@ -173,7 +181,7 @@ def test_sigusr1_saves_now_and_training_goes_on(tmp_path):
 
 def test_torchrun_two_processes_on_gloo(tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29531",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
            "-m", "gancli", "train", "--steps", "2", *TINY, "--out", str(run), "--ckpt-every", "2",
            "--log-every", "1"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=300)

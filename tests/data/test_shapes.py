@@ -78,7 +78,7 @@ def test_every_resolution_gives_that_shape(res):
 
 @pytest.mark.parametrize("res", [8, 24, 48, 512, 32.0])
 def test_invalid_resolution_names_the_valid_ones(res):
-    with pytest.raises(GancliError, match="choose one of: 16, 32, 64, 128, 256"):
+    with pytest.raises(GancliError, match="choose one of: 16, 28, 32, 64, 128, 256"):
         build_dataset("shapes", res=res)
 
 

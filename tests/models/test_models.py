@@ -32,8 +32,58 @@ def test_shapes_range_and_d_output(name, res, cond):
 
 
 def test_model_names_are_registered():
-    assert MODELS.names() == ["biggan", "dcgan", "sagan", "sngan"] or set(MODELS.names()) == {
-        "dcgan", "sngan", "sagan", "biggan"}
+    assert {"dcgan", "cnn", "sngan", "sagan", "biggan"} <= set(MODELS.names())
+
+
+@pytest.mark.parametrize("d_norm", ["sn", "bn", "ln", "wn", "none"])
+@pytest.mark.parametrize("cond", list(CONDITIONS))
+@pytest.mark.parametrize("res", [28, 32])
+@pytest.mark.parametrize("name", ["dcgan", "cnn"])
+def test_shapes_at_28_and_32_px_for_every_d_norm(name, res, cond, d_norm):
+    n_classes, n_attrs = CONDITIONS[cond]
+    cfg = resolve_model(ModelConfig(name=name, res=res, ch=8, z_dim=32, n_classes=n_classes, n_attrs=n_attrs,
+                                    d_norm=d_norm, channels=1 if res == 28 else 3))
+    g, d = build_models(cfg)
+    y = _labels(n_classes, n_attrs, 3)
+    with torch.no_grad():
+        x = g(torch.randn(3, 32), y)
+        logits = d(x, y)
+    assert x.shape == (3, cfg.channels, res, res) and x.min() >= -1.0 and x.max() <= 1.0
+    assert logits.shape == (3,) and torch.isfinite(logits).all()
+    assert cfg.sn_d is (d_norm == "sn")
+
+
+@pytest.mark.parametrize("name", ["sngan", "sagan", "biggan"])
+def test_resnet_models_take_every_d_norm_but_not_28_px(name):
+    for d_norm in ("bn", "ln", "wn", "none"):
+        g, d = build_models(ModelConfig(name=name, res=32, ch=8, n_classes=3, d_norm=d_norm))
+        y = torch.tensor([0, 2])
+        with torch.no_grad():
+            assert d(g(torch.randn(2, 128), y), y).shape == (2,)
+    with pytest.raises(GancliError, match=f"model {name} supports resolutions 32, 64, 128, 256, not 28"):
+        resolve_model(ModelConfig(name=name, res=28, ch=8))
+
+
+def test_d_norm_places_bn_and_ln_after_every_conv_but_the_first():
+    from gancli.layers import LayerNorm2d
+
+    for d_norm, kind in (("bn", torch.nn.BatchNorm2d), ("ln", LayerNorm2d)):
+        d = build_models(ModelConfig(name="dcgan", res=64, ch=8, d_norm=d_norm))[1]
+        assert [type(down.norm) for down in d.downs] == [torch.nn.Identity] + [kind] * 3
+        d = build_models(ModelConfig(name="cnn", res=32, ch=8, d_norm=d_norm))[1]
+        assert [type(n) for n in d.norms] == [torch.nn.Identity] + [kind] * 6
+        d = build_models(ModelConfig(name="sngan", res=32, ch=8, d_norm=d_norm))[1]
+        assert type(d.blocks[0].norm1) is type(d.blocks[0].norm2) is torch.nn.Identity  # optimized first block
+        assert all(type(b.norm1) is kind and type(b.norm2) is kind for b in d.blocks[1:])
+    d = build_models(ModelConfig(name="dcgan", res=32, ch=8, d_norm="none"))[1]
+    assert not [m for m in d.modules() if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.GroupNorm))]
+
+
+def test_old_configs_without_d_norm_keep_their_sn():
+    assert resolve_model(ModelConfig(name="dcgan", ch=8)).d_norm == "sn"
+    assert resolve_model(ModelConfig(name="dcgan", ch=8, sn_d=False)).d_norm == "none"
+    with pytest.raises(GancliError, match="supports --d-norm"):
+        resolve_model(ModelConfig(name="cnn", ch=8, d_norm="gn"))
 
 
 def test_unknown_model_lists_the_choices():
@@ -88,7 +138,7 @@ def test_reference_widths_at_32px():
     assert count_parameters(g) > 4_000_000
 
 
-@pytest.mark.parametrize("name", ["dcgan", "sngan", "sagan", "biggan"])
+@pytest.mark.parametrize("name", ["dcgan", "cnn", "sngan", "sagan", "biggan"])
 def test_d_ch_widens_only_the_discriminator(name):
     plain = resolve_model(ModelConfig(name=name, res=32, ch=8, n_classes=3))
     assert plain.d_ch == 8  # unset: D takes G's multiplier
@@ -119,12 +169,18 @@ def test_biggan_hierarchical_z_reaches_every_block():
     z = torch.randn(1, 32)
     y = torch.tensor([1])
     with torch.no_grad():
-        for block in g.blocks:
-            torch.nn.init.normal_(block.bn1.gain.weight)
+        # BigGAN's CBN maps start orthogonal, not at zero (they used to be set by hand here)
+        assert all(b.bn1.gain.parametrizations.weight.original.abs().sum() > 0 for b in g.blocks)
         base = g(z, y)
         z2 = z.clone()
         z2[:, 24:] += 1.0  # only the last block's chunk
         assert (g(z2, y) - base).abs().max() > 1e-3
+
+
+def test_dcgan_at_28_px_starts_at_7x7():
+    g, d = build_models(ModelConfig(name="dcgan", res=28, ch=8, z_dim=16, n_classes=4, channels=1))
+    assert g.input.kernel_size == (7, 7) and len(g.ups) == 1  # 1 -> 7 -> 14 -> 28
+    assert len(d.downs) == 2 and d.head.psi.in_features == 16 * 7 * 7  # 28 -> 14 -> 7
 
 
 def test_dcgan_concat_conditioning_uses_one_hot_inputs():

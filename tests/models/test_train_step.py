@@ -8,9 +8,11 @@ from gancli.models import build_models
 
 
 @pytest.mark.parametrize("loss_name", ["hinge", "wgan-gp"])
-@pytest.mark.parametrize("name", ["dcgan", "sngan", "sagan", "biggan"])
-def test_one_step_changes_g_and_d(name, loss_name):
-    g, d = build_models(ModelConfig(name=name, res=32, ch=8, z_dim=32, n_classes=3))
+@pytest.mark.parametrize("name,d_norm", [("dcgan", "sn"), ("cnn", "sn"), ("sngan", "sn"), ("sagan", "sn"),
+                                         ("biggan", "sn"), ("cnn", "bn"), ("cnn", "ln"), ("cnn", "wn"),
+                                         ("cnn", "none"), ("sngan", "bn"), ("dcgan", "wn")])
+def test_one_step_changes_g_and_d(name, d_norm, loss_name):
+    g, d = build_models(ModelConfig(name=name, res=32, ch=8, z_dim=32, n_classes=3, d_norm=d_norm))
     loss = get_loss(loss_name)
     opt_g = torch.optim.Adam(g.parameters(), lr=1e-3, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(d.parameters(), lr=1e-3, betas=(0.0, 0.9))

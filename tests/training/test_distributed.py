@@ -11,6 +11,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _run_ranks(tmp_path, port: int, *options: str) -> list[dict]:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     env.pop("WORLD_SIZE", None)
@@ -35,8 +43,7 @@ def _assert_ranks_equal(states: list[dict], bn_stats: bool) -> None:
 @pytest.mark.parametrize("options", [("loss=wgan-gp",), ("loss=hinge", "gp_weight=5.0"),
                                      ("model=dcgan", "sync_bn=true")])
 def test_ranks_stay_bit_identical(tmp_path, options):
-    port = 29540 + hash(options) % 200
-    states = _run_ranks(tmp_path, port, *options)
+    states = _run_ranks(tmp_path, _free_port(), *options)
     _assert_ranks_equal(states, bn_stats="sync_bn=true" in options)
     # and training moved the weights (a penalty step that never ran would also leave ranks equal)
     g = states[0]["G"]
@@ -67,7 +74,7 @@ def test_cross_replica_bn_equals_bn_over_the_global_batch(tmp_path):
     from torch import nn
 
     x = torch.randn(6, 3, 4, 4, generator=torch.Generator().manual_seed(0)) * 2 + 1
-    mp.start_processes(_cross_replica_worker, args=(29777, x, str(tmp_path)), nprocs=2, start_method="spawn")
+    mp.start_processes(_cross_replica_worker, args=(_free_port(), x, str(tmp_path)), nprocs=2, start_method="spawn")
     parts = [torch.load(tmp_path / f"bn-{r}.pt", weights_only=True) for r in (0, 1)]
 
     bn = nn.BatchNorm2d(3)
