@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from gancli.config import ModelConfig, TrainConfig
+from gancli.models import build_network
 from gancli.registry import Registry
 
 
@@ -92,12 +93,14 @@ class Method:
     # ---------------------------------------------------------------- networks (no training state)
     @classmethod
     def network_names(cls, model_cfg: ModelConfig) -> tuple[str, ...]:
-        raise NotImplementedError
+        """The networks this method trains, in the order they are built (default: one G/D pair)."""
+        return ("G", "D")
 
     @classmethod
     def build_network(cls, model_cfg: ModelConfig, name: str) -> nn.Module:
-        """One network of this method, initialised (the checkpoint's weights are loaded by the caller)."""
-        raise NotImplementedError
+        """One network of this method, initialised (the checkpoint's weights are loaded by the
+        caller); default: the model's G or D (``gancli.models.build_network``)."""
+        return build_network(model_cfg, name)
 
     # ---------------------------------------------------------------- training
     def __init__(self, ctx: TrainContext):

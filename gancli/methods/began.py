@@ -25,12 +25,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
-from gancli.config import ModelConfig, TrainConfig
+from gancli.config import TrainConfig
 from gancli.errors import GancliError
 from gancli.methods.base import METHODS, Method, TrainContext
-from gancli.models import MODELS, build_network
+from gancli.models import MODELS
 
 M_RUNNING_DECAY = 0.99  # the running mean of M_global that --lr-halving watches (~100 steps)
 
@@ -80,14 +79,6 @@ class AutoencoderDMethod(Method):
             if used:
                 raise GancliError(f"{flag} is an option of --method gan, not of {cls.name}; "
                                   f"drop it (or start from --preset {cls.name})")
-
-    @classmethod
-    def network_names(cls, model_cfg: ModelConfig) -> tuple[str, ...]:
-        return ("G", "D")
-
-    @classmethod
-    def build_network(cls, model_cfg: ModelConfig, name: str) -> nn.Module:
-        return build_network(model_cfg, name)
 
     def __init__(self, ctx: TrainContext):
         if ctx.conditional:  # before building: a labelled dataset with --cond left on auto

@@ -14,13 +14,10 @@ import contextlib
 
 import torch
 from torch import nn
-
-from gancli.config import ModelConfig
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from gancli.losses import get_loss, interpolates, orthogonal_regularization, penalty_of
 from gancli.methods.base import METHODS, Method, TrainContext
-from gancli.models import build_network
 
 
 @contextlib.contextmanager
@@ -58,14 +55,6 @@ class GANMethod(Method):
                               "logit); train it with --method began or --method ebgan")
         if cfg.reuse_fake and cfg.n_dis != 1:
             raise GancliError("--reuse-fake needs --n-dis 1 (the G step reuses the one D step's fakes)")
-
-    @classmethod
-    def network_names(cls, model_cfg: ModelConfig) -> tuple[str, ...]:
-        return ("G", "D")
-
-    @classmethod
-    def build_network(cls, model_cfg: ModelConfig, name: str) -> nn.Module:
-        return build_network(model_cfg, name)
 
     def __init__(self, ctx: TrainContext):
         super().__init__(ctx)

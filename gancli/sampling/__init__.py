@@ -1,18 +1,6 @@
-"""Images from a checkpoint: latents (truncated by resampling), labels, interpolation, output files.
-
-The truncation trick (Brock et al. 2019): draw z from N(0, I) and *redraw* every entry with
-|z_i| > t until all lie in [-t, t]; z then follows the normal truncated to [-t, t] (density
-proportional to exp(-z^2 / 2) there). Scaling z by t, or clamping it, gives other distributions
-(a narrower normal; point masses at +-t) that G was never shown.
-
-Everything random is drawn from CPU ``torch.Generator``s seeded from ``seed`` (one for z, one for
-labels), so the same seed gives the same z and labels on any device, and bit-identical images on
-the same device.
-
-Nothing here needs all n images, or all n latents, at once: ``iter_samples`` draws z and labels a batch
-at a time (the same values, bit for bit, as one draw of all n) and hands back one batch of images at a
-time, which ``sample_to_files`` writes to the .npz and the PNG folder before making the next.
-"""
+"""Images from a checkpoint: latents (truncated by resampling) and labels (``latents``), the
+layout a request asks for drawn a batch at a time (``generate``), and the output files
+(``files``). The public names are re-exported here."""
 from gancli.sampling.files import (MAX_GRID_IMAGES, MAX_GRID_PIXELS, MAX_GRID_SIDE, NpzWriter, SampleOutputs,
                                    check_grid, check_writable, save_grid_png, save_individual, save_npz,
                                    sample_to_files)
