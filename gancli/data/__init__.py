@@ -68,3 +68,9 @@ def run_dataset(train_config: dict, res: int, cond: bool = False) -> GanDataset:
     return build_dataset(name, root=train_config.get("data_root"), res=res, cond=cond,
                          attrs=train_config.get("attrs") if cond else None, split=train_config.get("split", "train"),
                          seed=int(train_config.get("seed", 0)), size=train_config.get("data_size"))
+
+# Two-domain datasets (unpaired translation, CycleGAN): their own registry, PAIR_DATASETS.
+from gancli.data.pairs import PAIR_DATASETS, TwoDomainDataset, build_pair_dataset  # noqa: E402
+from gancli.data import shapes_pair as _shapes_pair  # noqa: E402,F401  (registers shapes-pair)
+
+__all__ += ["PAIR_DATASETS", "TwoDomainDataset", "build_pair_dataset"]
