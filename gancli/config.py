@@ -162,7 +162,7 @@ PRESETS: dict[str, dict[str, Any]] = {
               "ema_decay": 0.99, "steps": 1600, "log_every": 25, "sample_every": 320, "ckpt_every": 800},
     # Miyato et al. 2018's CIFAR settings (their ResNet experiments): Adam 2e-4, betas (0, 0.9),
     # n_dis 5, linear decay to 0, batch 64, hinge; the paper's "standard CNN" unless --model says
-    # otherwise (--model sngan: their ResNet), with SNGAN's Xavier init
+    # otherwise (--model sngan: their ResNet, with SNGAN's Xavier gains)
     "sngan": {"model": "cnn", "d_norm": "sn", "loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0,
               "beta2": 0.9, "n_dis": 5, "lr_decay": 1.0, "batch_size": 64, "ema": False},
     # Brock et al. 2019: Adam (0, 0.999), lr_G 1e-4, lr_D 4e-4, n_dis 2, G-EMA 0.9999 from step 20000,
@@ -296,6 +296,8 @@ class TrainConfig:
         if preset not in PRESETS:
             raise GancliError(f"unknown preset '{preset}'; choose one of: auto, {', '.join(PRESETS)}")
         # defaults < preset < the named hparams setting (--hparams, or the preset's) < explicit options
+        if "sn_d" in options and "d_norm" not in options:  # --no-sn-d says --d-norm none, over a preset's
+            options["d_norm"] = "sn" if options["sn_d"] else "none"
         chosen = {**PRESETS[preset], **options}
         hparams = hparams_options(chosen["hparams"]) if chosen.get("hparams") else {}
         return cls.from_flat({**PRESETS[preset], **hparams, **options, "preset": preset})

@@ -143,3 +143,16 @@ def test_ema_start_copies_g_until_then():
     ema.update(net, 3)  # d = min(0.9, 4 / 13)
     d = 4 / 13
     torch.testing.assert_close(ema.model.weight, d * before + (1 - d) * net.weight)
+
+
+def test_no_sn_d_wins_over_a_preset_s_d_norm():
+    assert TrainConfig.from_options({"preset": "sngan", "sn_d": False}).model.d_norm == "none"
+    assert TrainConfig.from_options({"preset": "bn", "sn_d": True}).model.d_norm == "sn"
+    assert TrainConfig.from_options({"preset": "bn", "sn_d": False, "d_norm": "ln"}).model.d_norm == "ln"
+
+
+def test_biggan_without_sn_in_g_reloads_its_own_weights():
+    from gancli.models import build_network, resolve_model
+
+    cfg = resolve_model(ModelConfig(name="biggan", res=32, ch=4, n_classes=3, sn_g=False))
+    build_network(cfg, "G").load_state_dict(build_network(cfg, "G").state_dict())

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gancli.layers.spectral import exempt_from_sn
+from gancli.layers.spectral import exempt_from_sn, is_spectral_normalized
 
 
 def lookup(table: nn.Module, c: torch.Tensor) -> torch.Tensor:
@@ -60,7 +60,7 @@ class ConditionalBatchNorm2d(nn.Module):
                 m._gancli_keep_init = True
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        if self.learned_maps and prefix + "gain.weight" in state_dict:
+        if self.learned_maps and is_spectral_normalized(self.gain) and prefix + "gain.weight" in state_dict:
             # weights saved by gancli before BigGAN's maps were spectrally normalised: they were
             # trained as 1 + W c, and would now run as 1 + (W / sigma(W)) c, a different generator
             raise RuntimeError(f"{prefix}gain.weight is an un-normalised BigGAN CBN map of an older gancli; "

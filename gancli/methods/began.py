@@ -150,6 +150,12 @@ class BEGANMethod(AutoencoderDMethod):
         self._frozen_d(False)
 
         loss_real, loss_fake, g_loss = loss_real.detach(), loss_fake.detach(), g_loss.detach()
+        if ctx.distributed:  # k_t and M_global from the global batch, so every rank keeps the same k
+            import torch.distributed as dist
+
+            pooled = torch.stack([loss_real, loss_fake, g_loss])
+            dist.all_reduce(pooled)
+            loss_real, loss_fake, g_loss = (pooled / dist.get_world_size()).unbind()
         self.k = k_update(self.k, loss_real, g_loss, cfg.gamma, cfg.lambda_k)
         measure = m_global(loss_real, g_loss, cfg.gamma)
         self._track(measure)

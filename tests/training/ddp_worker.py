@@ -22,6 +22,7 @@ def main() -> None:
     for _ in range(3):
         trainer.train_step()
     state = {name: net.state_dict() for name, net in trainer.method.nets.items()}
+    state["method_state"] = {k: v for k, v in trainer.method.state_dict().items() if isinstance(v, torch.Tensor)}
     torch.save(state, f"{out}/rank-{trainer.dist.rank}.pt")
     torch.distributed.destroy_process_group()
 

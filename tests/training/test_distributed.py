@@ -41,7 +41,8 @@ def _assert_ranks_equal(states: list[dict], bn_stats: bool) -> None:
 
 
 @pytest.mark.parametrize("options", [("loss=wgan-gp",), ("loss=hinge", "gp_weight=5.0"),
-                                     ("model=dcgan", "sync_bn=true")])
+                                     ("model=dcgan", "sync_bn=true"),
+                                     ("method=began", "model=began", "z_dim=16", "lambda_k=0.5")])
 def test_ranks_stay_bit_identical(tmp_path, options):
     states = _run_ranks(tmp_path, _free_port(), *options)
     _assert_ranks_equal(states, bn_stats="sync_bn=true" in options)
