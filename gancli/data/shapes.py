@@ -177,10 +177,11 @@ def render_shapes(params: ShapeParams, res: int, chunk_pixels: int = 1 << 21) ->
     return out
 
 
-def _render_chunk(params: ShapeParams, res: int, out: np.ndarray, start: int, stop: int) -> None:
-    """Render images ``start:stop`` into ``out[start:stop]``."""
+def shape_distances(params: ShapeParams, res: int, start: int, stop: int) -> np.ndarray:
+    """float32 ``(stop - start, res, res)``: each pixel centre's signed distance to the border of
+    its image's shape, in image-side units (negative inside)."""
     grid = (np.arange(res, dtype=np.float32) + 0.5) / res  # pixel centres in [0, 1]
-    alpha = np.empty((stop - start, res, res), dtype=np.float32)
+    distance = np.empty((stop - start, res, res), dtype=np.float32)
     labels = params.labels[start:stop]
     for class_id, sdf in enumerate(SHAPES.values()):
         members = np.flatnonzero(labels == class_id)
@@ -189,8 +190,13 @@ def _render_chunk(params: ShapeParams, res: int, out: np.ndarray, start: int, st
         rows = start + members
         x = grid[None, None, :] - params.centers[rows, 0, None, None]  # (m, 1, R)
         y = grid[None, :, None] - params.centers[rows, 1, None, None]  # (m, R, 1)
-        distance = sdf(x, y, params.radii[rows, None, None])  # (m, R, R), in image-side units
-        alpha[members] = np.clip(0.5 - distance * res, 0.0, 1.0)
+        distance[members] = sdf(x, y, params.radii[rows, None, None])  # (m, R, R)
+    return distance
+
+
+def _render_chunk(params: ShapeParams, res: int, out: np.ndarray, start: int, stop: int) -> None:
+    """Render images ``start:stop`` into ``out[start:stop]``."""
+    alpha = np.clip(0.5 - shape_distances(params, res, start, stop) * res, 0.0, 1.0)  # antialiased over a pixel
     # pixel = background + alpha * (foreground - background), rounded half up; one channel at a
     # time and in place, because this blend costs more than all the distance functions together.
     blend = np.empty_like(alpha)

@@ -35,10 +35,10 @@ from gancli.data.shapes import (
     MAX_RADIUS,
     MIN_RADIUS,
     SHAPE_CLASSES,
-    SHAPES,
     ShapeParams,
     render_shapes,
     sample_params,
+    shape_distances,
 )
 
 STROKE = 1 / 16  # outline width, as a fraction of the image side
@@ -71,21 +71,10 @@ def render_outlines(params: ShapeParams, res: int, chunk_pixels: int = 1 << 21) 
 def _stroke_alpha(params: ShapeParams, res: int, start: int, stop: int) -> np.ndarray:
     """float32 ``(stop - start, res, res)``: filled mask minus the mask eroded by STROKE, each
     antialiased over one pixel as shapes does (``clip(0.5 - d R, 0, 1)``)."""
-    grid = (np.arange(res, dtype=np.float32) + 0.5) / res
-    alpha = np.zeros((stop - start, res, res), dtype=np.float32)
-    labels = params.labels[start:stop]
-    for class_id, sdf in enumerate(SHAPES.values()):
-        members = np.flatnonzero(labels == class_id)
-        if members.size == 0:
-            continue
-        rows = start + members
-        x = grid[None, None, :] - params.centers[rows, 0, None, None]
-        y = grid[None, :, None] - params.centers[rows, 1, None, None]
-        distance = sdf(x, y, params.radii[rows, None, None])
-        fill = np.clip(0.5 - distance * res, 0.0, 1.0)
-        eroded = np.clip(0.5 - (distance + np.float32(STROKE)) * res, 0.0, 1.0)
-        alpha[members] = fill - eroded
-    return alpha
+    distance = shape_distances(params, res, start, stop)
+    fill = np.clip(0.5 - distance * res, 0.0, 1.0)
+    eroded = np.clip(0.5 - (distance + np.float32(STROKE)) * res, 0.0, 1.0)
+    return fill - eroded
 
 
 def scene_params(split: str, domain: str, n: int, seed: int, narrow: bool = False) -> ShapeParams:
