@@ -80,7 +80,7 @@ class ModelConfig:
     """Architecture of one G/D pair. ``None`` fields take the model's own default in
     ``gancli.models.resolve_model``. ``channels``, ``n_classes`` and ``n_attrs`` come from the data."""
 
-    name: str = "sagan"  # dcgan | cnn | sngan | sagan | biggan | began
+    name: str = "sagan"  # dcgan | cnn | sngan | sagan | biggan | began | cyclegan
     res: int = 32  # output resolution: 28 (dcgan, cnn, began), 32, 64, 128 or 256
     channels: int = 3  # image channels (the dataset says)
     ch: int = 64  # channel multiplier: every width is a multiple of it
@@ -93,11 +93,12 @@ class ModelConfig:
     attn_pool: bool = True  # 2x2 max-pool on keys and values (SAGAN/BigGAN)
     sn_g: bool | None = None  # spectral norm in G (SAGAN/BigGAN: yes)
     sn_d: bool = True  # kept for old configs; d_norm says it: sn_d is d_norm == "sn"
-    d_norm: str | None = None  # D's normalisation: sn | bn | ln | wn | none; None: sn (none with sn_d off)
+    d_norm: str | None = None  # D's normalisation: sn | bn | ln | wn | instance | none; None: the model's (sn for GANs)
     sn_target: float = 1.0  # K in W * K / sigma(W)
     init: str | None = None  # ortho | xavier | normal | default
     shared_dim: int = 128  # BigGAN: shared class-embedding size
     hier: bool = True  # BigGAN: hierarchical z (one chunk per block)
+    g_blocks: int | None = None  # CycleGAN: residual blocks of the ResNet generator [6 at <= 128 px, 9 at 256]
 
     @property
     def label_kind(self) -> str:
@@ -135,6 +136,8 @@ class ModelConfig:
             raise GancliError("a model is conditioned on classes or on attributes, not both")
         if self.n_classes < 0 or self.n_attrs < 0:
             raise GancliError("n_classes and n_attrs must be >= 0")
+        if self.g_blocks is not None and not 0 <= self.g_blocks <= 64:
+            raise GancliError(f"--g-blocks must be between 0 and 64, got {self.g_blocks}")
         for name, most in (("ch", MAX_WIDTH), ("d_ch", MAX_WIDTH), ("z_dim", MAX_Z_DIM), ("shared_dim", MAX_Z_DIM)):
             value = getattr(self, name)
             if value is not None and not 1 <= value <= most:
@@ -179,6 +182,17 @@ PRESETS: dict[str, dict[str, Any]] = {
               "lambda_k": 0.001, "hparams": "report-A", "ema": False},
     "ebgan": {"method": "ebgan", "model": "began", "z_dim": 64, "ch": 32, "batch_size": 64, "margin": 1.0,
               "pt_weight": 0.1, "hparams": "report-A", "ema": False},
+    # Zhu et al. 2017 as junyanz/pytorch-CycleGAN-and-pix2pix trains it: LSGAN, Adam 2e-4 (0.5, 0.999),
+    # batch 1, lambda_cyc 10, identity 0.5, pools of 50; 100 epochs constant + 100 decaying to 0
+    # (on ~1000 images: 200,000 iterations, the second half decaying); no EMA
+    "cyclegan": {"method": "cyclegan", "model": "cyclegan", "loss": "ls", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
+                 "beta2": 0.999, "batch_size": 1, "steps": 200_000, "lr_decay": 0.5, "ema": False,
+                 "log_every": 100, "sample_every": 5000, "ckpt_every": 10_000},
+    # the default on the built-in shapes-pair: the paper's recipe with narrower nets (ch 32), batch 4
+    # and a short run, so that the translation is right within ~5 CPU minutes (docs/cyclegan.md)
+    "cyclegan-quick": {"method": "cyclegan", "model": "cyclegan", "loss": "ls", "ch": 32, "lr_g": 2e-4,
+                       "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "batch_size": 4, "steps": 1200,
+                       "lr_decay": 0.5, "ema": False, "log_every": 25, "sample_every": 200, "ckpt_every": 600},
 }
 
 #: Named optimiser settings: the learning rate (both G and D), Adam's betas and n_dis. A-F are
@@ -205,7 +219,14 @@ def hparams_options(name: str) -> dict[str, Any]:
     lr = setting.pop("lr")
     return {"lr_g": lr, "lr_d": lr, **setting}
 
+#: two-domain datasets (gancli.data.PAIR_DATASETS): they train CycleGAN unless told otherwise
+PAIR_DATASET_NAMES = ("pair", "shapes-pair")
+
+
 def auto_preset(dataset: str) -> str:
+    """The preset ``--preset auto`` picks: the data chooses (two-domain data trains CycleGAN)."""
+    if dataset in PAIR_DATASET_NAMES:
+        return "cyclegan-quick" if dataset == "shapes-pair" else "cyclegan"
     return "quick" if dataset == "shapes" else "sagan"
 
 
@@ -223,7 +244,7 @@ class TrainConfig:
     cond: bool | None = None  # None: conditional whenever the data has class labels
     attrs: list[str] | None = None  # celeba: condition on this attribute subset
     model: ModelConfig = field(default_factory=ModelConfig)  # architecture; channels and labels from the data
-    method: str = "gan"  # how one iteration trains (gancli.methods): gan, began, ebgan
+    method: str = "gan"  # how one iteration trains (gancli.methods): gan, began, ebgan, cyclegan
     loss: str = "hinge"
     gp_weight: float | None = None  # gradient-penalty weight lambda [the loss's own: 10 for wgan-gp, else 0]
     gamma: float = 0.5  # BEGAN: the diversity ratio gamma = E[L(G(z))] / E[L(x)] that k_t steers to
@@ -231,6 +252,10 @@ class TrainConfig:
     lr_halving: int = 0  # BEGAN: halve both lrs when M_global has not improved for this many steps (0: off)
     margin: float = 1.0  # EBGAN: the margin m of D's hinge on fake energies
     pt_weight: float = 0.1  # EBGAN: weight of the pulling-away term in G's loss (0: none)
+    lambda_cyc: float = 10.0  # CycleGAN: weight of each cycle-consistency L1 term
+    lambda_id: float = 0.5  # CycleGAN: identity-loss weight, relative to lambda_cyc (0: none)
+    pool_size: int = 50  # CycleGAN: images in each D's history pool (0: no pool)
+    narrow_b: bool = False  # shapes-pair: every B shape at one position and size (reproduces collapse)
     hparams: str | None = None  # a named optimiser setting (SNGAN paper A-F, report-A..C): lr, betas, n_dis
     steps: int = 100_000
     batch_size: int = 64
@@ -353,7 +378,9 @@ class TrainConfig:
             raise GancliError(f"--ema-start must be >= 0, got {self.ema_start}")
         if self.hparams is not None and self.hparams not in HPARAMS:
             raise GancliError(f"unknown hparams '{self.hparams}'; choose one of: {', '.join(HPARAMS)}")
-        for name in ("gamma", "lambda_k", "margin", "pt_weight"):
+        if self.pool_size < 0:
+            raise GancliError(f"--pool-size must be >= 0 (0: no pool), got {self.pool_size}")
+        for name in ("gamma", "lambda_k", "margin", "pt_weight", "lambda_cyc", "lambda_id"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise GancliError(f"{_flag(name)} must be a finite number >= 0, got {value}")

@@ -39,7 +39,10 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (no table).")] = False,
     log: Annotated[bool, typer.Option("--log/--no-log", help="Append the result to the run's metrics.jsonl.")] = True,
 ) -> None:
-    """Score a generator: FID, IS, KID, precision/recall (torch-fidelity), offline for shapes runs."""
+    """Score a generator: FID, IS, KID, precision/recall (torch-fidelity), offline for shapes runs.
+
+    On a CycleGAN run: FID per direction against the target domain's test images, the collapse
+    ratio, and on shapes-pair the error against the true translation and the class kept."""
     from gancli.device import resolve_device
     from gancli.metrics.evaluate import evaluate
 
@@ -74,7 +77,9 @@ def print_result(result) -> None:
     table.add_column("value", justify="right")
     from gancli.metrics.registry import present
 
-    rows = [row for metric in present(m) for row in metric.table_rows(m)]
+    from gancli.metrics.translation import translation_rows
+
+    rows = [row for metric in present(m) for row in metric.table_rows(m)] + translation_rows(m)
     rows += [(f"FID, {len(m.get('fid_chunks', []))} chunks of {m.get('chunk_size')}",
               f"{m['fid_chunks_mean']:.4g} ± {m['fid_chunks_std']:.2g}" if "fid_chunks_mean" in m else None),
              ("class accuracy", f"{100 * m['class_accuracy']:.1f}%" if "class_accuracy" in m else None)]

@@ -41,7 +41,9 @@ def sample_command(
     npz: Annotated[Optional[Path], typer.Option(help="Also write images uint8 (N, H, W, 3) and labels to this .npz.")] = None,
     interp: Annotated[Optional[int], typer.Option(help="K-step interpolation per row: slerp between two z (and two classes); a grid plus a GIF.")] = None,
 ) -> None:
-    """Draw images from a trained generator: grids, single files, .npz, truncation sweeps, interpolations."""
+    """Draw images from a trained generator: grids, single files, .npz, truncation sweeps, interpolations.
+
+    On a CycleGAN run: -n test images of each domain, one per row: a, G_AB(a), G_BA(G_AB(a)), b, G_BA(b), G_AB(G_BA(b))."""
     from gancli.device import resolve_device
     from gancli.sampling import load_generator, sample_to_files
 
@@ -51,7 +53,16 @@ def sample_command(
     req.check()  # bad numbers fail before the checkpoint is even read
     if out is None and npz is None and individual is None:
         out = Path("samples.png")
-    gen = load_generator(target, ema=ema, device=resolve_device(device))
+    from gancli.methods import load_run_checkpoint
+
+    ckpt = load_run_checkpoint(target)
+    if ckpt.method.two_domain:
+        unused = [flag for flag, value in (("--truncation", truncation), ("--class", class_), ("--attrs", attrs),
+                                           ("--interp", interp), ("--npz", npz), ("--individual", individual),
+                                           ("--nrow", nrow)) if value is not None]
+        sample_translations(ckpt, req, out, unused, ema, device)
+        return
+    gen = load_generator(ckpt, ema=ema, device=resolve_device(device))
     typer.echo(f"using {gen.path} ({gen.how}; step {gen.step}, {'EMA' if gen.ema else 'raw'} weights)", err=True)
     written = sample_to_files(gen, req, out, npz=npz, individual=individual)
     h, w = written.image_size
@@ -59,3 +70,25 @@ def sample_command(
     if written.individual is not None:
         files.append(f"{written.individual}/ ({written.n_images} PNGs)")
     typer.echo(f"wrote {', '.join(files)}: {written.n_images} images, {h}x{w}, seed {req.seed}")
+
+
+def sample_translations(ckpt, req: SampleRequest, out: Optional[Path], unused: list[str], ema, device: str) -> None:
+    """``gancli sample`` on a translation run: a sheet of test-set translations and their cycles."""
+    from gancli.device import resolve_device
+    from gancli.errors import GancliError
+    from gancli.sampling import check_writable
+    from gancli.sampling.translation import load_translators, translation_sheet
+    from gancli.viz.grid import save_grid
+
+    if unused:
+        raise GancliError(f"{', '.join(unused)} do not apply to a {ckpt.method.name} run (it translates test images; "
+                          "-n sets how many per domain)")
+    if out is None:
+        raise GancliError("a translation sheet is a PNG: give --out FILE")
+    check_writable(out)
+    tr = load_translators(None, ema=ema, device=resolve_device(device), checkpoint=ckpt)
+    typer.echo(f"using {tr.path} ({ckpt.how}; step {tr.step}, {'EMA' if tr.ema else 'raw'} weights)", err=True)
+    sheet = translation_sheet(tr, req.n, req.seed)
+    save_grid(sheet, out, nrow=6, scale=2 if tr.res <= 32 else 1)
+    typer.echo(f"wrote {out}: {len(sheet) // 6} test images per domain, columns a, G_AB(a), G_BA(G_AB(a)), "
+               f"b, G_BA(b), G_AB(G_BA(b)), {tr.res}x{tr.res}, seed {req.seed}")

@@ -43,17 +43,17 @@ COND_MODE_DEFAULT = "the model's: concat for dcgan, else proj"
 
 @command("train")
 def train_command(
-    dataset: Annotated[Optional[str], typer.Argument(help=f"shapes (built in), folder, cifar10, mnist, fashion-mnist, celeba {d('dataset')}.")] = None,
-    path: Annotated[Optional[str], typer.Argument(help="Data location (same as --data-root), e.g. the image folder.")] = None,
+    dataset: Annotated[Optional[str], typer.Argument(help=f"shapes (built in), folder, cifar10, mnist, fashion-mnist, celeba; two-domain (CycleGAN): shapes-pair (built in), pair {d('dataset')}.")] = None,
+    path: Annotated[Optional[str], typer.Argument(help="Data location (same as --data-root), e.g. the image folder, or pair's DIR with trainA/ trainB/ testA/ testB/.")] = None,
     data_root: Annotated[Optional[str], typer.Option(help="Root directory of a local dataset.")] = None,
     download: Annotated[Optional[bool], typer.Option("--download", help="Download the dataset if missing (torchvision sets).")] = None,
     split: Annotated[Optional[str], typer.Option(help=f"Dataset split: train, test (celeba: valid, all) {d('split')}.")] = None,
     data_size: Annotated[Optional[int], typer.Option(help="shapes: number of generated images [20000]; others: a random subset [all].")] = None,
     cond: Annotated[Optional[bool], typer.Option("--cond/--no-cond", help="Condition on labels [auto: yes for class-labelled data].")] = None,
     attrs: Annotated[Optional[str], typer.Option(help="celeba: attributes to condition on, e.g. Male,Smiling [all 40].")] = None,
-    preset: Annotated[Optional[str], typer.Option(help=f"Hyperparameter preset: auto (quick for shapes, else sagan), {', '.join(PRESETS)} [auto].")] = None,
-    method: Annotated[Optional[str], typer.Option(help=f"Training method: gan (a G/D pair with --loss), began, ebgan {d('method')}.")] = None,
-    model: Annotated[Optional[str], typer.Option(help=f"dcgan, cnn, sngan, sagan, biggan, began {d('model')}.")] = None,
+    preset: Annotated[Optional[str], typer.Option(help=f"Hyperparameter preset: auto (quick for shapes, cyclegan-quick for shapes-pair, cyclegan for pair, else sagan), {', '.join(PRESETS)} [auto].")] = None,
+    method: Annotated[Optional[str], typer.Option(help=f"Training method: gan (a G/D pair with --loss), began, ebgan, cyclegan (two-domain data) {d('method')}.")] = None,
+    model: Annotated[Optional[str], typer.Option(help=f"dcgan, cnn, sngan, sagan, biggan, began, cyclegan {d('model')}.")] = None,
     res: Annotated[Optional[int], typer.Option(help=f"Resolution: 28 (dcgan, cnn, began), 32, 64, 128, 256 {d('res')}.")] = None,
     ch: Annotated[Optional[int], typer.Option(help=f"Channel multiplier {d('ch')}.")] = None,
     d_ch: Annotated[Optional[int], typer.Option(help=f"D's channel multiplier {d('d_ch', 'same as --ch')}.")] = None,
@@ -63,11 +63,12 @@ def train_command(
     cond_mode: Annotated[Optional[str], typer.Option(help=f"Conditioning: proj (CBN in G + projection D) or concat (dcgan's cGAN) {d('cond_mode', COND_MODE_DEFAULT)}.")] = None,
     sn_g: Annotated[Optional[bool], typer.Option("--sn-g/--no-sn-g", help=f"Spectral norm in G {d('sn_g', 'the model default: on for sagan, biggan')}.")] = None,
     sn_d: Annotated[Optional[bool], typer.Option("--sn-d/--no-sn-d", help=f"Spectral norm in D (the same as --d-norm sn / none) {d('sn_d')}.")] = None,
-    d_norm: Annotated[Optional[str], typer.Option(help=f"D's normalisation: sn, bn, ln, wn, none (the SNGAN paper's baselines) {d('d_norm', 'sn')}.")] = None,
+    d_norm: Annotated[Optional[str], typer.Option(help=f"D's normalisation: sn, bn, ln, wn, none (the SNGAN paper's baselines); cyclegan: instance, bn, sn, none {d('d_norm', 'sn; cyclegan: instance')}.")] = None,
     sn_target: Annotated[Optional[float], typer.Option(help=f"Spectral norm target K in W K / sigma(W) {d('sn_target')}.")] = None,
     init: Annotated[Optional[str], typer.Option(help=f"Weight init: ortho, xavier, normal, default {d('init', 'the model default')}.")] = None,
     shared_dim: Annotated[Optional[int], typer.Option(help=f"biggan: shared class-embedding size {d('shared_dim')}.")] = None,
     hier: Annotated[Optional[bool], typer.Option("--hier/--no-hier", help=f"biggan: hierarchical z, one chunk per block {d('hier')}.")] = None,
+    g_blocks: Annotated[Optional[int], typer.Option(help=f"cyclegan: residual blocks of the ResNet generator {d('g_blocks', '6 at <= 128 px, 9 at 256')}.")] = None,
     loss: Annotated[Optional[str], typer.Option(help=f"hinge, ns, wgan-gp, ls {d('loss')}.")] = None,
     gp_weight: Annotated[Optional[float], typer.Option(help="Gradient-penalty weight lambda [the loss's: 10 for wgan-gp, else 0].")] = None,
     gamma: Annotated[Optional[float], typer.Option(help=f"began: diversity ratio gamma that k_t steers to {d('gamma')}.")] = None,
@@ -75,6 +76,10 @@ def train_command(
     lr_halving: Annotated[Optional[int], typer.Option(help=f"began: halve both lrs when M_global has not improved for this many steps; 0: off {d('lr_halving')}.")] = None,
     margin: Annotated[Optional[float], typer.Option(help=f"ebgan: margin m of D's hinge on fake energies {d('margin')}.")] = None,
     pt_weight: Annotated[Optional[float], typer.Option(help=f"ebgan: weight of the pulling-away term; 0: none {d('pt_weight')}.")] = None,
+    lambda_cyc: Annotated[Optional[float], typer.Option(help=f"cyclegan: weight of each cycle-consistency L1 term {d('lambda_cyc')}.")] = None,
+    lambda_id: Annotated[Optional[float], typer.Option(help=f"cyclegan: identity-loss weight relative to --lambda-cyc; 0: none {d('lambda_id')}.")] = None,
+    pool_size: Annotated[Optional[int], typer.Option(help=f"cyclegan: images in each D's history pool; 0: none {d('pool_size')}.")] = None,
+    narrow_b: Annotated[Optional[bool], typer.Option("--narrow-b", help="shapes-pair: every B shape at one position and size, to reproduce CycleGAN's collapse [off].")] = None,
     hparams: Annotated[Optional[str], typer.Option(help=f"Named optimiser setting (lr, betas, n_dis): A-F (SNGAN paper), report-A, report-B, report-C {d('hparams', 'none')}.")] = None,
     steps: Annotated[Optional[int], typer.Option(help=f"Training iterations (n_dis D steps + 1 G step each) {d('steps')}.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help=f"Per-process batch size {d('batch_size')}.")] = None,
@@ -109,7 +114,7 @@ def train_command(
     inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
-    """Train a GAN. With no arguments: a small class-conditional SAGAN on the built-in shapes data."""
+    """Train a GAN (or CycleGAN on two-domain data). With no arguments: a small class-conditional SAGAN on the built-in shapes data."""
     from gancli.errors import GancliError
 
     if path is not None and data_root is not None:
@@ -125,7 +130,8 @@ def train_command(
                  d_ch=d_ch, z_dim=z_dim, attn_res=attn, attn_pool=attn_pool, cond_mode=cond_mode, sn_g=sn_g,
                  sn_d=sn_d, d_norm=d_norm, sn_target=sn_target, init=init, shared_dim=shared_dim, hier=hier, loss=loss,
                  gp_weight=gp_weight, gamma=gamma, lambda_k=lambda_k, lr_halving=lr_halving, margin=margin,
-                 pt_weight=pt_weight, hparams=hparams, steps=steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
+                 pt_weight=pt_weight, g_blocks=g_blocks, lambda_cyc=lambda_cyc, lambda_id=lambda_id, pool_size=pool_size,
+                 narrow_b=narrow_b, hparams=hparams, steps=steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
                  beta2=beta2, n_dis=n_dis, ema=ema, ema_decay=ema_decay, ema_start=ema_start, lr_decay=lr_decay, ortho_reg=ortho_reg,
                  reuse_fake=reuse_fake, split_d=split_d, seed=seed, device=device, amp=amp, compile=compile, sync_bn=sync_bn, out=out,
                  log_every=log_every, sample_every=sample_every, ckpt_every=ckpt_every, keep=keep, resume=resume,

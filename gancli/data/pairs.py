@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from gancli.data.base import GanDataset, check_resolution, check_size, check_split
+from gancli.data.base import GanDataset, SkipReport, check_resolution, check_size, check_split
 from gancli.data.folder import build_folder, scan_folder
 from gancli.data.image_files import IMAGE_EXTENSIONS
 from gancli.errors import GancliError
@@ -59,6 +59,14 @@ class TwoDomainDataset:
         self.a_classes = a_classes
         self.b_classes = b_classes
         self._ground_truth = ground_truth
+        self._rebuild: Callable[[str], "TwoDomainDataset"] | None = None  # set by build_pair_dataset
+
+    def split_of(self, split: str) -> "TwoDomainDataset":
+        """The same dataset (name, root, resolution, seed, size) read for another split, e.g. the
+        test images training shows in its grids; itself when ``split`` is its own."""
+        if split == self.split or self._rebuild is None:
+            return self
+        return self._rebuild(split)
 
     @property
     def resolution(self) -> int:
@@ -67,6 +75,19 @@ class TwoDomainDataset:
     @property
     def channels(self) -> int:
         return self.a.channels
+
+    @property
+    def skip_report(self) -> SkipReport:
+        """The files both domains' loaders left out, names prefixed with their domain folder."""
+        report = SkipReport()
+        for data in (self.a, self.b):
+            for reason, names in data.skip_report.names.items():
+                prefix = data.name.split("/")[-1]
+                report.add(reason, [f"{prefix}/{name}" for name in names])
+                extra = data.skip_report.counts[reason] - len(names)
+                if extra > 0:  # counted, names not kept
+                    report.counts[reason] += extra
+        return report
 
     @property
     def has_ground_truth(self) -> bool:
@@ -125,7 +146,10 @@ def build_pair_dataset(
     res = check_resolution(res)
     check_split(name, split, PAIR_SPLITS)
     check_size(size)
-    return loader(root=root, res=res, split=split, seed=seed, size=size, narrow_b=bool(narrow_b))
+    dataset = loader(root=root, res=res, split=split, seed=seed, size=size, narrow_b=bool(narrow_b))
+    dataset._rebuild = lambda other: build_pair_dataset(name, root=root, res=res, split=other, seed=seed,
+                                                        size=size, narrow_b=narrow_b)
+    return dataset
 
 
 @PAIR_DATASETS.register("pair")

@@ -83,6 +83,9 @@ def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
     req.check()
     ckpt = load_run_checkpoint(target, runs_root)
     path = ckpt.path
+    if ckpt.method.two_domain:
+        raise GancliError(f"{path}: a {ckpt.method.name} run's networks (ResNet translators, PatchGAN Ds) have no "
+                          "self-attention; attn-map needs a sagan or biggan model with attention")
     gen = load_generator(ckpt, ema=req.ema, device=device)
     cfg = gen.model_config
     res = cfg.res

@@ -239,6 +239,10 @@ def not_covered(net: nn.Module) -> list[str]:
     if norms["wn"]:
         parts.append(f"weight norm ({len(norms['wn'])} layers): W = g * v / ||v|| per output channel; the product "
                      "uses these weights, but g is learned and nothing bounds it in training")
+    instance = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+    if instance:
+        parts.append(f"instance norm ({len(instance)} layers): divides each channel of each sample by its own "
+                     "standard deviation over (H, W), which has no Lipschitz bound as that deviation goes to 0")
     upsampling = [m for m in net.modules() if isinstance(m, nn.Upsample)]
     if upsampling:
         parts.append(f"nearest upsampling ({len(upsampling)} layers): each multiplies the norm by its scale factor "
@@ -253,13 +257,16 @@ def not_covered(net: nn.Module) -> list[str]:
 def gradient_norms(D: nn.Module, batches: dict[str, tuple[torch.Tensor, torch.Tensor | None]]) -> dict[str, float]:
     """max_i ||d D(x_i) / d x_i||_2 over each batch (D in eval mode: no SN update, no dropout).
     An autoencoder D (BEGAN, EBGAN) returns a reconstruction, not a logit: its scalar per sample
-    is then the reconstruction loss L(x) = mean |x − D(x)| (BEGAN's; EBGAN's energy squares it)."""
+    is then the reconstruction loss L(x) = mean |x − D(x)| (BEGAN's; EBGAN's energy squares it).
+    A PatchGAN (CycleGAN) returns a map of patch logits: its scalar is their mean."""
     out = {}
     for kind, (x, y) in batches.items():
         x = x.detach().clone().requires_grad_(True)
         logits = D(x, y)
-        if logits.dim() > 1:
+        if logits.shape == x.shape:  # an autoencoder D: its reconstruction loss
             logits = (x - logits).abs().flatten(1).mean(1)
+        elif logits.dim() > 1:  # a PatchGAN: the mean of its patch logits (what its loss averages over)
+            logits = logits.flatten(1).mean(1)
         (grad,) = torch.autograd.grad(logits.sum(), x)  # samples are independent: per-sample gradients
         out[kind] = float(grad.flatten(1).norm(dim=1).max())
     return out

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from gancli.config import ModelConfig, TrainConfig
+from gancli.methods.grids import fixed_layout, real_images
 from gancli.models import build_network
 from gancli.registry import Registry
 
@@ -36,7 +37,8 @@ class TrainContext:
     model_cfg: ModelConfig  # resolved: the data has set channels and labels
     device: torch.device
     distributed: bool  # under DDP every parameter must take part in each backward
-    next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor | None]]  # real images and labels, on the device
+    # real images and labels, on the device; two-domain methods name the domain: next_batch("A")
+    next_batch: Callable[..., tuple[torch.Tensor, torch.Tensor | None]]
     fake_labels: Callable[[int], torch.Tensor | None]  # n labels drawn as the data has them (None: unconditional)
     place: Callable[[nn.Module], nn.Module]  # moves a network to the device in the loop's memory format
     amp_dtype: torch.dtype | None = None
@@ -85,6 +87,9 @@ class Method:
     resumable_options: ClassVar[frozenset[str]] = frozenset()
     #: the method trains without labels (an automatic --cond then leaves the data's labels out)
     unconditional: ClassVar[bool] = False
+    #: the method trains on two-domain data (``gancli.data.TwoDomainDataset``: ``next_batch("A")``,
+    #: ``next_batch("B")``) instead of one dataset
+    two_domain: ClassVar[bool] = False
 
     @classmethod
     def check_config(cls, cfg: TrainConfig) -> None:
@@ -121,6 +126,30 @@ class Method:
     def state_dict(self) -> dict[str, Any]:
         """The method's own state besides networks and optimizers (tensors and plain values)."""
         return {}
+
+    # ---------------------------------------------------------------- what the loop shows
+    def grid_layout(self, dataset, seed: int) -> Any:
+        """The fixed inputs of the progress grids, drawn once per run (default: latents and labels
+        of :func:`gancli.methods.grids.fixed_layout`)."""
+        return fixed_layout(dataset, self.ctx.model_cfg.z_dim, seed, self.ctx.conditional)
+
+    def grid_images(self, nets: dict[str, nn.Module], layout: Any) -> tuple[torch.Tensor, int]:
+        """The progress grid from ``nets`` (name -> network in eval mode, the EMA where averaged):
+        (images (N, C, H, W) in [-1, 1], images per row). Default: the generator on the layout's z, y."""
+        net = nets[self.generator]
+        z = layout.z.to(self.ctx.device)
+        y = layout.y.to(self.ctx.device) if layout.y is not None else None
+        images = torch.cat([net(z[i: i + 64], None if y is None else y[i: i + 64]) for i in range(0, len(z), 64)])
+        return images, layout.nrow
+
+    def real_grid(self, dataset, layout: Any, seed: int) -> torch.Tensor | None:
+        """Real images laid out as the progress grid (``samples/real.png``); None: none to show."""
+        return real_images(dataset, layout, seed, self.ctx.conditional)
+
+    def watch(self, nets: dict[str, nn.Module], layout: Any, step: int) -> tuple[dict[str, float], str | None]:
+        """Called at every log step (nets as in :meth:`grid_images`): extra statistics for the
+        metrics record, and an alarm (one line) when something has gone wrong, or None."""
+        return {}, None
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state:

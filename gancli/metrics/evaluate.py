@@ -253,14 +253,22 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
 def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device | str = "cpu", ema: bool | None = None,
              runs_root: str | Path = RUNS_ROOT, log: bool = True) -> EvalResult:
     """Loads the checkpoint ``target`` resolves to, evaluates it, and (``log``) appends the result
-    as one JSON line to its run's metrics.jsonl."""
+    as one JSON line to its run's metrics.jsonl. A translation run (CycleGAN) is evaluated by
+    :func:`gancli.metrics.translation.evaluate_translation`."""
     from gancli.sampling import load_generator
 
     req.check()
     check_metrics(req.metrics, req.n)
     if req.feature_extractor is not None:
         extractor_spec(req.feature_extractor)
-    gen = load_generator(target, ema=ema, device=device, runs_root=runs_root)
+    from gancli.methods import load_run_checkpoint
+
+    ckpt = load_run_checkpoint(target, runs_root)
+    if ckpt.method.two_domain:  # a translator: FID per direction, ground-truth errors, collapse
+        from gancli.metrics.translation import evaluate_translation
+
+        return evaluate_translation(None, req, device=device, ema=ema, log=log, checkpoint=ckpt)
+    gen = load_generator(ckpt, ema=ema, device=device, runs_root=runs_root)
     result = evaluate_generator(gen.G, gen.model_config, gen.dataset, gen.checkpoint.train_config, req,
                                 step=gen.step, checkpoint=str(gen.path), device=device)
     run = gen.checkpoint.run_dir

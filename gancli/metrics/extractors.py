@@ -7,6 +7,8 @@
 - ``shapes-net``: gancli's small classifier of the built-in ``shapes`` data (64-d pooled features,
   8 logits), shipped in the package: no download. Registered with torch-fidelity under the same
   name, so torch-fidelity builds and runs it like any of its own extractors.
+- ``shapes-pair-net``: the same network trained on both styles of ``shapes-pair`` (filled shapes and
+  outlines), for CycleGAN runs on it: FID of translations and class preservation, offline.
 
 Every extractor takes uint8 ``(N, 3, H, W)`` images, as torch-fidelity's do.
 """
@@ -24,7 +26,7 @@ from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3 as INC
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from gancli.errors import GancliError
-from gancli.metrics.shapes_net import load_shapes_net
+from gancli.metrics.shapes_net import PAIR_WEIGHTS_PATH, WEIGHTS_PATH, load_shapes_net
 
 INCEPTION_FILE = INCEPTION_URL.rsplit("/", 1)[1]
 
@@ -35,9 +37,11 @@ class FeatureExtractorShapesNet(FeatureExtractorBase):
     forward(x uint8 (N, 3, H, W)) -> tuple of the requested features among
     ``features`` (N, 64) (global-average-pooled last stage) and ``logits`` (N, 8)."""
 
+    default_weights = WEIGHTS_PATH
+
     def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
         super().__init__(name, features_list)
-        self.net = load_shapes_net(feature_extractor_weights_path)
+        self.net = load_shapes_net(feature_extractor_weights_path or self.default_weights)
         self.requires_grad_(False)
         self.eval()
 
@@ -67,8 +71,16 @@ class FeatureExtractorShapesNet(FeatureExtractorBase):
         return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
 
 
+class FeatureExtractorShapesPairNet(FeatureExtractorShapesNet):
+    """shapes-net trained on both styles of shapes-pair (same layers, its own weights)."""
+
+    default_weights = PAIR_WEIGHTS_PATH
+
+
 if "shapes-net" not in FEATURE_EXTRACTORS_REGISTRY:
     torch_fidelity.register_feature_extractor("shapes-net", FeatureExtractorShapesNet)
+if "shapes-pair-net" not in FEATURE_EXTRACTORS_REGISTRY:
+    torch_fidelity.register_feature_extractor("shapes-pair-net", FeatureExtractorShapesPairNet)
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,7 @@ class ExtractorSpec:
 EXTRACTORS = {
     "inception": ExtractorSpec("inception", "inception-v3-compat", "2048", "logits_unbiased", False),
     "shapes-net": ExtractorSpec("shapes-net", "shapes-net", "features", "logits", True),
+    "shapes-pair-net": ExtractorSpec("shapes-pair-net", "shapes-pair-net", "features", "logits", True),
 }
 
 
@@ -93,8 +106,9 @@ def extractor_spec(name: str) -> ExtractorSpec:
 
 
 def default_extractor(dataset: str | None) -> str:
-    """The built-in shapes-net for a shapes run (fully offline), Inception for everything else."""
-    return "shapes-net" if dataset == "shapes" else "inception"
+    """The built-in shapes-net for a shapes run (fully offline), shapes-pair-net for shapes-pair,
+    Inception for everything else."""
+    return {"shapes": "shapes-net", "shapes-pair": "shapes-pair-net"}.get(dataset or "", "inception")
 
 
 def extractor_key(name: str, weights: str | Path | None) -> str:

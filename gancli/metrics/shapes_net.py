@@ -8,6 +8,12 @@ the eight shape classes is both offline and more telling. ``ShapesNet`` is a pla
 
 Its weights ship in the package (``weights/shapes_net.pt``, float16, 153 KB) and are made by
 ``python -m gancli.metrics.train_shapes_net`` (deterministic; 100% held-out accuracy).
+
+``shapes-pair-net`` is the same network trained on both styles of the built-in ``shapes-pair``
+(filled shapes on dark, outlines on light; ``weights/shapes_pair_net.pt``, made by
+``python -m gancli.metrics.train_shapes_net --styles both``): it scores CycleGAN's translations in
+either direction, and says whether a shape's class survived the translation. It is a separate file
+so that every shapes-net figure (the default run's FID, its class accuracy) stays comparable.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from torch import nn
 FEATURE_DIM = 64
 INPUT_RES = 32
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "shapes_net.pt"
+PAIR_WEIGHTS_PATH = Path(__file__).parent / "weights" / "shapes_pair_net.pt"
 
 
 def _stage(c_in: int, c_out: int) -> list[nn.Module]:

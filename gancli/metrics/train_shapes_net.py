@@ -1,11 +1,13 @@
 """Trains the ``shapes-net`` classifier and writes the weights that ship with gancli.
 
     python -m gancli.metrics.train_shapes_net [--out gancli/metrics/weights/shapes_net.pt]
+    python -m gancli.metrics.train_shapes_net --styles both     # shapes-pair-net: fills and outlines
 
 Training data: 40 000 ``shapes`` images (train split, seed 0) at 32 px, half of them rendered at 64 px
 and area-downsampled, so the net sees both renderings; light Gaussian noise and blur make it tolerant
 of the soft edges of generated images. Held out: 4 000 images of the test split. Deterministic on CPU;
-about 2 minutes on 2 cores.
+about 2 minutes on 2 cores. ``--styles both`` (shapes-pair-net) renders every other scene as
+shapes-pair's outline style instead (B's style; the filled one is A's), in training and held out.
 """
 from __future__ import annotations
 
@@ -18,15 +20,26 @@ import torch.nn.functional as F
 
 from gancli.data.base import to_float
 from gancli.data.shapes import SHAPE_CLASSES, render_shapes, sample_params
-from gancli.metrics.shapes_net import INPUT_RES, WEIGHTS_PATH, ShapesNet
+from gancli.data.shapes_pair import render_outlines
+from gancli.metrics.shapes_net import INPUT_RES, PAIR_WEIGHTS_PATH, WEIGHTS_PATH, ShapesNet
+
+STYLES = ("fill", "both")
 
 
-def _images(n: int, seed: int, stream: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _render(params, res: int, styles: str) -> torch.Tensor:
+    """float (N, 3, res, res): filled; with ``both``, the odd-numbered scenes as outlines."""
+    x = to_float(torch.from_numpy(render_shapes(params, res)))
+    if styles == "both":
+        odd = torch.arange(1, len(x), 2)
+        x[odd] = to_float(torch.from_numpy(render_outlines(params.take(odd.numpy()), res)))
+    return x
+
+
+def _images(n: int, seed: int, stream: int, styles: str = "fill") -> tuple[torch.Tensor, torch.Tensor]:
     params = sample_params(n, seed, stream)
-    x32 = to_float(torch.from_numpy(render_shapes(params, INPUT_RES)))
+    x32 = _render(params, INPUT_RES, styles)
     half = n // 2
-    x64 = to_float(torch.from_numpy(render_shapes(params.take(torch.arange(half).numpy()), 2 * INPUT_RES)))
-    x32[:half] = F.avg_pool2d(x64, 2)
+    x32[:half] = F.avg_pool2d(_render(params.take(torch.arange(half).numpy()), 2 * INPUT_RES, styles), 2)
     return x32, torch.from_numpy(params.labels)
 
 
@@ -44,11 +57,11 @@ def accuracy(net: ShapesNet, x: torch.Tensor, y: torch.Tensor) -> float:
     return (pred == y).float().mean().item()
 
 
-def train_shapes_net(epochs: int = 2, n_train: int = 40_000, seed: int = 0) -> tuple[ShapesNet, float]:
+def train_shapes_net(epochs: int = 2, n_train: int = 40_000, seed: int = 0, styles: str = "fill") -> tuple[ShapesNet, float]:
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    x, y = _images(n_train, seed, 0)
-    x_test, y_test = _images(4000, seed, 1)
+    x, y = _images(n_train, seed, 0, styles)
+    x_test, y_test = _images(4000, seed, 1, styles)
     net = ShapesNet(n_classes=len(SHAPE_CLASSES))
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     steps = epochs * (n_train // 128)
@@ -69,12 +82,17 @@ def train_shapes_net(epochs: int = 2, n_train: int = 40_000, seed: int = 0) -> t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
+    parser.add_argument("--out", type=Path, default=None, help="[weights/shapes_net.pt; with --styles both: "
+                                                                  "weights/shapes_pair_net.pt]")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--styles", choices=STYLES, default="fill",
+                        help="fill: shapes-net; both: shapes-pair-net (fills and outlines)")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = PAIR_WEIGHTS_PATH if args.styles == "both" else WEIGHTS_PATH
     started = time.time()
-    net, acc = train_shapes_net(args.epochs)
-    state = {"n_classes": len(SHAPE_CLASSES), "classes": list(SHAPE_CLASSES), "test_accuracy": acc,
+    net, acc = train_shapes_net(args.epochs, styles=args.styles)
+    state = {"n_classes": len(SHAPE_CLASSES), "classes": list(SHAPE_CLASSES), "test_accuracy": acc, "styles": args.styles,
              "weights": {k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, args.out)

@@ -28,6 +28,9 @@ class ModelSpec:
     resolutions: tuple[int, ...] = (32, 64, 128, 256)
     d_norms: tuple[str, ...] = ("sn", "none")  # D normalisations the model's D supports
     autoencoder_d: bool = False  # D(x) is a reconstruction of x (BEGAN, EBGAN), not a logit
+    default_d_norm: str | None = None  # D's normalisation when none is asked for (None: sn, or none with --no-sn-d)
+    options: tuple[str, ...] = ()  # model options only this model reads (e.g. cyclegan's g_blocks)
+    translator: bool = False  # G(x) maps images to images (CycleGAN), instead of G(z, y)
 
 
 MODELS: Registry[ModelSpec] = Registry("model")
@@ -42,7 +45,13 @@ def resolve_model(cfg: ModelConfig) -> ModelConfig:
         raise GancliError(f"model {cfg.name} supports resolutions {', '.join(map(str, spec.resolutions))}, "
                           f"not {cfg.res}")
     d = cfg.to_dict()
-    if d["d_norm"] is None:
+    for option in ("g_blocks",):
+        if d[option] is not None and option not in spec.options:
+            raise GancliError(f"--{option.replace('_', '-')} is an option of "
+                              f"{', '.join(n for n in MODELS.names() if option in MODELS.get(n).options)}, not of {cfg.name}")
+    if d["d_norm"] is None and spec.default_d_norm is not None:
+        d["d_norm"] = spec.default_d_norm
+    elif d["d_norm"] is None:
         d["d_norm"] = "sn" if cfg.sn_d else "none"
         if d["d_norm"] not in spec.d_norms:  # e.g. began's autoencoder D has no normalisation
             d["d_norm"] = spec.d_norms[0]
@@ -94,6 +103,6 @@ def count_parameters(net: nn.Module) -> int:
 
 
 # register the zoo (import for side effects)
-from gancli.models import dcgan_spec, cnn, sngan, sagan, biggan, began  # noqa: E402,F401,I001  (registry order)
+from gancli.models import dcgan_spec, cnn, sngan, sagan, biggan, began, cyclegan  # noqa: E402,F401,I001  (registry order)
 
 __all__ = ["MODELS", "ModelSpec", "build_models", "build_network", "resolve_model", "count_parameters"]

@@ -107,7 +107,8 @@ class PatchDiscriminator(nn.Module):
         if norm == "sn":
             apply_spectral_norm(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """``y`` is unused (no labels); it keeps the common ``D(x, y)`` call of gancli's tools."""
         return self.net(x)
 
 

@@ -71,6 +71,9 @@ def load_generator(target: str | Path | LoadedCheckpoint | None, ema: bool | Non
     ``ema``: None = the EMA weights when the checkpoint has them; True = EMA (an error without);
     False = the raw training weights."""
     ckpt = target if isinstance(target, LoadedCheckpoint) else load_run_checkpoint(target, runs_root)
+    if ckpt.method.two_domain:
+        raise GancliError(f"{ckpt.path} is a {ckpt.method.name} run: its generators translate images, they do not "
+                          "sample from z; use gancli translate (files), gancli sample (test translations) or gancli eval")
     G, used_ema = ckpt.network(ema=ema, device=device)
     return LoadedGenerator(G, used_ema, ckpt)
 

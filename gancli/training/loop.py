@@ -18,7 +18,7 @@ import torch
 from gancli import __version__
 from gancli.checkpoint import load_checkpoint, resolve_checkpoint, run_folder_of
 from gancli.config import TrainConfig
-from gancli.data import build_dataset
+from gancli.data import PAIR_DATASETS, TwoDomainDataset, build_dataset, build_pair_dataset
 from gancli.device import resolve_device
 from gancli.errors import GancliError
 from gancli.methods import METHODS, Method, TrainContext
@@ -27,7 +27,7 @@ from gancli.training.data_stream import BatchStream
 from gancli.training.distributed import DistInfo, broadcast_object, cleanup_distributed, setup_distributed
 from gancli.training.ema import EMA
 from gancli.training.rundir import RunDir, dataset_changes, dataset_info
-from gancli.training.samples import fixed_layout, real_images
+
 from gancli.viz.grid import save_gif, save_grid
 
 
@@ -139,22 +139,46 @@ def prepare(cfg: TrainConfig):
     """The dataset and the fully resolved model config that ``cfg`` asks for (the dataset says the
     resolution, channels, classes and attributes). ``cond=None`` means conditional whenever the data
     has class labels (CelebA's attributes only with an explicit ``--cond``; never for a method that
-    trains without labels, such as BEGAN)."""
-    cond = cfg.cond if cfg.cond is not None else (cfg.dataset != "celeba" and not METHODS.get(cfg.method).unconditional)
-    kwargs = dict(root=cfg.data_root, res=cfg.model.res, attrs=cfg.attrs, split=cfg.split, download=cfg.download,
-                  seed=cfg.seed, size=cfg.data_size)
-    try:
-        dataset = build_dataset(cfg.dataset, cond=cond, **kwargs)
-    except GancliError:
-        if cfg.cond is not None or not cond:
-            raise
-        dataset = build_dataset(cfg.dataset, cond=False, **kwargs)  # e.g. a flat folder
+    trains without labels, such as BEGAN). Two-domain data (``pair``, ``shapes-pair``) goes with a
+    two-domain method (CycleGAN) and nothing else."""
+    method = METHODS.get(cfg.method)
+    if (cfg.dataset in PAIR_DATASETS) != method.two_domain:
+        if method.two_domain:
+            raise GancliError(f"--method {cfg.method} translates between two domains; train it on two-domain data: "
+                              f"{', '.join(PAIR_DATASETS.names())} (e.g. gancli train pair DIR), not {cfg.dataset}")
+        raise GancliError(f"{cfg.dataset} is two-domain data, for translation: train it with --method cyclegan "
+                          "(what --preset auto picks for it), not --method {cfg.method}".replace("{cfg.method}", cfg.method))
+    if cfg.narrow_b and cfg.dataset != "shapes-pair":
+        raise GancliError("--narrow-b narrows the built-in shapes-pair's domain B; it does not apply to "
+                          f"{cfg.dataset}")
+    if method.two_domain:
+        dataset = build_pair_dataset(cfg.dataset, root=cfg.data_root, res=cfg.model.res, split=cfg.split,
+                                     seed=cfg.seed, size=cfg.data_size, narrow_b=cfg.narrow_b)
+        dataset.split_of("test")  # the grids and evaluations read the test split: missing files fail now
+    else:
+        cond = cfg.cond if cfg.cond is not None else (cfg.dataset != "celeba" and not method.unconditional)
+        kwargs = dict(root=cfg.data_root, res=cfg.model.res, attrs=cfg.attrs, split=cfg.split, download=cfg.download,
+                      seed=cfg.seed, size=cfg.data_size)
+        try:
+            dataset = build_dataset(cfg.dataset, cond=cond, **kwargs)
+        except GancliError:
+            if cfg.cond is not None or not cond:
+                raise
+            dataset = build_dataset(cfg.dataset, cond=False, **kwargs)  # e.g. a flat folder
+    label_kind = getattr(dataset, "label_kind", "none")
     model_cfg = resolve_model(dataclasses.replace(
         cfg.model, channels=dataset.channels,
-        n_classes=dataset.n_classes if dataset.label_kind == "class" else 0,
-        n_attrs=len(dataset.attr_names) if dataset.label_kind == "attrs" else 0,
+        n_classes=dataset.n_classes if label_kind == "class" else 0,
+        n_attrs=len(dataset.attr_names) if label_kind == "attrs" else 0,
     ))
     return dataset, model_cfg
+
+
+def domains(dataset) -> dict[str | None, object]:
+    """The datasets a run draws batches from: {"A": ..., "B": ...} for two-domain data, else {None: dataset}."""
+    if isinstance(dataset, TwoDomainDataset):
+        return {"A": dataset.a, "B": dataset.b}
+    return {None: dataset}
 
 
 class Trainer:
@@ -169,13 +193,15 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
 
         self.dataset, self.model_cfg = prepare(cfg)
-        self.conditional = self.dataset.label_kind != "none"
+        self.conditional = self.model_cfg.label_kind != "none"
         ds = self.dataset
         self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp]
         if cfg.amp == "fp16" and self.device.type != "cuda":
             raise GancliError("--amp fp16 needs a CUDA device (it uses a GradScaler); use --amp bf16 on CPU")
         self.scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" else None
-        self.stream = BatchStream(ds, cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world)
+        # one stream per domain, each with its own epoch order (B's seed offset: unpaired draws)
+        self.streams = {domain: BatchStream(data, cfg.batch_size, cfg.seed + 7777 * i, self.dist.rank, self.dist.world)
+                        for i, (domain, data) in enumerate(domains(ds).items())}
         self.dataset_info = dataset_info(ds)  # fixed for the run; saved in every checkpoint
         self.labels_all = ds.labels.to(self.device) if self.conditional else None
         self.step = 0
@@ -221,8 +247,8 @@ class Trainer:
         # 64-channel 3x3 conv, forward + backward, on a 2-core CPU)
         return net.to(self.device, memory_format=torch.channels_last)
 
-    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        real, y = self.stream.next()
+    def _next_batch(self, domain: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        real, y = self.streams[domain].next()
         real = real.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         return real, (y.to(self.device) if self.conditional else None)
 
@@ -253,7 +279,8 @@ class Trainer:
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-            "data_position": self.stream.state(),
+            "data_position": (self.streams[None].state() if None in self.streams
+                              else {domain: stream.state() for domain, stream in self.streams.items()}),
         }
 
     def _load_state(self, state: dict) -> None:
@@ -271,7 +298,8 @@ class Trainer:
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
-        self.stream.load_state(state["data_position"])
+        for domain, stream in self.streams.items():
+            stream.load_state(state["data_position"] if domain is None else state["data_position"][domain])
         if not self.dist.enabled:
             torch.set_rng_state(state["rng"]["torch"])
             if torch.cuda.is_available() and state["rng"]["cuda"]:
@@ -295,16 +323,29 @@ class Trainer:
         return stats
 
     # ------------------------------------------------------------------ sampling
+    @property
+    def shown_networks(self) -> dict[str, torch.nn.Module]:
+        """Every network by name as grids and evaluations use it: the EMA where averaged."""
+        return {name: self.emas[name].model if name in self.emas else net for name, net in self.method.nets.items()}
+
     @torch.no_grad()
+    def _in_eval_mode(self, fn):
+        nets = self.shown_networks
+        modes = {name: net.training for name, net in nets.items()}
+        for net in nets.values():
+            net.eval()
+        try:
+            return fn(nets)
+        finally:
+            for name, net in nets.items():
+                net.train(modes[name])
+
     def sample_grid(self, layout, path: Path) -> Path:
-        net = self.generator
-        was_training = net.training
-        net.eval()
-        z = layout.z.to(self.device)
-        y = layout.y.to(self.device) if layout.y is not None else None
-        images = torch.cat([net(z[i: i + 64], None if y is None else y[i: i + 64]) for i in range(0, len(z), 64)])
-        net.train(was_training)
-        return save_grid(images, path, layout.nrow, scale=2 if self.model_cfg.res <= 32 else 1)
+        images, nrow = self._in_eval_mode(lambda nets: self.method.grid_images(nets, layout))
+        return save_grid(images, path, nrow, scale=2 if self.model_cfg.res <= 32 else 1)
+
+    def watch(self, layout) -> tuple[dict[str, float], str | None]:
+        return self._in_eval_mode(lambda nets: self.method.watch(nets, layout, self.step))
 
 
 def _check_finite(pending: list[tuple[int, torch.Tensor]], names: list[str], run: RunDir | None) -> torch.Tensor | None:
@@ -358,11 +399,12 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
         error = broadcast_object(error, dist)
         if error:
             raise GancliError(error)
-        layout = fixed_layout(trainer.dataset, trainer.model_cfg.z_dim, cfg.seed, trainer.conditional)
+        layout = trainer.method.grid_layout(trainer.dataset, cfg.seed)
         if dist.is_main and not run.real_grid.exists():
-            with run.writing(run.real_grid):
-                save_grid(real_images(trainer.dataset, layout, cfg.seed, trainer.conditional), run.real_grid,
-                          layout.nrow, scale=2 if trainer.model_cfg.res <= 32 else 1)
+            real = trainer.method.real_grid(trainer.dataset, layout, cfg.seed)
+            if real is not None:
+                with run.writing(run.real_grid):
+                    save_grid(real, run.real_grid, layout.nrow, scale=2 if trainer.model_cfg.res <= 32 else 1)
         result = _loop(trainer, run, layout, started, evaluator)
         result.metrics_dropped = dropped
         result.skipped = trainer.dataset.skip_report.summary()
@@ -411,6 +453,10 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None)
                                  for name, opt in trainer.method.optimizers.items()},
                               "img_s": interval_steps * imgs_per_step / max(elapsed, 1e-9),
                               "time": round(time.time() - started, 2)}
+                    watched, alarm = trainer.watch(layout)
+                    record.update(watched)
+                    if alarm:
+                        record["alarm"] = alarm
                     run.log_metrics(record)
                     progress.show_stats(record)
                     interval_start, interval_steps = time.time(), 0

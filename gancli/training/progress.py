@@ -14,6 +14,7 @@ class TrainProgress:
         self.total = total
         self.labels = dict(labels or {})
         self.formats = dict(formats or {})
+        self.alarm: str | None = None  # the first alarm a method raised: kept on the progress line
         if enabled:
             self._progress = Progress(
                 TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -37,8 +38,17 @@ class TrainProgress:
             self._progress.update(self._task, completed=step)
 
     def show_stats(self, record: dict) -> None:
+        """The record's statistics on the bar; a method's alarm is printed once (above the bar) and
+        stays on the bar as a red "ALARM since step N"."""
+        if record.get("alarm") and self.alarm is None:
+            self.alarm = f"ALARM since step {record['step']}"
+            if self.enabled:
+                self._progress.console.print(f"[bold red]alarm[/]: {record['alarm']}", markup=True, highlight=False)
         if self.enabled:
-            self._progress.update(self._task, stats=format_stats(record, self.labels, self.formats))
+            stats = format_stats(record, self.labels, self.formats)
+            if self.alarm:
+                stats = f"[bold red]{self.alarm}[/]  {stats}"
+            self._progress.update(self._task, stats=stats)
 
     def show_eval(self, record: dict) -> None:
         """One printed line per evaluation (kept above the bar), e.g. ``step 400: FID 3.21, class accuracy 97.0%``."""
@@ -47,7 +57,7 @@ class TrainProgress:
 
 
 #: record keys that are not a method's statistics
-BOOKKEEPING = ("step", "time", "img_s", "event")
+BOOKKEEPING = ("step", "time", "img_s", "event", "alarm")
 
 
 def format_stats(record: dict, labels: dict[str, str], formats: dict[str, str] | None = None) -> str:

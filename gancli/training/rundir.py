@@ -38,6 +38,14 @@ def dataset_fingerprint(ds) -> str:
 
 
 def dataset_info(ds) -> dict:
+    """What a checkpoint records of its training data; a two-domain dataset (``.a``, ``.b``) is
+    described per domain under "domains", with its sizes and fingerprints summed up at the top."""
+    if hasattr(ds, "a") and hasattr(ds, "b"):
+        domains = {"A": dataset_info(ds.a), "B": dataset_info(ds.b)}
+        return {"name": ds.name, "resolution": ds.resolution, "channels": ds.channels, "label_kind": "none",
+                "n_classes": 0, "class_names": [], "attr_names": [], "label_frequencies": [],
+                "size": [domains["A"]["size"], domains["B"]["size"]],
+                "fingerprint": domains["A"]["fingerprint"] + domains["B"]["fingerprint"], "domains": domains}
     return {
         "name": ds.name, "resolution": ds.resolution, "channels": ds.channels, "label_kind": ds.label_kind,
         "n_classes": ds.n_classes, "class_names": list(ds.class_names), "attr_names": list(ds.attr_names),

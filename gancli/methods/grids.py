@@ -1,4 +1,4 @@
-"""Fixed latents for progress grids, and the matching grid of real images.
+"""The progress grid of a generator G(z, y): fixed latents, and the matching grid of real images.
 
 Layout: one row per class (up to 16 classes) when class-conditional, with the same z in every
 column so that rows differ only by class; 8 rows of attribute vectors drawn from the data when
