@@ -11,6 +11,7 @@ attention block's peak memory, fused vs explicit, at each model's attention map 
     python benchmarks/train_speed.py --models sagan --res 32 64 --ch 32 --reuse-fake
     python benchmarks/train_speed.py --memory-check        # SAGAN-128, attention at 64x64, batch 32
     python benchmarks/train_speed.py --no-reference --no-sweep --presets began ebgan wgan-gp bn ln sngan
+    python benchmarks/train_speed.py --no-reference --no-sweep --cyclegan 64 128 256   # the paper's nets, batch 1
 
 The reference configuration (always first) is ResNet SAGAN at 32 px, G width 256 and D width 128
 (ch 64), 10 classes: the SNGAN/SAGAN CIFAR networks.
@@ -53,8 +54,10 @@ def _run(spec: dict, queue) -> None:
 
     torch.manual_seed(0)
     if spec.get("preset"):  # a method / report row as its preset trains it (its own batch and widths)
-        cfg = TrainConfig.from_options(dict(preset=spec["preset"], res=spec["res"], data_size=256,
-                                            device=spec["device"], amp=spec["amp"], ema=True)).validate()
+        pair = spec["preset"].startswith("cyclegan")  # CycleGAN trains on two-domain data, without an EMA
+        cfg = TrainConfig.from_options(dict(preset=spec["preset"], res=spec["res"], data_size=16 if pair else 256,
+                                            device=spec["device"], amp=spec["amp"], ema=not pair,
+                                            **({"dataset": "shapes-pair"} if pair else {}))).validate()
         spec["batch"], spec["ch"] = cfg.batch_size, cfg.model.ch
     else:
         cfg = TrainConfig.from_flat(dict(model=spec["model"], res=spec["res"], ch=spec["ch"], batch_size=spec["batch"],
@@ -87,13 +90,13 @@ def _run(spec: dict, queue) -> None:
         trainer.train_step()
     sync()
     seconds = (time.perf_counter() - start) / spec["steps"]
-    g_params = sum(p.numel() for p in trainer.method.nets["G"].parameters())
-    d_params = sum(p.numel() for p in trainer.method.nets["D"].parameters())
+    nets = trainer.method.nets  # one G and one D (CycleGAN has two of each: G_AB / D_A are counted)
+    g_params = sum(p.numel() for p in nets[trainer.method.generator].parameters())
+    d_params = sum(p.numel() for p in nets["D" if "D" in nets else "D_A"].parameters())
     queue.put({"batch": spec["batch"], "ch": spec["ch"], "img_s": spec["batch"] / seconds, "s_iter": seconds, "flops": flops, "textbook_flops": textbook_flops,
                "peak_mb": peak_mb,
                "g_params": g_params, "d_params": d_params, "attn_res": trainer.model_cfg.attn_res,
-               "g_width": trainer.method.nets["G"].blocks[0].conv1.out_channels if hasattr(trainer.method.nets["G"], "blocks") else None,
-               "d_width": trainer.method.nets["D"].blocks[0].conv1.out_channels if hasattr(trainer.method.nets["D"], "blocks") else None})
+               })
 
 
 def measure(spec: dict) -> dict:
@@ -121,6 +124,9 @@ def main() -> None:
     parser.add_argument("--presets", nargs="*", default=None,
                         help="also time these presets' methods (e.g. began ebgan wgan-gp bn ln sngan) at --preset-res")
     parser.add_argument("--preset-res", nargs="+", type=int, default=[28, 32])
+    parser.add_argument("--cyclegan", nargs="*", type=int, default=None, metavar="RES",
+                        help="also time --preset cyclegan (ResNet G, 6 blocks <= 128 px, 9 at 256; PatchGAN D; "
+                             "batch 1) at these resolutions, e.g. 64 128 256")
     parser.add_argument("--memory-check", action="store_true",
                         help="only SAGAN-128 (ch 64) with attention at 64x64, batch 32")
     args = parser.parse_args()
@@ -146,6 +152,9 @@ def main() -> None:
             for res in args.preset_res:
                 specs.append((f"--preset {preset} {res}px", dict(preset=preset, model=None, res=res, ch=None,
                                                                   batch=None, **common)))
+        for res in args.cyclegan or []:
+            specs.append((f"--preset cyclegan {res}px", dict(preset="cyclegan", model=None, res=res, ch=None,
+                                                             batch=None, **common)))
     print("GFLOP: executed / textbook (the published blocks, upsample-then-conv and conv-then-pool, which\n"
           "gancli folds into fewer FLOPs); % of matmul: hardware (executed) / model (textbook) FLOP utilisation\n")
     print("| config | ch | batch | G/D params | img/s | s/iter | GFLOP/iter | GFLOP/s | % of matmul | peak MiB |")

@@ -70,7 +70,9 @@ def print_result(result) -> None:
     from rich.table import Table
 
     m = result.metrics
-    title = (f"step {result.step}: {result.n} generated vs {result.reference or 'no reference'}; "
+    translation = "fid_a2b" in m
+    what = "translations per direction" if translation else "generated"
+    title = (f"step {result.step}: {result.n} {what} vs {result.reference or 'no reference'}; "
              f"features: {result.feature_extractor}")
     table = Table()
     table.add_column("metric")
@@ -105,7 +107,15 @@ def print_result(result) -> None:
                 row.append(f"{100 * per_acc[name]:.1f}%" if name in per_acc else "-")
             classes.add_row(*row)
         console.print(classes)
+    if translation:
+        for direction, label in (("a2b", "A -> B"), ("b2a", "B -> A")):
+            per = m.get(f"class_kept_{direction}_per_class")
+            if per:
+                console.print(f"class kept {label}: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in per.items()))
     s = result.seconds
     cached = " (cached)" if result.reference_cached else ""
-    console.print(f"[dim]{s.get('total', 0):.1f} s: reference features {s.get('reference', 0):.1f} s{cached}, "
-                  f"generated {s.get('generated', 0):.1f} s, metrics {s.get('metrics', 0):.1f} s[/dim]")
+    parts = [f"{name} {value:.1f} s" for name, value in s.items() if name != "total"]
+    if not translation:
+        parts = [f"reference features {s.get('reference', 0):.1f} s{cached}", f"generated {s.get('generated', 0):.1f} s",
+                 f"metrics {s.get('metrics', 0):.1f} s"]
+    console.print(f"[dim]{s.get('total', 0):.1f} s: {', '.join(parts)}[/dim]")

@@ -1,13 +1,22 @@
 """``shapes-pair``: the built-in two-domain dataset (no files), deterministic by seed.
 
-One random scene of :mod:`gancli.data.shapes` (class, centre, size, two colours), drawn in two
-styles:
+One random scene of :mod:`gancli.data.shapes` (class, centre, size), drawn in two styles:
 
-    A: the shape filled, in its colour, on a dark background: exactly ``shapes``' rendering.
-    B: the same shape outlined (stroke only) on a light background, in the negatives of A's
-       colours: stroke ``1 - foreground`` on ``1 - background``. Negating both keeps shapes'
-       brightness contrast (>= MIN_CONTRAST), and makes B's colours a function of A's, so that the
-       translation A -> B has one right answer.
+    A: the shape filled in its class's colour (PALETTE) on a dark background (BACKGROUND), with
+       shapes' renderer.
+    B: the same shape as a line drawing: its outline (stroke only) in dark ink (B_STROKE) on light
+       paper (B_BACKGROUND).
+
+A -> B is then local (find the edge, ink it), and B -> A asks for recognition (which shape is it,
+so which colour fills it). Why A's colours follow the class (where ``shapes`` draws them at
+random): CycleGAN's ResNet generator normalises every feature map of every image (instance norm),
+so of a scene of two flat colours it sees only which way the colour *difference* points, never
+the colours themselves; a random colour could not be recovered from a line drawing, nor carried
+through the network, and the translation would have no right answer the paper's network can give.
+(A first version inverted random colours between the domains: the networks drew every shape in
+one mean colour, and A -> B hid the colour in faint noise for the cycle to read back.) With the
+colours a function of the shape, A -> B and B -> A each have one right answer that such a network
+can learn, and the error against it measures translation, not a colour lottery.
 
 The outline is the difference of the shape's mask and its mask eroded by STROKE (1/16 of the
 image side: 2 px at 32, 4 px at 64): ``alpha = clip(0.5 - d R) - clip(0.5 - (d + STROKE) R)``
@@ -17,8 +26,8 @@ inside A's filled shape, along its boundary (both boundaries of a ring).
 Training draws A's and B's scenes from independent random streams (B's scene i is not A's), as
 unpaired data must be. ``ground_truth(split)`` renders A's scenes of that split in both styles:
 the known translation, for measuring translation error. ``narrow_b`` puts every B shape at the
-image centre with one radius (NARROW_RADIUS), keeping B's classes and colours: a narrow domain,
-to reproduce CycleGAN's failure where all A -> B outputs share that one pose.
+image centre with one radius (NARROW_RADIUS), keeping B's classes: a narrow domain, to reproduce
+CycleGAN's failure where all A -> B outputs share that one pose.
 """
 from __future__ import annotations
 
@@ -42,6 +51,13 @@ from gancli.data.shapes import (
 )
 
 STROKE = 1 / 16  # outline width, as a fraction of the image side
+#: A's shape colour per class (circle, square, triangle, ring, plus, circle-pair, triangle-pair,
+#: stripes), RGB in [0, 1]; each stands out from BACKGROUND by at least shapes' MIN_CONTRAST in luma
+PALETTE = np.array([[0.95, 0.35, 0.25], [0.25, 0.65, 0.95], [0.95, 0.85, 0.25], [0.35, 0.85, 0.40],
+                    [0.85, 0.40, 0.90], [0.30, 0.90, 0.85], [0.95, 0.60, 0.20], [0.70, 0.70, 0.95]], dtype=np.float32)
+BACKGROUND = np.array([0.08, 0.08, 0.12], dtype=np.float32)  # A's background
+B_BACKGROUND = np.array([0.94, 0.93, 0.88], dtype=np.float32)  # B: a dark stroke on paper
+B_STROKE = np.array([0.12, 0.12, 0.16], dtype=np.float32)
 NARROW_RADIUS = (MIN_RADIUS + MAX_RADIUS) / 2  # narrow_b: every B shape at the centre, this size
 # Random streams of one seed (shapes itself uses 0 and 1): A and B of each split are independent.
 STREAMS = {("train", "A"): 10, ("train", "B"): 11, ("test", "A"): 12, ("test", "B"): 13}
@@ -51,15 +67,15 @@ Renderer = Callable[[ShapeParams, int], np.ndarray]
 
 def render_outlines(params: ShapeParams, res: int, chunk_pixels: int = 1 << 21) -> np.ndarray:
     """Render every scene in ``params`` in B's style -> uint8 ``(N, 3, res, res)``: an inner stroke
-    of width STROKE in ``1 - foreground`` on ``1 - background``."""
+    of width STROKE in B_STROKE on B_BACKGROUND (the scenes' colours are not used)."""
     n = len(params)
     out = np.empty((n, 3, res, res), dtype=np.uint8)
     step = max(1, chunk_pixels // (res * res))
     for start in range(0, n, step):
         stop = min(n, start + step)
         alpha = _stroke_alpha(params, res, start, stop)
-        background = 1.0 - params.background[start:stop]
-        foreground = 1.0 - params.foreground[start:stop]
+        background = np.broadcast_to(B_BACKGROUND, (stop - start, 3))
+        foreground = np.broadcast_to(B_STROKE, (stop - start, 3))
         offset = background * 255 + 0.5
         difference = (foreground - background) * 255
         for channel in range(3):  # the same blend and rounding as shapes' fill
@@ -78,8 +94,11 @@ def _stroke_alpha(params: ShapeParams, res: int, start: int, stop: int) -> np.nd
 
 
 def scene_params(split: str, domain: str, n: int, seed: int, narrow: bool = False) -> ShapeParams:
-    """The ``n`` scenes of one domain and split; ``narrow``: centred, radius NARROW_RADIUS."""
+    """The ``n`` scenes of one domain and split, in A's colours (PALETTE by class on BACKGROUND);
+    ``narrow``: centred, radius NARROW_RADIUS."""
     params = sample_params(n, seed, STREAMS[(split, domain)])
+    params = dataclasses.replace(params, foreground=PALETTE[params.labels],
+                                 background=np.broadcast_to(BACKGROUND, (n, 3)).copy())
     if narrow:
         params = dataclasses.replace(
             params,

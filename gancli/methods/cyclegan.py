@@ -24,7 +24,10 @@ method's state: saved in every checkpoint with their random generators, so a res
 Grids show fixed test images of both domains, one per row: a, G_AB(a), G_BA(G_AB(a)), b, G_BA(b),
 G_AB(G_BA(b)). At every log step the collapse ratio (:mod:`gancli.methods.collapse`) of WATCH_N
 fixed test translations is logged per direction, and a ratio below COLLAPSE_RATIO raises the
-collapse alarm (metrics.jsonl ``alarm``, the progress line).
+collapse alarm (metrics.jsonl ``alarm``, the progress line). A new generator draws nothing yet (its
+ratio is near 0), so the alarm is armed only once both ratios have reached COLLAPSE_RATIO, or at
+ALARM_WARMUP of the run's steps, whichever comes first (saved with the pools: a resumed run
+keeps it armed).
 """
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ from gancli.methods.image_pool import ImagePool
 from gancli.models import MODELS, build_network
 
 GRID_ROWS = 8  # test images per domain in the progress grid
+ALARM_WARMUP = 0.25  # the alarm is armed at this fraction of the steps, or once both ratios reached COLLAPSE_RATIO
 WATCH_N = 32  # test images per domain the collapse ratio is measured on
 LOSSES = ("ls", "hinge", "ns")
 GENERATORS = ("G_AB", "G_BA")
@@ -138,6 +142,7 @@ class CycleGANMethod(Method):
         seeds = torch.randint(2**62, (2,)).tolist()
         self.pools = {"A": ImagePool(cfg.pool_size, seed=seeds[0]), "B": ImagePool(cfg.pool_size, seed=seeds[1])}
         self.joint_d = ctx.model_cfg.d_norm != "bn"  # real and fake in one D forward unless D has batch statistics
+        self.alarm_armed = False
 
     def _frozen_d(self, frozen: bool) -> None:
         if not self.ctx.distributed:  # DDP needs every parameter in each backward
@@ -185,9 +190,11 @@ class CycleGANMethod(Method):
                 "idt_b": idt_b.detach()}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"pool_a": self.pools["A"].state_dict(), "pool_b": self.pools["B"].state_dict()}
+        return {"pool_a": self.pools["A"].state_dict(), "pool_b": self.pools["B"].state_dict(),
+                "alarm_armed": self.alarm_armed}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.alarm_armed = bool(state.get("alarm_armed", False))
         for domain in ("A", "B"):
             pool_state = dict(state[f"pool_{domain.lower()}"])
             pool_state["images"] = pool_state["images"].to(self.ctx.device)
@@ -209,11 +216,14 @@ class CycleGANMethod(Method):
         with torch.no_grad():
             ratios = {"collapse_ab": collapse_ratio(nets["G_AB"](a), a),
                       "collapse_ba": collapse_ratio(nets["G_BA"](b), b)}
+        if min(ratios.values()) >= COLLAPSE_RATIO or step >= ALARM_WARMUP * self.ctx.cfg.steps:
+            self.alarm_armed = True
         low = [f"{'A->B' if key.endswith('ab') else 'B->A'} {value:.2f}" for key, value in ratios.items()
                if value < COLLAPSE_RATIO]
-        alarm = (f"collapse at step {step}: translations share one layout (ratio {', '.join(low)} < "
-                 f"{COLLAPSE_RATIO} of the inputs' diversity)") if low else None
-        return ratios, alarm
+        if not (low and self.alarm_armed):
+            return ratios, None
+        return ratios, (f"collapse at step {step}: translations share one layout (ratio {', '.join(low)} < "
+                        f"{COLLAPSE_RATIO} of the inputs' layout diversity)")
 
 
 __all__ = ["CycleGANMethod", "TranslationLayout", "test_images", "translate_both", "triplet_rows"]

@@ -14,7 +14,8 @@ both styles (the ground truth, never seen in training):
 - ``l1_a2b``, ``psnr_a2b`` (and b2a): mean absolute error, in [0, 1] pixel units, and the mean
   per-image PSNR (dB, peak 1) of G_AB(a) against the true b (and G_BA(b) against a);
 - ``class_kept_a2b`` (and b2a): how often shapes-pair-net finds the input's shape class in the
-  translation; ``class_real_a`` / ``class_real_b``: its accuracy on the true images (the ceiling).
+  translation (and ``class_kept_a2b_per_class``: per class, which shows a swap of two classes);
+  ``class_real_a`` / ``class_real_b``: its accuracy on the true images (the ceiling).
 """
 from __future__ import annotations
 
@@ -108,7 +109,11 @@ def evaluate_translators(tr: LoadedTranslators, req: EvalRequest, device: torch.
             out[f"l1_{direction}"], out[f"psnr_{direction}"] = pixel_errors(fake, target)
             if wants_classes:
                 logits = _features(fake, extract, [spec.logits_layer], req.batch_size)[spec.logits_layer]
-                out[f"class_kept_{direction}"] = float((logits.argmax(1) == classes).float().mean())
+                kept = logits.argmax(1) == classes
+                out[f"class_kept_{direction}"] = float(kept.float().mean())
+                out[f"class_kept_{direction}_per_class"] = {
+                    name: float(kept[classes == k].float().mean()) for k, name in enumerate(test.class_names)
+                    if (classes == k).any()}
         if wants_classes:
             for domain, images in (("a", true_a), ("b", true_b)):
                 logits = _features(images, extract, [spec.logits_layer], req.batch_size)[spec.logits_layer]

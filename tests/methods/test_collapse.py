@@ -33,3 +33,12 @@ def test_ratio_is_one_for_a_faithful_map_and_falls_when_every_output_shares_one_
     assert collapse_ratio(centred, inputs) < 0.05
     with pytest.raises(ValueError):
         layout_diversity(inputs[:1])
+
+
+def test_faint_noise_does_not_count_as_layout_and_blank_images_have_none():
+    clean = _square(4, 4)
+    noisy = clean + 0.04 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(layout_maps(noisy[None]), layout_maps(clean[None]))
+    blanks = torch.full((4, 3, 32, 32), 0.2) + 0.01 * torch.randn(4, 3, 32, 32)
+    assert layout_maps(blanks).abs().sum() == 0
+    assert layout_diversity(blanks) == 0.0  # identical (empty) layouts: a collapse

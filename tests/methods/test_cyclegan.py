@@ -178,3 +178,34 @@ def test_pool_draws_depend_on_the_seed_only(tmp_path):
     one = train(cycle_cfg(tmp_path, "one", steps=2), show_progress=False)
     two = train(cycle_cfg(tmp_path, "two", steps=2), show_progress=False)
     assert_same(load_checkpoint(one.last_checkpoint)["method_state"], load_checkpoint(two.last_checkpoint)["method_state"])
+
+
+class _Constant(torch.nn.Module):
+    """A "translator" whose output is the same image whatever the input: total collapse."""
+
+    def forward(self, x):
+        return torch.zeros_like(x) + torch.linspace(-1, 1, x.shape[-1])
+
+
+def test_collapse_alarm_fires_once_armed_and_is_saved_with_the_method(tmp_path):
+    from gancli.methods.cyclegan import TranslationLayout
+
+    method = _method(cycle_cfg(tmp_path, steps=100), torch.zeros(1), torch.zeros(1))
+    squares = torch.full((9, 3, 32, 32), -1.0)
+    for i, (x, y) in enumerate([(x, y) for x in (0, 12, 24) for y in (0, 12, 24)]):
+        squares[i, :, y: y + 8, x: x + 8] = 1.0
+    layout = TranslationLayout(a=squares, b=squares.flip(1))
+    identity = {"G_AB": torch.nn.Identity(), "G_BA": torch.nn.Identity()}
+    collapsed = {"G_AB": _Constant(), "G_BA": torch.nn.Identity()}
+    ratios, alarm = method.watch(collapsed, layout, step=5)  # early: a new G draws nothing yet
+    assert ratios["collapse_ab"] < 0.5 and ratios["collapse_ba"] == pytest.approx(1.0) and alarm is None
+    assert not method.alarm_armed
+    ratios, alarm = method.watch(identity, layout, step=10)  # both directions draw layouts: armed
+    assert ratios == {"collapse_ab": pytest.approx(1.0), "collapse_ba": pytest.approx(1.0)} and alarm is None
+    _, alarm = method.watch(collapsed, layout, step=15)
+    assert alarm.startswith("collapse at step 15: translations share one layout (ratio A->B 0.00 < 0.5")
+    resumed = _method(cycle_cfg(tmp_path, steps=100), torch.zeros(1), torch.zeros(1))
+    resumed.load_state_dict(method.state_dict())
+    assert resumed.watch(collapsed, layout, step=20)[1] is not None
+    fresh = _method(cycle_cfg(tmp_path, steps=100), torch.zeros(1), torch.zeros(1))
+    assert fresh.watch(collapsed, layout, step=25)[1] is not None  # armed at 25% of the steps regardless
