@@ -113,6 +113,11 @@ def format_record(record: dict[str, Any]) -> str:
     parts = [m.show(record) if m.name == "prc" else f"{m.title} {m.show(record)}" for m in present(record)]
     if "class_accuracy" in record:
         parts.append(f"class accuracy {100 * record['class_accuracy']:.1f}%")
+    for direction, label in (("a2b", "A->B"), ("b2a", "B->A")):  # a translation run's record (CycleGAN)
+        if f"fid_{direction}" in record:
+            kept = record.get(f"class_kept_{direction}")
+            parts.append(f"{label} FID {record[f'fid_{direction}']:.4g}"
+                         + (f", class kept {100 * kept:.1f}%" if kept is not None else ""))
     return ", ".join(parts)
 
 
