@@ -33,11 +33,11 @@ def test_help_shows_defaults_read_from_the_dataclasses_and_presets():
 
     output = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300"}).stdout
     text = " ".join(output.replace("│", " ").split())  # rich may wrap a help text inside its box
-    assert "Channel multiplier [sagan: 64, quick: 8, began: 32, ebgan: 32]" in text
+    assert "Channel multiplier [sagan: 64, quick: 8, began: 32, ebgan: 32, cyclegan-quick: 16]" in text
     assert "Latent size [sagan: 128, began: 64, ebgan: 64]" in text
     assert "Spectral norm in D (the same as --d-norm sn / none) [on]" in text
     assert "Keep an EMA of G's weights [sagan: on, sngan: off," in text
-    assert "[sagan: 100000, quick: 1600]" in text
+    assert "[sagan: 100000, quick: 1600, cyclegan: 200000, cyclegan-quick: 1800]" in text
 
 
 def test_model_options_round_trip_through_flat_options():

@@ -222,8 +222,8 @@ class CycleGANMethod(Method):
                if value < COLLAPSE_RATIO]
         if not (low and self.alarm_armed):
             return ratios, None
-        return ratios, (f"collapse at step {step}: translations share one layout (ratio {', '.join(low)} < "
-                        f"{COLLAPSE_RATIO} of the inputs' layout diversity)")
+        return ratios, (f"collapse at step {step}: translations share one pose (ratio {', '.join(low)} < "
+                        f"{COLLAPSE_RATIO} of the inputs' pose diversity)")
 
 
 __all__ = ["CycleGANMethod", "TranslationLayout", "test_images", "translate_both", "triplet_rows"]

@@ -147,7 +147,7 @@ def prepare(cfg: TrainConfig):
             raise GancliError(f"--method {cfg.method} translates between two domains; train it on two-domain data: "
                               f"{', '.join(PAIR_DATASETS.names())} (e.g. gancli train pair DIR), not {cfg.dataset}")
         raise GancliError(f"{cfg.dataset} is two-domain data, for translation: train it with --method cyclegan "
-                          "(what --preset auto picks for it), not --method {cfg.method}".replace("{cfg.method}", cfg.method))
+                          f"(what --preset auto picks for it), not --method {cfg.method}")
     if cfg.narrow_b and cfg.dataset != "shapes-pair":
         raise GancliError("--narrow-b narrows the built-in shapes-pair's domain B; it does not apply to "
                           f"{cfg.dataset}")

@@ -170,11 +170,13 @@ def test_ground_truth_outline_lies_on_the_boundary_of_the_filled_shape(res):
     depth = math.ceil(STROKE * res) + 2
     filled_total = stroke_total = 0
     for index in range(16):
-        filled = alpha_of(((a[index] + 1) * 127.5).round().to(torch.uint8)) > 0.5
+        filled_alpha = alpha_of(((a[index] + 1) * 127.5).round().to(torch.uint8))
+        filled = filled_alpha > 0.5
         stroke = alpha_of(((b[index] + 1) * 127.5).round().to(torch.uint8)) > 0.5
         edge = filled & ~erode(filled, 1)
         filled_total, stroke_total = filled_total + filled.sum(), stroke_total + stroke.sum()
-        assert not (stroke & ~filled).any(), index           # the stroke is inside A's shape ...
+        # the stroke is inside A's shape (a half-covered edge pixel may round to either side of 0.5) ...
+        assert not (stroke & ~(filled_alpha > 0.45)).any(), index
         assert not (edge & ~stroke).any(), index             # ... covers its whole edge ...
         assert not (stroke & erode(filled, depth)).any(), index  # ... and goes no deeper
     assert 0.2 * filled_total < stroke_total < 0.8 * filled_total  # (thin stripes are all stroke)

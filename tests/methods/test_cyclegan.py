@@ -203,7 +203,7 @@ def test_collapse_alarm_fires_once_armed_and_is_saved_with_the_method(tmp_path):
     ratios, alarm = method.watch(identity, layout, step=10)  # both directions draw layouts: armed
     assert ratios == {"collapse_ab": pytest.approx(1.0), "collapse_ba": pytest.approx(1.0)} and alarm is None
     _, alarm = method.watch(collapsed, layout, step=15)
-    assert alarm.startswith("collapse at step 15: translations share one layout (ratio A->B 0.00 < 0.5")
+    assert alarm.startswith("collapse at step 15: translations share one pose (ratio A->B 0.00 < 0.5")
     resumed = _method(cycle_cfg(tmp_path, steps=100), torch.zeros(1), torch.zeros(1))
     resumed.load_state_dict(method.state_dict())
     assert resumed.watch(collapsed, layout, step=20)[1] is not None
