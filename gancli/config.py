@@ -223,6 +223,13 @@ def hparams_options(name: str) -> dict[str, Any]:
 PAIR_DATASET_NAMES = ("pair", "shapes-pair")
 
 
+def dataset_seed(train_config: dict[str, Any]) -> int:
+    """The data seed of a saved train config (``data_seed``, else ``seed``; configs from before
+    --data-seed have only ``seed``)."""
+    value = train_config.get("data_seed")
+    return int(train_config.get("seed", 0) if value is None else value)
+
+
 def auto_preset(dataset: str) -> str:
     """The preset ``--preset auto`` picks: the data chooses (two-domain data trains CycleGAN)."""
     if dataset in PAIR_DATASET_NAMES:
@@ -272,6 +279,7 @@ class TrainConfig:
     reuse_fake: bool = False  # G step reuses the D step's G forward (saves a G forward; n_dis 1)
     split_d: bool = False  # D step in two passes, real then fake: same gradients, half D's activations
     seed: int = 0
+    data_seed: int | None = None  # seed of the data (shapes' scenes, --data-size subsets); None: --seed
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: str = "off"  # off | bf16 | fp16 (fp16 with a GradScaler, CUDA only)
     compile: bool = False
@@ -291,6 +299,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @property
+    def dataset_seed(self) -> int:
+        """The seed the data is built with: --data-seed, or --seed when that is not given."""
+        return self.seed if self.data_seed is None else self.data_seed
 
     def options(self) -> dict[str, Any]:
         """The config as flat options, as the command line names them (``model`` is the model's name)."""
@@ -346,6 +359,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every"):
             if getattr(self, name) <= 0:
                 raise GancliError(f"{_flag(name)} must be positive, got {getattr(self, name)}")
+        if self.data_seed is not None and self.data_seed < 0:
+            raise GancliError(f"--data-seed must be >= 0, got {self.data_seed}")
         if self.data_size is not None and self.data_size < 1:
             raise GancliError(f"--data-size must be at least 1, got {self.data_size}")
         for name in ("lr_g", "lr_d", "ema_decay", "lr_decay", "ortho_reg", "beta1", "beta2", "gp_weight"):

@@ -7,13 +7,13 @@ import sys
 
 import typer
 
-from gancli.cli import attn_map, eval, info, plot, sample, sn_check, train, translate
+from gancli.cli import attn_map, compare, eval, info, plot, sample, sn_check, train, translate
 from gancli.cli.app import app
 
 #: every command, in the order of a workflow: the order --help lists them
 COMMANDS = (train.train_command, sample.sample_command, translate.translate_command, eval.eval_command,
             attn_map.attn_map_command,
-            sn_check.sn_check_command, info.info_command, plot.plot_command)
+            sn_check.sn_check_command, compare.compare_command, info.info_command, plot.plot_command)
 for _command in COMMANDS:
     app.command(_command.command_name)(_command.cli_entry)
 

@@ -60,6 +60,7 @@ def run_dataset(train_config: dict, res: int, cond: bool = False) -> GanDataset:
     """The dataset a run trained on, rebuilt from the train config its checkpoint saved (name,
     root, split, subset size and seed), at resolution ``res``. Raises GancliError when the config
     names no dataset or the data cannot be read."""
+    from gancli.config import dataset_seed
     from gancli.errors import GancliError
 
     name = train_config.get("dataset")
@@ -67,7 +68,7 @@ def run_dataset(train_config: dict, res: int, cond: bool = False) -> GanDataset:
         raise GancliError("this checkpoint does not say what it was trained on")
     return build_dataset(name, root=train_config.get("data_root"), res=res, cond=cond,
                          attrs=train_config.get("attrs") if cond else None, split=train_config.get("split", "train"),
-                         seed=int(train_config.get("seed", 0)), size=train_config.get("data_size"))
+                         seed=dataset_seed(train_config), size=train_config.get("data_size"))
 
 # Two-domain datasets (unpaired translation, CycleGAN): their own registry, PAIR_DATASETS.
 from gancli.data.pairs import PAIR_DATASETS, TwoDomainDataset, build_pair_dataset  # noqa: E402

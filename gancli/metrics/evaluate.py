@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from gancli.config import RUNS_ROOT, EvalRequest
+from gancli.config import RUNS_ROOT, EvalRequest, dataset_seed
 from gancli.errors import GancliError
 from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
 from gancli.metrics.reference import (Reference, dataset_key, dataset_reference, folder_reference, npz_reference,
@@ -144,7 +144,7 @@ def run_reference(train_config: dict[str, Any], res: int, req: EvalRequest) -> R
     split = req.split or (train_config.get("split", "train") if same else "train")
     same_images = same and split == train_config.get("split", "train")
     size = train_config.get("data_size") if same_images else None
-    seed = int(train_config.get("seed", 0)) if same else 0
+    seed = dataset_seed(train_config) if same else 0
     cond = name != "celeba"  # class labels for --per-class; CelebA's attributes are not classes
     kwargs = dict(root=root, res=res, split=split, seed=seed, size=size)
     try:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gancli.config import dataset_seed
 from gancli.data import TwoDomainDataset, build_pair_dataset
 from gancli.data.base import to_float
 from gancli.data.image_files import DECODE_ERRORS, bomb_warnings_as_errors, is_image_name, load_square, skip_reason
@@ -78,7 +79,7 @@ def run_pair_data(ckpt: LoadedCheckpoint, split: str = "test") -> TwoDomainDatas
     if not cfg.get("dataset"):
         raise GancliError(f"{ckpt.path} does not say what it was trained on")
     return build_pair_dataset(cfg["dataset"], root=cfg.get("data_root"), res=ckpt.model_config.res, split=split,
-                              seed=int(cfg.get("seed", 0)), size=cfg.get("data_size"),
+                              seed=dataset_seed(cfg), size=cfg.get("data_size"),
                               narrow_b=bool(cfg.get("narrow_b", False)))
 
 

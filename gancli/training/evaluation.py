@@ -42,7 +42,7 @@ class TrainEvaluator:
         self.req.check()
         layers = [spec.feature_layer, spec.logits_layer]
         self.extractor = build_extractor(spec.name, layers, trainer.device, weights)
-        key = dataset_key(cfg.dataset, cfg.data_root, cfg.split, cfg.data_size, cfg.seed, cfg.model.res)
+        key = dataset_key(cfg.dataset, cfg.data_root, cfg.split, cfg.data_size, cfg.dataset_seed, cfg.model.res)
         self.reference = dataset_reference(trainer.dataset, key)
         self.ref_features = None
         if any(METRICS.get(m).needs_reference for m in metrics):

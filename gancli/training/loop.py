@@ -153,12 +153,12 @@ def prepare(cfg: TrainConfig):
                           f"{cfg.dataset}")
     if method.two_domain:
         dataset = build_pair_dataset(cfg.dataset, root=cfg.data_root, res=cfg.model.res, split=cfg.split,
-                                     seed=cfg.seed, size=cfg.data_size, narrow_b=cfg.narrow_b)
+                                     seed=cfg.dataset_seed, size=cfg.data_size, narrow_b=cfg.narrow_b)
         dataset.split_of("test")  # the grids and evaluations read the test split: missing files fail now
     else:
         cond = cfg.cond if cfg.cond is not None else (cfg.dataset != "celeba" and not method.unconditional)
         kwargs = dict(root=cfg.data_root, res=cfg.model.res, attrs=cfg.attrs, split=cfg.split, download=cfg.download,
-                      seed=cfg.seed, size=cfg.data_size)
+                      seed=cfg.dataset_seed, size=cfg.data_size)
         try:
             dataset = build_dataset(cfg.dataset, cond=cond, **kwargs)
         except GancliError:

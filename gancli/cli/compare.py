@@ -1,0 +1,98 @@
+"""``gancli compare``: a study of several variants -> gancli.study (runs, then the report)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from gancli.cli.app import command, split_list
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``--set key=value`` -> {key: value}; values read as JSON when they parse (numbers, true,
+    false, lists), else as text; keys by train option name (dashes or underscores)."""
+    from gancli.errors import GancliError
+
+    options = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise GancliError(f"--set takes KEY=VALUE (a gancli train option), got {item!r}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        options[key.strip().lstrip("-").replace("-", "_")] = value
+    return options
+
+
+@command("compare")
+def compare_command(
+    variants: Annotated[Optional[list[str]], typer.Argument(help="Presets (sngan, wgan-gp, began, ebgan, bn, ln, ...) or models (dcgan, sagan, ...) to compare.")] = None,
+    study_file: Annotated[Optional[Path], typer.Option("--study", help="A TOML study file: variants as tables of train options (docs/compare.md).")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Dataset of every run [shapes].")] = None,
+    data_root: Annotated[Optional[str], typer.Option(help="Root of a local dataset.")] = None,
+    res: Annotated[Optional[int], typer.Option(help="Resolution of every run [each preset's].")] = None,
+    hparams: Annotated[Optional[str], typer.Option(help="Comma list of optimiser settings (A-F, report-A..C): every variant under each.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Training steps of every run [each preset's].")] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds per variant and setting (0 .. K-1).")] = 1,
+    eval_every: Annotated[Optional[int], typer.Option(help="Steps between evaluations [steps / 8].")] = None,
+    eval_n: Annotated[Optional[int], typer.Option(help="Generated images per evaluation [2000].")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any other gancli train option for every run, KEY=VALUE; repeatable.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Study folder [studies/A-vs-B... after the variants].")] = None,
+    jobs: Annotated[int, typer.Option(help="Runs at once (processes; the CPU threads divided between them).")] = 1,
+    print_commands: Annotated[bool, typer.Option("--print-commands", help="Print every run's gancli train command and exit (for a cluster).")] = False,
+    collect_dir: Annotated[Optional[Path], typer.Option("--collect", help="Only build the report from the run directories in this study folder.")] = None,
+) -> None:
+    """Train several GANs on one dataset under one evaluation protocol; a table, curves, samples, an HTML report."""
+    from gancli.errors import GancliError
+    from gancli.study import Study, collect, load_study_file, run_study, train_command_line, write_report
+
+    if collect_dir is not None:
+        if variants or study_file:
+            raise GancliError("--collect reads finished runs; give it alone (no variants, no --study)")
+        report(collect(collect_dir), write_report)
+        return
+    common = {k: v for k, v in dict(dataset=data, data_root=data_root, res=res, steps=steps, eval_every=eval_every,
+                                     eval_n=eval_n).items() if v is not None}
+    common.update(parse_set(set_ or []))
+    if study_file is not None:
+        if variants:
+            raise GancliError("give the variants on the command line or in --study FILE, not both")
+        study = load_study_file(study_file, out)
+        study.common.update(common)
+        if hparams:
+            study.hparams = split_list(hparams)
+        study.check()
+    else:
+        study = Study.from_options(list(variants or []), common, split_list(hparams), seeds, out)
+    if print_commands:
+        for plan in study.runs():
+            typer.echo(train_command_line(plan))
+        typer.echo(f"# then: gancli compare --collect {study.out}", err=True)
+        return
+    run_study(study, jobs=jobs, echo=lambda line: typer.echo(line, err=True))
+    report(collect(study.out), write_report)
+
+
+def report(results, write) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from gancli.study.report import table_rows
+
+    files = write(results)
+    header, rows = table_rows(results)
+    table = Table(title=f"study {results.folder}")
+    for i, title in enumerate(header):
+        table.add_column(title, justify="left" if i == 0 else "right")
+    for cells in rows:
+        table.add_row(*[f"[bold]{c.strip('*')}[/bold]" if c.startswith("**") else c for c in cells])
+    console = Console()
+    console.width = max(console.width, 140)
+    console.print(table)
+    for note in results.notes:
+        console.print(f"note: {note}")
+    console.print(f"wrote {', '.join(str(p) for p in files.values())}")
