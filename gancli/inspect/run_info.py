@@ -29,7 +29,8 @@ def checkpoint_info(target: str | Path | None, runs_root: str | Path = RUNS_ROOT
         "resolution": model.res,
         "channels": model.channels,
         "ch": model.ch,
-        "z_dim": model.z_dim,
+        # a translator (CycleGAN) draws no z; its residual blocks say more
+        **({"g_blocks": model.g_blocks} if ckpt.method.two_domain else {"z_dim": model.z_dim}),
         "attn_res": list(model.attn_res or []),
         "conditioning": model.label_kind,
         "cond_mode": model.cond_mode if model.label_kind != "none" else None,

@@ -126,6 +126,9 @@ class CycleGANMethod(Method):
                            ("--gp-weight", bool(cfg.gp_weight)), ("--ortho-reg", cfg.ortho_reg > 0)):
             if used:
                 raise GancliError(f"{flag} is an option of --method gan, not of cyclegan; drop it")
+        if cfg.eval_every:
+            raise GancliError("--eval-every scores samples of G(z) while training; a CycleGAN run is scored after "
+                              "training with gancli eval RUN (FID per direction, error against the true translation)")
 
     def __init__(self, ctx: TrainContext):
         super().__init__(ctx)

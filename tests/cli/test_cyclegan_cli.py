@@ -132,6 +132,7 @@ def test_info_and_plot_show_the_cyclegan_losses(cycle_run, tmp_path):
     info = runner.invoke(app, ["info", str(cycle_run)])
     assert info.exit_code == 0, info.output
     assert "cyclegan" in info.stdout and "G_AB" in info.stdout
+    assert "g_blocks" in info.stdout and "z_dim" not in info.stdout
     out = tmp_path / "curves.png"
     plot = runner.invoke(app, ["plot", str(cycle_run), "--out", str(out)])
     assert plot.exit_code == 0, plot.output

@@ -104,6 +104,7 @@ def test_lambda_id_zero_skips_the_identity_terms(tmp_path):
     ({"n_dis": 2}, "--n-dis must be 1"),
     ({"model": "sagan"}, "needs --model cyclegan"),
     ({"reuse_fake": True}, "--reuse-fake is an option of --method gan"),
+    ({"eval_every": 2}, "a CycleGAN run is scored after training with gancli eval RUN"),
     ({"narrow_b": True, "dataset": "pair"}, None),
 ])
 def test_bad_options_are_one_clear_error(tmp_path, options, match):
