@@ -214,3 +214,15 @@ def test_collect_leaves_unfinished_runs_out_and_says_so(done, tmp_path):
     results = collect(tmp_path, real_row=False)
     assert [r.setting for r in results.rows] == ["dcgan"]
     assert results.notes == ["still training, left out: sagan__s0 (step 2 of 4)"]
+
+
+def test_jobs_two_trains_in_worker_processes_like_one_process(done, tmp_path):
+    study, _, _, _ = done
+    lines = []
+    parallel = Study.from_options(["dcgan"], TINY, seeds=2, out=tmp_path / "p")
+    summaries = run_study(parallel, jobs=2, echo=lines.append)
+    assert sorted(s["name"] for s in summaries) == ["dcgan__s0", "dcgan__s1"]
+    for name in ("dcgan__s0", "dcgan__s1"):
+        fids = [[json.loads(l)["fid"] for l in (root / "runs" / name / "metrics.jsonl").read_text().splitlines()
+                 if '"eval"' in l] for root in (tmp_path / "p", study.out)]
+        assert fids[0] == pytest.approx(fids[1], rel=1e-4)  # the same run, whatever the process
