@@ -22,11 +22,10 @@ from gancli.sampling.latents import TruncatedNormalRows, finite_output, labels_i
 
 
 
-@dataclass
-class LoadedGenerator:
-    G: nn.Module  # in eval mode, on its device
-    ema: bool  # whether these are the EMA weights
-    checkpoint: LoadedCheckpoint = field(repr=False)
+class CheckpointView:
+    """What networks loaded from a checkpoint say about where they came from (``self.checkpoint``)."""
+
+    checkpoint: LoadedCheckpoint
 
     @property
     def model_config(self) -> ModelConfig:
@@ -47,6 +46,13 @@ class LoadedGenerator:
     @property
     def how(self) -> str:  # how the path was found ("run directory", "newest run under runs", ...)
         return self.checkpoint.how
+
+
+@dataclass
+class LoadedGenerator(CheckpointView):
+    G: nn.Module  # in eval mode, on its device
+    ema: bool  # whether these are the EMA weights
+    checkpoint: LoadedCheckpoint = field(repr=False)
 
     @property
     def label_kind(self) -> str:

@@ -24,6 +24,7 @@ from gancli.data.image_files import DECODE_ERRORS, bomb_warnings_as_errors, is_i
 from gancli.errors import GancliError
 from gancli.methods import LoadedCheckpoint, load_run_checkpoint
 from gancli.methods.cyclegan import test_images, translate_both, triplet_rows
+from gancli.sampling.generate import CheckpointView
 from gancli.sampling.latents import finite_output
 
 #: direction -> (generator, input domain, output domain)
@@ -31,22 +32,14 @@ DIRECTIONS = {"a2b": ("G_AB", "A", "B"), "b2a": ("G_BA", "B", "A")}
 
 
 @dataclass
-class LoadedTranslators:
+class LoadedTranslators(CheckpointView):
     nets: dict[str, nn.Module]  # "G_AB", "G_BA": in eval mode, on their device
     ema: bool
     checkpoint: LoadedCheckpoint = field(repr=False)
 
     @property
     def res(self) -> int:
-        return self.checkpoint.model_config.res
-
-    @property
-    def step(self) -> int:
-        return self.checkpoint.step
-
-    @property
-    def path(self) -> Path:
-        return self.checkpoint.path
+        return self.model_config.res
 
     @property
     def device(self) -> torch.device:
