@@ -24,6 +24,7 @@ checkpoint of format 2.
 """
 from __future__ import annotations
 
+import difflib
 import os
 import pickle
 import re
@@ -172,6 +173,7 @@ def resolve_checkpoint(target: str | Path | None, runs_root: str | Path = RUNS_R
     - a file: that file;
     - a run directory: its ``checkpoints/last.pt`` (or, failing that, its newest ``step-N.pt``);
       a ``checkpoints/`` directory itself works the same way;
+    - a run name (one path component that is not a file or folder here): ``runs_root/NAME``;
     - nothing: the newest run under ``runs_root`` (by the time of its last checkpoint).
 
     Returns ``(path, how)``, ``how`` a short phrase for the "using ..." line, e.g. "newest run under runs".
@@ -193,7 +195,39 @@ def resolve_checkpoint(target: str | Path | None, runs_root: str | Path = RUNS_R
         if found is None:
             raise GancliError(f"{path} is a directory without checkpoints (no checkpoints/last.pt or step-N.pt)")
         return found, "run directory"
-    raise GancliError(f"no such checkpoint file or run directory: {path}")
+    named = Path(runs_root) / str(target)
+    if is_run_name(str(target)) and named.is_dir():
+        found = _checkpoint_in(named)
+        if found is None:
+            raise GancliError(f"run {target} ({named}) has no checkpoints yet")
+        return found, f"run {target} under {runs_root}"
+    hint = ""
+    if is_run_name(str(target)):
+        names = run_names(runs_root)
+        close = difflib.get_close_matches(str(target), names, n=3)
+        hint = f"; runs under {runs_root}/: {', '.join(close or names[:5])}" if names else f"; no runs under {runs_root}/"
+    raise GancliError(f"no such checkpoint file, run directory or run name: {path}{hint}")
+
+
+def is_run_name(text: str) -> bool:
+    """A run's name: one path component (no separator), not "." or ".."."""
+    return bool(text) and "/" not in text and os.sep not in text and text not in (".", "..")
+
+
+def run_names(runs_root: str | Path = RUNS_ROOT) -> list[str]:
+    """The names of the run directories (folders holding a checkpoint) under ``runs_root``, sorted."""
+    root = Path(runs_root)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and _checkpoint_in(p) is not None)
+
+
+def run_path_for_name(name: str, runs_root: str | Path = RUNS_ROOT) -> Path:
+    """``--name NAME`` -> ``runs_root/NAME``; a name with a path separator is refused (use --out)."""
+    if not is_run_name(name):
+        raise GancliError(f"--name takes a plain name (the folder under {runs_root}/), got {name!r}; "
+                          "give a path with --out instead")
+    return Path(runs_root) / name
 
 
 def _checkpoint_in(folder: Path) -> Path | None:

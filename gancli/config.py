@@ -284,7 +284,8 @@ class TrainConfig:
     amp: str = "off"  # off | bf16 | fp16 (fp16 with a GradScaler, CUDA only)
     compile: bool = False
     sync_bn: bool = False  # under torchrun: batch-norm statistics over the global batch (BigGAN's cross-replica BN)
-    out: str | None = None  # run directory; default runs/<dataset>-<model>-<res>-<time>
+    out: str | None = None  # run directory; default runs/<name>, or runs/<dataset>-<model>-<res>-<time>
+    name: str | None = None  # the run's name: its directory is runs/<name> (instead of --out)
     log_every: int = 100
     sample_every: int = 1000
     ckpt_every: int = 5000
@@ -294,6 +295,7 @@ class TrainConfig:
     eval_metrics: list[str] = field(default_factory=lambda: ["fid"])  # fid, is, kid, prc
     feature_extractor: str | None = None  # None: shapes-net for shapes, else inception
     inception_weights: str | None = None  # a local copy of the Inception weights
+    logger: list[str] = field(default_factory=list)  # experiment loggers besides metrics.jsonl (gancli.loggers)
     resume: str | None = None
     allow_data_change: bool = False  # --resume although the dataset changed (no longer an exact resume)
 
@@ -380,6 +382,8 @@ class TrainConfig:
             raise GancliError("--eval-metrics takes a comma list of metric names, e.g. fid,kid; got none")
         if self.keep < 0:
             raise GancliError("--keep must be >= 0")
+        if self.name is not None and self.out is not None:
+            raise GancliError("give the run directory once: --name NAME (runs/NAME) or --out DIR")
         for name in ("lr_g", "lr_d"):
             if getattr(self, name) <= 0:
                 raise GancliError(f"{_flag(name)} must be positive")

@@ -446,7 +446,7 @@ def test_resolution_rule(tmp_path):
     (runs / "empty").mkdir()
     with pytest.raises(GancliError, match="is a directory without checkpoints"):
         resolve_checkpoint(runs / "empty", runs)
-    with pytest.raises(GancliError, match="no such checkpoint file or run directory: .*nowhere"):
+    with pytest.raises(GancliError, match="no such checkpoint file, run directory or run name: .*nowhere"):
         resolve_checkpoint(tmp_path / "nowhere", runs)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gancli.cli.app import DEVICE_HELP, TARGET_HELP, command
+from gancli.cli.app import DEVICE_HELP, RunTarget, command
 from gancli.config import AttnRequest
 
 D = AttnRequest  # the defaults
@@ -15,7 +15,7 @@ D = AttnRequest  # the defaults
 
 @command("attn-map")
 def attn_map_command(
-    target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
+    target: RunTarget = None,
     point: Annotated[Optional[list[str]], typer.Option("--point", help="Query pixel X,Y of the output image, origin top-left; repeatable [the centre].")] = None,
     n: Annotated[int, typer.Option("-n", "--n", help="Images (rows).")] = D.n,
     net: Annotated[str, typer.Option(help="g: G's attention on generated images; d: D's attention.")] = D.net,

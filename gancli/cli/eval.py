@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from gancli.cli.app import DEVICE_HELP, TARGET_HELP, command
+from gancli.cli.app import DEVICE_HELP, RunTarget, command
 from gancli.config import EvalRequest
 
 D = EvalRequest  # the defaults
@@ -14,7 +14,7 @@ D = EvalRequest  # the defaults
 
 @command("eval")
 def eval_command(
-    target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
+    target: RunTarget = None,
     fid: Annotated[bool, typer.Option("--fid", help="Frechet distance (the default when no metric is named).")] = False,
     isc: Annotated[bool, typer.Option("--is", help="Inception Score (on the extractor's logits).")] = False,
     kid: Annotated[bool, typer.Option("--kid", help="Kernel Inception Distance (unbiased MMD, 100 subsets).")] = False,

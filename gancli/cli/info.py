@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gancli.cli.app import TARGET_HELP, command
+from gancli.cli.app import RunTarget, command
 
 
 def _fmt(value) -> str:
@@ -21,7 +21,7 @@ def _fmt(value) -> str:
 
 @command("info")
 def info_command(
-    target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
+    target: RunTarget = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table.")] = False,
 ) -> None:
     """Describe a checkpoint: model, data, step, classes or attributes, parameter counts, last metrics."""

@@ -6,12 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from gancli.cli.app import command
+from gancli.cli.app import RunTarget, command
 
 
 @command("plot")
 def plot_command(
-    target: Annotated[Optional[str], typer.Argument(metavar="[RUN]", help="Run directory (or one of its checkpoints) [the newest run under ./runs].")] = None,
+    target: RunTarget = None,
     out: Annotated[Optional[Path], typer.Option(help="PNG to write [RUN/curves.png].")] = None,
 ) -> None:
     """Draw a run's losses, D outputs and evaluation metrics (from metrics.jsonl) against the step."""

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gancli.cli.app import DEVICE_HELP, TARGET_HELP, command
+from gancli.cli.app import DEVICE_HELP, RunTarget, command
 from gancli.config import SampleRequest
 
 D = SampleRequest  # the defaults
@@ -26,7 +26,7 @@ def parse_truncation(text: Optional[str]) -> Optional[list[float]]:
 
 @command("sample")
 def sample_command(
-    target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
+    target: RunTarget = None,
     n: Annotated[int, typer.Option("-n", "--n", help="Number of images (with --interp: rows).")] = D.n,
     truncation: Annotated[Optional[str], typer.Option(help="Truncate z to |z_i| <= t by resampling; a comma list (2,1,0.5) makes a sweep, one row per t [off].")] = None,
     class_: Annotated[Optional[str], typer.Option("--class", help="Class index or name, a comma list, or 'all' (one row per class) [drawn as in the data].")] = None,

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from gancli.cli.app import TARGET_HELP, command
+from gancli.cli.app import RunTarget, command
 from gancli.config import SnRequest
 
 D = SnRequest  # the defaults
@@ -14,7 +14,7 @@ D = SnRequest  # the defaults
 
 @command("sn-check")
 def sn_check_command(
-    target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
+    target: RunTarget = None,
     net: Annotated[str, typer.Option(help="g, d or both.")] = D.net,
     tol: Annotated[float, typer.Option(help="Flag layers whose sigma_mat(W / sigma_hat) is off K by more than this.")] = D.tol,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any layer is flagged (for CI).")] = False,

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from gancli.cli.app import command, split_list
+from gancli.cli.app import command, complete_runs, completer, split_list
 from gancli.config import MODEL_OPTIONS, PRESETS, ModelConfig, TrainConfig, default
 
 
@@ -43,7 +43,7 @@ COND_MODE_DEFAULT = "the model's: concat for dcgan, else proj"
 
 @command("train")
 def train_command(
-    dataset: Annotated[Optional[str], typer.Argument(help=f"shapes (built in), folder, cifar10, mnist, fashion-mnist, celeba; two-domain (CycleGAN): shapes-pair (built in), pair {d('dataset')}.")] = None,
+    dataset: Annotated[Optional[str], typer.Argument(autocompletion=completer("datasets"), help=f"shapes (built in), folder, cifar10, mnist, fashion-mnist, celeba; two-domain (CycleGAN): shapes-pair (built in), pair {d('dataset')}.")] = None,
     path: Annotated[Optional[str], typer.Argument(help="Data location (same as --data-root), e.g. the image folder, or pair's DIR with trainA/ trainB/ testA/ testB/.")] = None,
     data_root: Annotated[Optional[str], typer.Option(help="Root directory of a local dataset.")] = None,
     download: Annotated[Optional[bool], typer.Option("--download", help="Download the dataset if missing (torchvision sets).")] = None,
@@ -51,9 +51,9 @@ def train_command(
     data_size: Annotated[Optional[int], typer.Option(help="shapes: number of generated images [20000]; others: a random subset [all].")] = None,
     cond: Annotated[Optional[bool], typer.Option("--cond/--no-cond", help="Condition on labels [auto: yes for class-labelled data].")] = None,
     attrs: Annotated[Optional[str], typer.Option(help="celeba: attributes to condition on, e.g. Male,Smiling [all 40].")] = None,
-    preset: Annotated[Optional[str], typer.Option(help=f"Hyperparameter preset: auto (quick for shapes, cyclegan-quick for shapes-pair, cyclegan for pair, else sagan), {', '.join(PRESETS)} [auto].")] = None,
-    method: Annotated[Optional[str], typer.Option(help=f"Training method: gan (a G/D pair with --loss), began, ebgan, cyclegan (two-domain data) {d('method')}.")] = None,
-    model: Annotated[Optional[str], typer.Option(help=f"dcgan, cnn, sngan, sagan, biggan, began, cyclegan {d('model')}.")] = None,
+    preset: Annotated[Optional[str], typer.Option(autocompletion=completer("presets"), help=f"Hyperparameter preset: auto (quick for shapes, cyclegan-quick for shapes-pair, cyclegan for pair, else sagan), {', '.join(PRESETS)} [auto].")] = None,
+    method: Annotated[Optional[str], typer.Option(autocompletion=completer("methods"), help=f"Training method: gan (a G/D pair with --loss), began, ebgan, cyclegan (two-domain data) {d('method')}.")] = None,
+    model: Annotated[Optional[str], typer.Option(autocompletion=completer("models"), help=f"dcgan, cnn, sngan, sagan, biggan, began, cyclegan {d('model')}.")] = None,
     res: Annotated[Optional[int], typer.Option(help=f"Resolution: 28 (dcgan, cnn, began), 32, 64, 128, 256 {d('res')}.")] = None,
     ch: Annotated[Optional[int], typer.Option(help=f"Channel multiplier {d('ch')}.")] = None,
     d_ch: Annotated[Optional[int], typer.Option(help=f"D's channel multiplier {d('d_ch', 'same as --ch')}.")] = None,
@@ -69,7 +69,7 @@ def train_command(
     shared_dim: Annotated[Optional[int], typer.Option(help=f"biggan: shared class-embedding size {d('shared_dim')}.")] = None,
     hier: Annotated[Optional[bool], typer.Option("--hier/--no-hier", help=f"biggan: hierarchical z, one chunk per block {d('hier')}.")] = None,
     g_blocks: Annotated[Optional[int], typer.Option(help=f"cyclegan: residual blocks of the ResNet generator {d('g_blocks', '6 at <= 128 px, 9 at 256')}.")] = None,
-    loss: Annotated[Optional[str], typer.Option(help=f"hinge, ns, wgan-gp, ls {d('loss')}.")] = None,
+    loss: Annotated[Optional[str], typer.Option(autocompletion=completer("losses"), help=f"hinge, ns, wgan-gp, ls {d('loss')}.")] = None,
     gp_weight: Annotated[Optional[float], typer.Option(help="Gradient-penalty weight lambda [the loss's: 10 for wgan-gp, else 0].")] = None,
     gamma: Annotated[Optional[float], typer.Option(help=f"began: diversity ratio gamma that k_t steers to {d('gamma')}.")] = None,
     lambda_k: Annotated[Optional[float], typer.Option(help=f"began: learning rate of k_t {d('lambda_k')}.")] = None,
@@ -80,7 +80,7 @@ def train_command(
     lambda_id: Annotated[Optional[float], typer.Option(help=f"cyclegan: identity-loss weight relative to --lambda-cyc; 0: none {d('lambda_id')}.")] = None,
     pool_size: Annotated[Optional[int], typer.Option(help=f"cyclegan: images in each D's history pool; 0: none {d('pool_size')}.")] = None,
     narrow_b: Annotated[Optional[bool], typer.Option("--narrow-b", help="shapes-pair: every B shape at one position and size, to reproduce CycleGAN's collapse [off].")] = None,
-    hparams: Annotated[Optional[str], typer.Option(help=f"Named optimiser setting (lr, betas, n_dis): A-F (SNGAN paper), report-A, report-B, report-C {d('hparams', 'none')}.")] = None,
+    hparams: Annotated[Optional[str], typer.Option(autocompletion=completer("hparams"), help=f"Named optimiser setting (lr, betas, n_dis): A-F (SNGAN paper), report-A, report-B, report-C {d('hparams', 'none')}.")] = None,
     steps: Annotated[Optional[int], typer.Option(help=f"Training iterations (n_dis D steps + 1 G step each) {d('steps')}.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help=f"Per-process batch size {d('batch_size')}.")] = None,
     lr_g: Annotated[Optional[float], typer.Option(help=f"G learning rate {d('lr_g')}.")] = None,
@@ -101,18 +101,20 @@ def train_command(
     amp: Annotated[Optional[str], typer.Option(help=f"Mixed precision: off, bf16, fp16 (CUDA, with a GradScaler) {d('amp')}.")] = None,
     compile: Annotated[Optional[bool], typer.Option("--compile", help="torch.compile the networks [off].")] = None,
     sync_bn: Annotated[Optional[bool], typer.Option("--sync-bn/--no-sync-bn", help=f"Under torchrun: batch-norm statistics over the global batch (BigGAN's cross-replica BN) {d('sync_bn')}.")] = None,
-    out: Annotated[Optional[str], typer.Option(help="Run directory [runs/DATASET-MODEL-RES-TIME].")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Name the run: its directory is runs/NAME, and every command takes NAME for it [none: runs/DATASET-MODEL-RES-TIME].")] = None,
+    out: Annotated[Optional[str], typer.Option(help="Run directory, anywhere (instead of --name) [runs/DATASET-MODEL-RES-TIME].")] = None,
     log_every: Annotated[Optional[int], typer.Option(help=f"Steps between metrics.jsonl lines {d('log_every')}.")] = None,
     sample_every: Annotated[Optional[int], typer.Option(help=f"Steps between sample grids {d('sample_every')}.")] = None,
     ckpt_every: Annotated[Optional[int], typer.Option(help=f"Steps between checkpoints {d('ckpt_every')}.")] = None,
     keep: Annotated[Optional[int], typer.Option(help=f"Step checkpoints kept besides last.pt; 0 keeps all {d('keep')}.")] = None,
-    resume: Annotated[Optional[str], typer.Option(help="Continue from a checkpoint file or run directory.")] = None,
+    resume: Annotated[Optional[str], typer.Option(autocompletion=complete_runs, help="Continue a run: its name under ./runs, its directory or a checkpoint file.")] = None,
     allow_data_change: Annotated[Optional[bool], typer.Option("--allow-data-change", help="With --resume: go on although the dataset changed (no longer an exact resume) [off].")] = None,
     eval_every: Annotated[Optional[int], typer.Option(help=f"Steps between evaluations of G_ema into metrics.jsonl; 0: none {d('eval_every')}.")] = None,
     eval_n: Annotated[Optional[int], typer.Option(help=f"Generated images per evaluation {d('eval_n')}.")] = None,
-    eval_metrics: Annotated[Optional[str], typer.Option(help=f"Metrics per evaluation: a comma list of fid, is, kid, prc {d('eval_metrics')}.")] = None,
-    feature_extractor: Annotated[Optional[str], typer.Option(help="Evaluation features: inception or shapes-net [shapes-net for shapes, else inception].")] = None,
+    eval_metrics: Annotated[Optional[str], typer.Option(autocompletion=completer("metrics", comma_list=True), help=f"Metrics per evaluation: a comma list of fid, is, kid, prc {d('eval_metrics')}.")] = None,
+    feature_extractor: Annotated[Optional[str], typer.Option(autocompletion=completer("extractors"), help="Evaluation features: inception or shapes-net [shapes-net for shapes, else inception].")] = None,
     inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights.")] = None,
+    logger: Annotated[Optional[list[str]], typer.Option(autocompletion=completer("loggers"), help="Also log to: tensorboard (event files in RUN/tb/; pip install 'gancli[tensorboard]'); repeatable [none: metrics.jsonl only].")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
     """Train a GAN (or CycleGAN on two-domain data). With no arguments: a small class-conditional SAGAN on the built-in shapes data."""
@@ -134,11 +136,11 @@ def train_command(
                  pt_weight=pt_weight, g_blocks=g_blocks, lambda_cyc=lambda_cyc, lambda_id=lambda_id, pool_size=pool_size,
                  narrow_b=narrow_b, hparams=hparams, steps=steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
                  beta2=beta2, n_dis=n_dis, ema=ema, ema_decay=ema_decay, ema_start=ema_start, lr_decay=lr_decay, ortho_reg=ortho_reg,
-                 reuse_fake=reuse_fake, split_d=split_d, seed=seed, data_seed=data_seed, device=device, amp=amp, compile=compile, sync_bn=sync_bn, out=out,
+                 reuse_fake=reuse_fake, split_d=split_d, seed=seed, data_seed=data_seed, device=device, amp=amp, compile=compile, sync_bn=sync_bn, name=name, out=out,
                  log_every=log_every, sample_every=sample_every, ckpt_every=ckpt_every, keep=keep, resume=resume,
                  allow_data_change=allow_data_change,
                  eval_every=eval_every, eval_n=eval_n, eval_metrics=split_list(eval_metrics),
-                 feature_extractor=feature_extractor, inception_weights=inception_weights)
+                 feature_extractor=feature_extractor, inception_weights=inception_weights, logger=logger)
     explicit = {k: v for k, v in given.items() if v is not None}
     run_training(explicit, dry_run=dry_run)
 

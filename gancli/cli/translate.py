@@ -6,12 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from gancli.cli.app import DEVICE_HELP, TARGET_HELP, command
+from gancli.cli.app import DEVICE_HELP, RunTarget, command
 
 
 @command("translate")
 def translate_command(
-    target: Annotated[Optional[str], typer.Argument(metavar="[CKPT|RUN]", help=TARGET_HELP)] = None,
+    target: RunTarget = None,
     input: Annotated[Path, typer.Option("--input", "-i", help="An image file, or a folder of images (its image files, sorted).")] = ...,
     out: Annotated[Path, typer.Option(help="New folder for the translations: one PNG per input, named after it.")] = ...,
     direction: Annotated[str, typer.Option(help="a2b (G_AB: A -> B) or b2a (G_BA: B -> A).")] = "a2b",

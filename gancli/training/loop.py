@@ -16,11 +16,12 @@ from pathlib import Path
 import torch
 
 from gancli import __version__
-from gancli.checkpoint import load_checkpoint, resolve_checkpoint, run_folder_of
+from gancli.checkpoint import load_checkpoint, resolve_checkpoint, run_folder_of, run_path_for_name
 from gancli.config import TrainConfig
 from gancli.data import PAIR_DATASETS, TwoDomainDataset, build_dataset, build_pair_dataset
 from gancli.device import resolve_device
 from gancli.errors import GancliError
+from gancli.loggers.base import RunLoggers, check_loggers, open_loggers
 from gancli.methods import METHODS, Method, TrainContext
 from gancli.models import resolve_model
 from gancli.training.data_stream import BatchStream
@@ -70,6 +71,9 @@ def check_names(cfg: TrainConfig) -> None:
         check_metrics(cfg.eval_metrics, cfg.eval_n, flag="--eval-n")
     if cfg.feature_extractor is not None:
         extractor_spec(cfg.feature_extractor)
+    check_loggers(cfg.logger)
+    if cfg.name is not None:
+        run_path_for_name(cfg.name)
 
 
 class _Signals:
@@ -373,6 +377,7 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
     trainer = Trainer(cfg, show_progress=show_progress, resume_state=resume_state)
     dist: DistInfo = trainer.dist
     run = None
+    loggers = RunLoggers([])
     try:
         run_path = resume_dir if resume_dir is not None else RunDir.default_path(cfg)
         run_path = broadcast_object(str(run_path), dist)
@@ -400,23 +405,30 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
         if error:
             raise GancliError(error)
         layout = trainer.method.grid_layout(trainer.dataset, cfg.seed)
+        if dist.is_main:
+            loggers = open_loggers(cfg.logger, run.path, {"train": cfg.to_dict(), "model": trainer.model_cfg.to_dict()},
+                                   start_step=trainer.step)
         if dist.is_main and not run.real_grid.exists():
             real = trainer.method.real_grid(trainer.dataset, layout, cfg.seed)
             if real is not None:
                 with run.writing(run.real_grid):
                     save_grid(real, run.real_grid, layout.nrow, scale=2 if trainer.model_cfg.res <= 32 else 1)
-        result = _loop(trainer, run, layout, started, evaluator)
+                loggers.image("samples/real", run.real_grid, 0)
+        result = _loop(trainer, run, layout, started, evaluator, loggers)
         result.metrics_dropped = dropped
         result.skipped = trainer.dataset.skip_report.summary()
     finally:
+        loggers.close()
         if run is not None:
             run.unlock()
         cleanup_distributed(dist)
     return result
 
 
-def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None) -> TrainResult:
+def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None,
+          loggers: RunLoggers | None = None) -> TrainResult:
     cfg, dist = trainer.cfg, trainer.dist
+    loggers = loggers or RunLoggers([])
     from gancli.training.progress import TrainProgress
 
     last_grid = last_eval = None
@@ -458,11 +470,13 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None)
                     if alarm:
                         record["alarm"] = alarm
                     run.log_metrics(record)
+                    loggers.metrics(record)
                     progress.show_stats(record)
                     interval_start, interval_steps = time.time(), 0
                 if want_sample and dist.is_main:
                     with run.writing(run.sample_path(step)):
                         last_grid = trainer.sample_grid(layout, run.sample_path(step))
+                    loggers.image("samples", last_grid, step)
                 if want_ckpt:
                     state = trainer.state()
                     bad = non_finite_tensors(state)
@@ -475,6 +489,7 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None)
                 eval_started = time.time()
                 last_eval = evaluator(step)
                 run.log_metrics(last_eval)
+                loggers.metrics(last_eval)
                 progress.show_eval(last_eval)
                 interval_start += time.time() - eval_started  # img/s counts training time only
             if stop.requested:
@@ -499,7 +514,7 @@ def load_resume(resume: str) -> tuple[dict, Path]:
 
 
 #: options that may differ from the checkpoint's when resuming (besides the method's own)
-RESUMABLE_OVERRIDES = {"steps", "device", "sync_bn", "log_every", "sample_every", "ckpt_every", "keep", "compile", "resume",
+RESUMABLE_OVERRIDES = {"logger", "steps", "device", "sync_bn", "log_every", "sample_every", "ckpt_every", "keep", "compile", "resume",
                        "data_root", "download", "eval_every", "eval_n", "eval_metrics", "feature_extractor",
                        "inception_weights", "allow_data_change"}
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from gancli import __version__
-from gancli.checkpoint import atomic_write_bytes, files_by_step, save_checkpoint
+from gancli.checkpoint import atomic_write_bytes, files_by_step, run_path_for_name, save_checkpoint
 from gancli.config import RUNS_ROOT, ModelConfig, TrainConfig
 from gancli.errors import GancliError
 
@@ -163,6 +163,8 @@ class RunDir:
     def default_path(cfg: TrainConfig) -> Path:
         if cfg.out:
             return Path(cfg.out)
+        if cfg.name:
+            return run_path_for_name(cfg.name, RUNS_ROOT)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         return RUNS_ROOT / f"{cfg.dataset}-{cfg.model.name}-{cfg.model.res}-{stamp}"
 

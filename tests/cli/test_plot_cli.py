@@ -24,7 +24,7 @@ def test_plot_draws_losses_and_eval_metrics(tiny_run):
 
 def test_plot_errors(tmp_path, tiny_run):
     result = runner.invoke(app, ["plot", str(tmp_path / "none")])
-    assert result.exit_code == 1 and "no such checkpoint file or run directory" in result.stderr
+    assert result.exit_code == 1 and "no such checkpoint file, run directory or run name" in result.stderr
     result = runner.invoke(app, ["plot", str(tiny_run), "--out", str(tmp_path / "x.jpg")])
     assert result.exit_code == 1 and "give a .png path" in result.stderr
     (tiny_run / "metrics.jsonl").write_text("")

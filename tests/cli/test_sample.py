@@ -108,7 +108,7 @@ def _pickled(tmp_path):
 
 
 @pytest.mark.parametrize("case,message", [
-    ("missing", "no such checkpoint file or run directory"),
+    ("missing", "no such checkpoint file, run directory or run name"),
     ("truncated", "is not a readable checkpoint (truncated or corrupt"),
     ("foreign", "holds a plain state_dict, not a gancli checkpoint; gancli cannot use it"),
     ("n0", "-n must be positive, got 0"),

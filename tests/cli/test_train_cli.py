@@ -29,7 +29,7 @@ def _files(root: Path) -> list[str]:
     (["--batch-size", "-4"], "--batch-size must be positive"),
     (["--d-ch", "0"], "--d-ch must be positive"),
     (["--amp", "fp8"], "unknown --amp 'fp8'"),
-    (["--resume", "nowhere"], "--resume nowhere: no such checkpoint file or run directory"),
+    (["--resume", "nowhere"], "--resume nowhere: no such checkpoint file, run directory or run name"),
     (["cifar10", "--data-root", "nodata"], "cifar10"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, args, message):

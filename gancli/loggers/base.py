@@ -1,0 +1,93 @@
+"""The logger interface, its registry, and the fan-out the training loop talks to.
+
+A record is what the loop appends to metrics.jsonl: a training record (``step``, losses, D
+outputs, ``lr_*``, ``img_s``, ``time``, the method's statistics, maybe an ``alarm`` text) or an
+evaluation (``"event": "eval"``, the metric values, ``n``, ``feature_extractor``, ...).
+``scalar_tags`` turns either into stable scalar tags: ``train/<key>`` and ``eval/<key>``.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from gancli.registry import Registry
+
+#: evaluation fields that describe the evaluation rather than measure the generator
+EVAL_DESCRIPTION = {"step", "event", "n", "reference_n", "seconds", "feature_extractor", "reference", "checkpoint"}
+#: training-record fields that are no scalar curve (the step itself, an alarm's text)
+TRAIN_DESCRIPTION = {"step", "alarm", "event"}
+
+
+def scalar_tags(record: dict[str, Any]) -> dict[str, float]:
+    """The finite numbers of a metrics.jsonl record under their stable tags."""
+    is_eval = record.get("event") == "eval"
+    prefix, skip = ("eval/", EVAL_DESCRIPTION) if is_eval else ("train/", TRAIN_DESCRIPTION)
+    tags = {}
+    for key, value in record.items():
+        if key in skip or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if math.isfinite(value):
+            tags[prefix + key] = float(value)
+    return tags
+
+
+class RunLogger:
+    """One logging backend for one run. ``start_step`` is the step training starts from: 0 for a
+    fresh run, the checkpoint's step on resume (records logged past it by the interrupted run are
+    dropped from metrics.jsonl, and a logger drops them too)."""
+
+    #: the pip extra that installs what the backend needs
+    extra: str = ""
+
+    @classmethod
+    def check(cls) -> None:
+        """Raises GancliError (one line, saying how to install it) when the backend is missing."""
+
+    def __init__(self, run_path: Path, config: dict[str, Any], start_step: int = 0):
+        self.run_path = Path(run_path)
+
+    def metrics(self, record: dict[str, Any]) -> None:
+        """A record as written to metrics.jsonl."""
+
+    def image(self, tag: str, path: Path, step: int) -> None:
+        """A PNG the run wrote (a sample grid)."""
+
+    def close(self, final: dict[str, Any] | None = None) -> None:
+        """End of the run (or of this process's part of it); ``final``: the last value of every
+        scalar tag, for hyperparameter tables."""
+
+
+LOGGERS: Registry[type[RunLogger]] = Registry("logger")
+
+
+class RunLoggers:
+    """Every logger a run asked for, behind one object; keeps the last value of each tag."""
+
+    def __init__(self, loggers: list[RunLogger]):
+        self.loggers = loggers
+        self.last: dict[str, float] = {}
+
+    def metrics(self, record: dict[str, Any]) -> None:
+        self.last.update(scalar_tags(record))
+        for logger in self.loggers:
+            logger.metrics(record)
+
+    def image(self, tag: str, path: Path, step: int) -> None:
+        for logger in self.loggers:
+            logger.image(tag, path, step)
+
+    def close(self) -> None:
+        for logger in self.loggers:
+            logger.close(dict(self.last))
+        self.loggers = []
+
+
+def check_loggers(names: list[str]) -> None:
+    """Unknown names and missing packages, before anything is built."""
+    for name in names:
+        LOGGERS.get(name).check()
+
+
+def open_loggers(names: list[str], run_path: Path, config: dict[str, Any], start_step: int = 0) -> RunLoggers:
+    return RunLoggers([LOGGERS.get(name)(run_path, config, start_step) for name in dict.fromkeys(names)])
