@@ -9,26 +9,25 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
+    # the commands as functions (gancli/api.py; docs/api.md)
+    "train": "gancli.api",
+    "train_config": "gancli.api",
+    "load": "gancli.api",
+    "LoadedRun": "gancli.api",
+    "sample": "gancli.api",
+    "translate": "gancli.api",
+    "evaluate": "gancli.api",
+    "attention_maps": "gancli.api",
+    "sn_check": "gancli.api",
+    # building blocks
     "GancliError": "gancli.errors",
     "ModelConfig": "gancli.config",
+    "TrainConfig": "gancli.config",
     "build_models": "gancli.models",
     "build_network": "gancli.models",
     "resolve_model": "gancli.models",
     "get_loss": "gancli.losses",
-    "TrainConfig": "gancli.config",
-    "train": "gancli.training",
-    "load_checkpoint": "gancli.checkpoint",
-    "load_run_checkpoint": "gancli.methods",
     "METHODS": "gancli.methods",
-    "load_generator": "gancli.sampling",
-    "sample": "gancli.sampling",
-    "SampleRequest": "gancli.config",
-    "evaluate": "gancli.metrics.evaluate",
-    "EvalRequest": "gancli.config",
-    "attention_maps": "gancli.inspect.attention",
-    "AttnRequest": "gancli.config",
-    "sn_check": "gancli.inspect.sn_check",
-    "SnRequest": "gancli.config",
 }
 
 __all__ = ["__version__", *_LAZY]

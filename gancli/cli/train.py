@@ -120,15 +120,13 @@ def train_command(
     """Train a GAN (or CycleGAN on two-domain data). With no arguments: a small class-conditional SAGAN on the built-in shapes data."""
     from gancli.errors import GancliError
 
-    if path is not None and data_root is not None:
-        raise GancliError("give the data location once: as the PATH argument or as --data-root")
     attn = None
     if attn_res is not None:
         try:
             attn = [int(r) for r in split_list(attn_res)]
         except ValueError:
             raise GancliError(f"--attn-res takes comma-separated resolutions, got {attn_res!r}") from None
-    given = dict(preset=preset, dataset=dataset, data_root=path or data_root, download=download, split=split,
+    given = dict(preset=preset, dataset=dataset, path=path, data_root=data_root, download=download, split=split,
                  data_size=data_size, cond=cond, attrs=split_list(attrs), method=method, model=model, res=res, ch=ch,
                  d_ch=d_ch, z_dim=z_dim, attn_res=attn, attn_pool=attn_pool, cond_mode=cond_mode, sn_g=sn_g,
                  sn_d=sn_d, d_norm=d_norm, sn_target=sn_target, init=init, shared_dim=shared_dim, hier=hier, loss=loss,
@@ -147,22 +145,11 @@ def train_command(
 
 def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = True) -> None:
     """The core call behind the command (tests call it too)."""
-    from gancli.errors import GancliError
-    from gancli.training import check_names, load_resume, prepare, resume_config, train
+    from gancli.api import train_config
+    from gancli.training import prepare, train
     from gancli.training.rundir import dataset_info
 
-    state = resume_dir = None
-    if "resume" in explicit:
-        state, resume_dir = load_resume(explicit["resume"])
-        out = explicit.pop("out", None)
-        if out is not None and Path(out).resolve() != resume_dir.resolve():
-            raise GancliError(f"--resume continues in the checkpoint's own run directory ({resume_dir}); "
-                              "drop --out or give that directory")
-        cfg = resume_config(state, explicit)
-    else:
-        cfg = TrainConfig.from_options(explicit)
-    cfg.validate()
-    check_names(cfg)
+    cfg, state, resume_dir = train_config(**explicit)
     if dry_run:
         dataset, model_cfg = prepare(cfg)
         typer.echo(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict(),

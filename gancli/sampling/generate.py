@@ -135,6 +135,7 @@ class Samples:
     nrow: int  # images per grid row
     z: torch.Tensor  # (N, z_dim) the latents used
     frames: list[np.ndarray] | None = None  # interpolation: one grid per step, for the GIF
+    seed: int | None = None  # the request's seed (set by gancli.sample, which may draw it)
 
 
 @dataclass

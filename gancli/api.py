@@ -1,0 +1,223 @@
+"""The Python API: the commands as functions, with the commands' names, options and defaults.
+
+``import gancli`` gives these (lazily: importing gancli does not import torch)::
+
+    result = gancli.train("shapes", steps=200, name="demo")      # gancli train shapes --steps 200 --name demo
+    run = gancli.load("demo")                                     # networks + configs
+    images = gancli.sample("demo", n=16, truncation=0.5).images   # gancli sample demo -n 16 --truncation 0.5
+    scores = gancli.evaluate("demo", metrics=["fid"], n=2000)     # gancli eval demo --fid -n 2000
+    maps = gancli.attention_maps("demo", points=["16,16"])        # gancli attn-map demo --point 16,16
+    audit = gancli.sn_check("demo")                               # gancli sn-check demo
+
+Every function takes the run the way the commands do (``run``: a run name under ./runs, a run
+directory, a checkpoint file, or None for the newest run), returns plain objects (tensors,
+dataclasses, dicts) and prints nothing. Errors are ``gancli.GancliError`` with the message the
+command would print. Where a function departs from its command it says so: ``train`` shows no
+progress bar unless asked, and ``evaluate`` appends to metrics.jsonl only with ``log=True``.
+docs/api.md walks through a session.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from gancli.config import AttnRequest, EvalRequest, ModelConfig, SampleRequest, SnRequest, TrainConfig
+from gancli.errors import GancliError
+
+# ============================================================================================ train
+def train_config(dataset: str | None = None, path: str | None = None, **options: Any
+                 ) -> tuple[TrainConfig, dict | None, Path | None]:
+    """The configuration ``gancli train`` would run with these options, resolved (preset, hparams,
+    resume): ``(config, resume_state, resume_dir)``; the last two are None for a fresh run.
+    ``options`` are the command's options by their Python names (``batch_size=32``, ``attn_res=[16]``,
+    ``logger=["tensorboard"]``); None means "not given"."""
+    from gancli.training import check_names, load_resume, resume_config
+
+    explicit = {k: v for k, v in dict(options, dataset=dataset).items() if v is not None}
+    if path is not None:
+        if "data_root" in explicit:
+            raise GancliError("give the data location once: as the PATH argument or as --data-root")
+        explicit["data_root"] = path
+    state = resume_dir = None
+    if "resume" in explicit:
+        state, resume_dir = load_resume(explicit["resume"])
+        out = explicit.pop("out", None)
+        if out is not None and Path(out).resolve() != resume_dir.resolve():
+            raise GancliError(f"--resume continues in the checkpoint's own run directory ({resume_dir}); "
+                              "drop --out or give that directory")
+        cfg = resume_config(state, explicit)
+    else:
+        cfg = TrainConfig.from_options(explicit)
+    cfg.validate()
+    check_names(cfg)
+    return cfg, state, resume_dir
+
+
+def train(dataset: str | None = None, path: str | None = None, *, progress: bool = False, **options: Any):
+    """``gancli train``: trains and returns a ``TrainResult`` (``run_dir``, ``step``,
+    ``last_checkpoint``, ``last_grid``, ``last_eval``, ``wall_time``, ...). The options and their
+    defaults are the command's (``gancli train --help``); ``progress=True`` shows the progress bar.
+
+    >>> result = gancli.train("shapes", steps=300, name="demo")     # doctest: +SKIP
+    """
+    from gancli.training import train as run
+
+    cfg, state, resume_dir = train_config(dataset, path, **options)
+    return run(cfg, show_progress=progress, resume_state=state, resume_dir=resume_dir)
+
+
+# ============================================================================================ load
+@dataclass
+class LoadedRun:
+    """A trained run: every network (eval mode, no gradients) and what it was trained with."""
+
+    path: Path  # the checkpoint file
+    run_dir: Path | None  # the run directory holding it
+    step: int
+    method: str  # gan, began, ebgan, cyclegan
+    networks: dict[str, nn.Module]  # the training weights: G and D (CycleGAN: G_AB, G_BA, D_A, D_B)
+    ema: dict[str, nn.Module]  # the EMA copies the checkpoint holds (G)
+    model_config: ModelConfig
+    train_config: TrainConfig
+    dataset: dict[str, Any] = field(repr=False)  # the training data's description (size, classes, ...)
+    generator_name: str = "G"
+
+    @property
+    def generator(self) -> nn.Module:
+        """G_ema when the checkpoint has it, else G (CycleGAN: G_AB): what ``gancli sample`` uses."""
+        name = self.generator_name
+        return self.ema[name] if name in self.ema else self.networks[name]
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset.get("class_names") or [])
+
+    @property
+    def attr_names(self) -> list[str]:
+        return list(self.dataset.get("attr_names") or [])
+
+
+def load(run: str | Path | None = None, device: str = "cpu") -> LoadedRun:
+    """A run's networks and configs (``run``: name, directory, checkpoint file, or None = newest)."""
+    from gancli.device import resolve_device
+    from gancli.methods import load_run_checkpoint
+
+    ckpt = load_run_checkpoint(run)
+    where = resolve_device(device)
+    networks = {name: ckpt.network(name, ema=False, device=where)[0] for name in ckpt.network_names}
+    ema = {name: ckpt.network(name, ema=True, device=where)[0] for name in ckpt.network_names if ckpt.has_ema(name)}
+    return LoadedRun(path=ckpt.path, run_dir=ckpt.run_dir, step=ckpt.step, method=ckpt.method.name,
+                     networks=networks, ema=ema, model_config=ckpt.model_config,
+                     train_config=TrainConfig.from_dict(ckpt.train_config), dataset=ckpt.dataset,
+                     generator_name=ckpt.method.generator)
+
+
+# ============================================================================================ sample
+def sample(run: str | Path | None = None, n: int = SampleRequest.n, *, truncation: float | Sequence[float] | None = None,
+           classes: str | int | None = None, attrs: str | None = None, seed: int | None = None,
+           ema: bool | None = None, device: str = "auto", batch_size: int = SampleRequest.batch_size,
+           nrow: int | None = None, interp: int | None = None):
+    """``gancli sample``: returns ``Samples`` (``images`` uint8 (N, H, W, 3), ``labels``, ``z``,
+    ``nrow``, and ``seed``: the one drawn when ``seed`` is None). ``truncation``: one value, or
+    several for a sweep (one row per value); ``classes``: an index, a name, a comma list or "all"
+    (the command's ``--class``). The same seed gives the same images as the command."""
+    from gancli.device import resolve_device
+    from gancli.methods import load_run_checkpoint
+    from gancli.sampling import load_generator
+    from gancli.sampling import sample as draw
+
+    if isinstance(truncation, (int, float)):
+        truncation = [float(truncation)]
+    req = SampleRequest(n=n, truncation=None if truncation is None else [float(t) for t in truncation],
+                        classes=None if classes is None else str(classes), attrs=attrs,
+                        seed=random.randrange(2**31) if seed is None else seed, batch_size=batch_size, nrow=nrow,
+                        interp=interp)
+    req.check()
+    ckpt = load_run_checkpoint(run)
+    if ckpt.method.two_domain:
+        raise GancliError(f"{ckpt.path}: a {ckpt.method.name} run translates images: use gancli.translate(run, images)")
+    samples = draw(load_generator(ckpt, ema=ema, device=resolve_device(device)), req)
+    samples.seed = req.seed
+    return samples
+
+
+def translate(run: str | Path | None, images: torch.Tensor, direction: str = "a2b", ema: bool | None = None,
+              device: str = "auto", batch_size: int = 64) -> torch.Tensor:
+    """``gancli translate`` on tensors: float images (N, 3, R, R) in [-1, 1] at the run's
+    resolution -> their translations, same shape, on the CPU."""
+    from gancli.device import resolve_device
+    from gancli.sampling.translation import DIRECTIONS, check_direction, load_translators
+    from gancli.sampling.translation import translate as run_net
+
+    direction = check_direction(direction)
+    tr = load_translators(run, ema=ema, device=resolve_device(device))
+    if images.ndim != 4 or images.shape[1] != 3 or images.shape[-2:] != (tr.res, tr.res):
+        raise GancliError(f"images must be (N, 3, {tr.res}, {tr.res}) in [-1, 1], got {tuple(images.shape)}")
+    net = tr.nets[DIRECTIONS[direction][0]]
+    return run_net(net, images.to(tr.device), batch_size).cpu()
+
+
+# ============================================================================================ evaluate
+def evaluate(run: str | Path | None = None, metrics: Sequence[str] = ("fid",), n: int = EvalRequest.n, *,
+             feature_extractor: str | None = None, inception_weights: str | None = None, ref: str | None = None,
+             data: str | None = None, data_root: str | None = None, split: str | None = None,
+             ref_n: int | None = None, per_class: bool = False, chunks: int | None = None,
+             truncation: float | None = None, seed: int = EvalRequest.seed, batch_size: int = EvalRequest.batch_size,
+             cache: bool = EvalRequest.cache, cache_dir: str | None = None, ema: bool | None = None,
+             device: str = "auto", log: bool = False):
+    """``gancli eval``: returns an ``EvalResult`` (``metrics`` dict: fid, is_mean, kid_mean,
+    precision, class_accuracy, ...; ``record()`` is the metrics.jsonl line). ``metrics``: any of
+    fid, is, kid, prc. Unlike the command, nothing is appended to metrics.jsonl unless ``log=True``."""
+    from gancli.device import resolve_device
+    from gancli.metrics.evaluate import evaluate as score
+
+    req = EvalRequest(metrics=list(metrics), n=n, feature_extractor=feature_extractor,
+                      inception_weights=inception_weights, ref=ref, data=data, data_root=data_root, split=split,
+                      ref_n=ref_n, per_class=per_class, chunks=chunks, truncation=truncation, seed=seed,
+                      batch_size=batch_size, cache=cache, cache_dir=cache_dir)
+    req.check()
+    return score(run, req, device=resolve_device(device), ema=ema, log=log)
+
+
+# ============================================================================================ inspect
+def attention_maps(run: str | Path | None = None, points: Sequence[str | tuple[int, int]] = (), n: int = AttnRequest.n, *,
+                   net: str = AttnRequest.net, layer: str | None = None, images: Sequence[str | Path] = (),
+                   generated: bool = False, classes: str | int | None = None, truncation: float | None = None,
+                   seed: int | None = None, ema: bool | None = None, device: str = "auto"):
+    """``gancli attn-map``: returns ``AttentionMaps`` (``images`` uint8 (N, R, R, 3) the network saw,
+    ``maps`` float (N, blocks, points, R, R), each map summing to 1, ``blocks``, ``points``,
+    ``labels``). ``points``: "X,Y" strings or (x, y) pairs of output pixels (default: the centre)."""
+    from gancli.device import resolve_device
+    from gancli.inspect.attention import attention_maps as compute
+
+    req = AttnRequest(points=[p if isinstance(p, str) else f"{p[0]},{p[1]}" for p in points], n=n, net=net,
+                      layer=layer, images=[Path(p) for p in images], generated=generated,
+                      classes=None if classes is None else str(classes), truncation=truncation,
+                      seed=random.randrange(2**31) if seed is None else seed, ema=ema)
+    req.check()
+    result, _ = compute(run, req, device=resolve_device(device))
+    return result.maps
+
+
+def sn_check(run: str | Path | None = None, *, net: str = SnRequest.net, tol: float = SnRequest.tol,
+             iters: int = SnRequest.iters, rtol: float = SnRequest.rtol, n: int = SnRequest.n, seed: int = SnRequest.seed,
+             model: str | None = None, res: int = SnRequest.res, ch: int | None = None,
+             n_classes: int = SnRequest.n_classes, d_norm: str | None = None, warmup: int = SnRequest.warmup
+             ) -> dict[str, Any]:
+    """``gancli sn-check``: the audit as a dict (what ``--json`` prints): per network the layers'
+    sigma estimates and exact norms, D's Lipschitz bound and gradient norms, and ``drifted``, the
+    layers off K by more than ``tol``. ``model="sagan"`` audits a fresh model instead of a run."""
+    from gancli.inspect.sn_check import sn_check as audit
+
+    req = SnRequest(net=net, iters=iters, rtol=rtol, tol=tol, n=n, seed=seed, model=model, res=res, ch=ch,
+                    n_classes=n_classes, d_norm=d_norm, warmup=warmup)
+    req.check()
+    return audit(run, req)
+
+
+__all__ = ["LoadedRun", "attention_maps", "evaluate", "load", "sample", "sn_check", "train", "train_config", "translate"]
