@@ -13,7 +13,10 @@ from gancli.config import AttnRequest
 D = AttnRequest  # the defaults
 
 
-@command("attn-map")
+@command("attn-map", examples=[
+    ("gancli attn-map demo --point 16,16 --point 4,28 --out attn.png", "where G's attention looks from two output pixels"),
+    ("gancli attn-map demo --net d --image cat.png --entropy --out d-attn.png", "D's attention on an image file, with the entropy of every query"),
+])
 def attn_map_command(
     target: RunTarget = None,
     point: Annotated[Optional[list[str]], typer.Option("--point", help="Query pixel X,Y of the output image, origin top-left; repeatable [the centre].")] = None,
@@ -21,13 +24,13 @@ def attn_map_command(
     net: Annotated[str, typer.Option(help="g: G's attention on generated images; d: D's attention.")] = D.net,
     layer: Annotated[Optional[str], typer.Option(help="One attention block by name (G.attn2) or index (0) [every block, one row each].")] = None,
     image: Annotated[Optional[list[Path]], typer.Option("--image", help="--net d: an image file to look at; repeatable [images from the run's training data].")] = None,
-    generated: Annotated[bool, typer.Option("--generated", help="--net d: look at generated images instead of real ones.")] = False,
+    generated: Annotated[bool, typer.Option("--generated", help="--net d: look at generated images instead of real ones [off: real].")] = False,
     class_: Annotated[Optional[str], typer.Option("--class", help="Class index or name for generated images [drawn as in the data].")] = None,
     truncation: Annotated[Optional[float], typer.Option(help="Truncate z to [-t, t] [off].")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for z, labels and the choice of real images [random, printed].")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="G's EMA weights [yes when the checkpoint has them].")] = None,
-    entropy: Annotated[bool, typer.Option("--entropy", help="Add a column: the attention entropy at every query position.")] = False,
-    raw: Annotated[bool, typer.Option("--raw", help="Also save the maps as .npy beside the PNG.")] = False,
+    entropy: Annotated[bool, typer.Option("--entropy", help="Add a column: the attention entropy at every query position [off].")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Also save the maps as .npy beside the PNG [off].")] = False,
     out: Annotated[Path, typer.Option(help="PNG to write.")] = Path("attn-map.png"),
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
 ) -> None:

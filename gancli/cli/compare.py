@@ -28,23 +28,27 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return options
 
 
-@command("compare")
+@command("compare", examples=[
+    ("gancli compare sngan wgan-gp sagan --seeds 3", "three systems, three seeds each, one protocol: table, curves, samples, HTML"),
+    ("gancli compare --study docs/studies/shapes-4.toml --jobs 2", "a study file, two runs at a time"),
+    ("gancli compare sngan sagan --hparams A,B --print-commands", "the gancli train line of every run, to run on a cluster"),
+])
 def compare_command(
-    variants: Annotated[Optional[list[str]], typer.Argument(help="Presets (sngan, wgan-gp, began, ebgan, bn, ln, ...) or models (dcgan, sagan, ...) to compare.")] = None,
-    study_file: Annotated[Optional[Path], typer.Option("--study", help="A TOML study file: variants as tables of train options (docs/compare.md).")] = None,
+    variants: Annotated[Optional[list[str]], typer.Argument(help="Presets (sngan, wgan-gp, began, ebgan, bn, ln, ...) or models (dcgan, sagan, ...) to compare [none: --study's].")] = None,
+    study_file: Annotated[Optional[Path], typer.Option("--study", help="A TOML study file: variants as tables of train options (docs/compare.md) [none].")] = None,
     data: Annotated[Optional[str], typer.Option(help="Dataset of every run [shapes].")] = None,
-    data_root: Annotated[Optional[str], typer.Option(help="Root of a local dataset.")] = None,
+    data_root: Annotated[Optional[str], typer.Option(help="Root of a local dataset [none: as gancli train].")] = None,
     res: Annotated[Optional[int], typer.Option(help="Resolution of every run [each preset's].")] = None,
-    hparams: Annotated[Optional[str], typer.Option(help="Comma list of optimiser settings (A-F, report-A..C): every variant under each.")] = None,
+    hparams: Annotated[Optional[str], typer.Option(help="Comma list of optimiser settings (A-F, report-A..C): every variant under each [none: each preset's].")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Training steps of every run [each preset's].")] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per variant and setting (0 .. K-1).")] = 1,
     eval_every: Annotated[Optional[int], typer.Option(help="Steps between evaluations [steps / 8].")] = None,
     eval_n: Annotated[Optional[int], typer.Option(help="Generated images per evaluation [2000].")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any other gancli train option for every run, KEY=VALUE; repeatable.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any other gancli train option for every run, KEY=VALUE; repeatable [none].")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Study folder [studies/A-vs-B... after the variants].")] = None,
     jobs: Annotated[int, typer.Option(help="Runs at once (processes; the CPU threads divided between them).")] = 1,
-    print_commands: Annotated[bool, typer.Option("--print-commands", help="Print every run's gancli train command and exit (for a cluster).")] = False,
-    collect_dir: Annotated[Optional[Path], typer.Option("--collect", help="Only build the report from the run directories in this study folder.")] = None,
+    print_commands: Annotated[bool, typer.Option("--print-commands", help="Print every run's gancli train command and exit (for a cluster) [off].")] = False,
+    collect_dir: Annotated[Optional[Path], typer.Option("--collect", help="Only build the report from the run directories in this study folder [none: train first].")] = None,
 ) -> None:
     """Train several GANs on one dataset under one evaluation protocol; a table, curves, samples, an HTML report."""
     from gancli.errors import GancliError

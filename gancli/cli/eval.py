@@ -12,23 +12,27 @@ from gancli.config import EvalRequest
 D = EvalRequest  # the defaults
 
 
-@command("eval")
+@command("eval", examples=[
+    ("gancli eval c10 --fid --kid -n 10000", "FID and KID of 10,000 samples against the run's training data"),
+    ("gancli eval demo --fid --per-class --json", "FID overall and within each class, as JSON"),
+    ("gancli eval c10 --fid --inception-weights ~/weights/pt_inception-2015-12-05.pth", "offline, with a local copy of the Inception weights"),
+])
 def eval_command(
     target: RunTarget = None,
-    fid: Annotated[bool, typer.Option("--fid", help="Frechet distance (the default when no metric is named).")] = False,
-    isc: Annotated[bool, typer.Option("--is", help="Inception Score (on the extractor's logits).")] = False,
-    kid: Annotated[bool, typer.Option("--kid", help="Kernel Inception Distance (unbiased MMD, 100 subsets).")] = False,
-    prc: Annotated[bool, typer.Option("--prc", help="Precision and recall (k-NN manifolds, k = 3).")] = False,
+    fid: Annotated[bool, typer.Option("--fid", help="Frechet distance (the default when no metric is named) [on when no metric is named].")] = False,
+    isc: Annotated[bool, typer.Option("--is", help="Inception Score (on the extractor's logits) [off].")] = False,
+    kid: Annotated[bool, typer.Option("--kid", help="Kernel Inception Distance (unbiased MMD, 100 subsets) [off].")] = False,
+    prc: Annotated[bool, typer.Option("--prc", help="Precision and recall (k-NN manifolds, k = 3) [off].")] = False,
     n: Annotated[int, typer.Option("-n", "--n", help="Generated images.")] = D.n,
     feature_extractor: Annotated[Optional[str], typer.Option(help="inception or shapes-net [shapes-net for a shapes run, else inception].")] = None,
-    inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights (no download).")] = None,
+    inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights (no download) [none: torch-fidelity's cache].")] = None,
     ref: Annotated[Optional[str], typer.Option(help="Reference images: a folder, or an .npz of uint8 images [the run's training data].")] = None,
-    data: Annotated[Optional[str], typer.Option(help="Reference dataset by name instead of the run's own.")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Reference dataset by name instead of the run's own [the run's].")] = None,
     data_root: Annotated[Optional[str], typer.Option(help="Root of the reference dataset [the run's].")] = None,
     split: Annotated[Optional[str], typer.Option(help="Reference split [the run's: train].")] = None,
     ref_n: Annotated[Optional[int], typer.Option(help="Reference images [the whole split, up to 50,000].")] = None,
-    per_class: Annotated[bool, typer.Option("--per-class", help="Also FID within each class.")] = False,
-    chunks: Annotated[Optional[int], typer.Option(help="Also FID over K disjoint chunks of the samples: mean +- std.")] = None,
+    per_class: Annotated[bool, typer.Option("--per-class", help="Also FID within each class [off].")] = False,
+    chunks: Annotated[Optional[int], typer.Option(help="Also FID over K disjoint chunks of the samples: mean +- std [none].")] = None,
     truncation: Annotated[Optional[float], typer.Option(help="Truncate z to [-t, t] (by resampling) [off].")] = None,
     seed: Annotated[int, typer.Option(help="Seed of z and labels.")] = D.seed,
     batch_size: Annotated[int, typer.Option(help="Images per G / extractor batch.")] = D.batch_size,
@@ -36,7 +40,7 @@ def eval_command(
     cache_dir: Annotated[Optional[str], typer.Option(help="Reference-feature cache [$GANCLI_CACHE_DIR or ~/.cache/gancli/ref-features].")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (no table).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (no table) [off: a table].")] = False,
     log: Annotated[bool, typer.Option("--log/--no-log", help="Append the result to the run's metrics.jsonl.")] = True,
 ) -> None:
     """Score a generator: FID, IS, KID, precision/recall (torch-fidelity), offline for shapes runs.

@@ -19,10 +19,13 @@ def _fmt(value) -> str:
     return "-" if value is None else str(value)
 
 
-@command("info")
+@command("info", examples=[
+    ("gancli info demo", "model, data, step, parameter counts and last metrics of the run named demo"),
+    ("gancli info runs/demo/checkpoints/step-800.pt --json", "one checkpoint, as JSON"),
+])
 def info_command(
     target: RunTarget = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table [off].")] = False,
 ) -> None:
     """Describe a checkpoint: model, data, step, classes or attributes, parameter counts, last metrics."""
     from gancli.inspect.run_info import checkpoint_info

@@ -9,7 +9,10 @@ import typer
 from gancli.cli.app import RunTarget, command
 
 
-@command("plot")
+@command("plot", examples=[
+    ("gancli plot demo", "the run's losses, D outputs and evaluations as runs/demo/curves.png"),
+    ("gancli plot runs/demo --out demo-curves.png", "the same, to a file of your choice"),
+])
 def plot_command(
     target: RunTarget = None,
     out: Annotated[Optional[Path], typer.Option(help="PNG to write [RUN/curves.png].")] = None,

@@ -24,22 +24,26 @@ def parse_truncation(text: Optional[str]) -> Optional[list[float]]:
         raise GancliError(f"--truncation takes a number or a comma list such as 2,1,0.5, got {text!r}") from None
 
 
-@command("sample")
+@command("sample", examples=[
+    ("gancli sample c10 -n 64 --truncation 0.5 --out grid.png", "64 images of the run named c10 with the truncation trick at 0.5"),
+    ("gancli sample c10 --class all --truncation 2,1,0.5 --out sweep.png", "a truncation sweep: one row per t, the same z in every row"),
+    ("gancli sample c10 -n 10000 --npz samples.npz", "10,000 images and their labels for another tool's metrics"),
+])
 def sample_command(
     target: RunTarget = None,
     n: Annotated[int, typer.Option("-n", "--n", help="Number of images (with --interp: rows).")] = D.n,
     truncation: Annotated[Optional[str], typer.Option(help="Truncate z to |z_i| <= t by resampling; a comma list (2,1,0.5) makes a sweep, one row per t [off].")] = None,
     class_: Annotated[Optional[str], typer.Option("--class", help="Class index or name, a comma list, or 'all' (one row per class) [drawn as in the data].")] = None,
-    attrs: Annotated[Optional[str], typer.Option(help="Attribute models: Male,-Smiling sets Male, unsets Smiling; the others drawn as in the data.")] = None,
+    attrs: Annotated[Optional[str], typer.Option(help="Attribute models: Male,-Smiling sets Male, unsets Smiling; the others drawn as in the data [all drawn as in the data].")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for z and labels: same seed, same images [random, printed].")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
     batch_size: Annotated[int, typer.Option(help="Images per G forward; --npz and --individual are written a batch at a time (bounds memory).")] = D.batch_size,
     out: Annotated[Optional[Path], typer.Option(help="Grid PNG to write, at most 4096 images [samples.png, or none when only --npz / --individual is given].")] = None,
     nrow: Annotated[Optional[int], typer.Option(help="Images per grid row [ceil(sqrt(n))].")] = None,
-    individual: Annotated[Optional[Path], typer.Option(help="Also write one PNG per image into this folder.")] = None,
-    npz: Annotated[Optional[Path], typer.Option(help="Also write images uint8 (N, H, W, 3) and labels to this .npz.")] = None,
-    interp: Annotated[Optional[int], typer.Option(help="K-step interpolation per row: slerp between two z (and two classes); a grid plus a GIF.")] = None,
+    individual: Annotated[Optional[Path], typer.Option(help="Also write one PNG per image into this folder [none].")] = None,
+    npz: Annotated[Optional[Path], typer.Option(help="Also write images uint8 (N, H, W, 3) and labels to this .npz [none].")] = None,
+    interp: Annotated[Optional[int], typer.Option(help="K-step interpolation per row: slerp between two z (and two classes); a grid plus a GIF [none].")] = None,
 ) -> None:
     """Draw images from a trained generator: grids, single files, .npz, truncation sweeps, interpolations.
 

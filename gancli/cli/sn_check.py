@@ -12,23 +12,27 @@ from gancli.config import SnRequest
 D = SnRequest  # the defaults
 
 
-@command("sn-check")
+@command("sn-check", examples=[
+    ("gancli sn-check demo", "every layer's sigma estimate against the exact spectral norm, and D's Lipschitz bound"),
+    ("gancli sn-check --model sagan --res 64", "audit a freshly built SAGAN instead of a run"),
+    ("gancli sn-check demo --net d --strict --json", "for CI: JSON, and exit 1 when a layer drifted"),
+])
 def sn_check_command(
     target: RunTarget = None,
     net: Annotated[str, typer.Option(help="g, d or both.")] = D.net,
     tol: Annotated[float, typer.Option(help="Flag layers whose sigma_mat(W / sigma_hat) is off K by more than this.")] = D.tol,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any layer is flagged (for CI).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any layer is flagged (for CI) [off].")] = False,
     iters: Annotated[int, typer.Option(help="Most power iterations for sigma_op.")] = D.iters,
     rtol: Annotated[float, typer.Option(help="Power iteration stops when sigma_op changes by less than this, relative.")] = D.rtol,
     n: Annotated[int, typer.Option("-n", "--n", help="Images per kind (real, generated, interpolated) for the gradient check.")] = D.n,
     seed: Annotated[int, typer.Option(help="Seed of z, labels and images.")] = D.seed,
-    model: Annotated[Optional[str], typer.Option(help="Audit a fresh model instead (dcgan, cnn, sngan, sagan, biggan, began).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Audit a fresh model instead (dcgan, cnn, sngan, sagan, biggan, began) [none: the run].")] = None,
     res: Annotated[int, typer.Option(help="Fresh model: resolution.")] = D.res,
     ch: Annotated[Optional[int], typer.Option(help="Fresh model: channel multiplier [model default].")] = None,
     n_classes: Annotated[int, typer.Option(help="Fresh model: classes (0: unconditional).")] = D.n_classes,
     d_norm: Annotated[Optional[str], typer.Option(help="Fresh model: D's normalisation, sn, bn, ln, wn, none [the model's].")] = D.d_norm,
     warmup: Annotated[int, typer.Option(help="Training-mode forwards (one power iteration each) before auditing.")] = D.warmup,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON on stdout (no table).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON on stdout (no table) [off: a table].")] = False,
 ) -> None:
     """Audit spectral normalization: sigma estimates, exact and operator norms, D's Lipschitz bound."""
     from gancli.errors import GancliError

@@ -9,13 +9,16 @@ import typer
 from gancli.cli.app import DEVICE_HELP, RunTarget, command
 
 
-@command("translate")
+@command("translate", examples=[
+    ("gancli translate h2z --input photos/ --out zebras/", "translate a folder of images A -> B with the CycleGAN run named h2z"),
+    ("gancli translate h2z --input zebra.jpg --direction b2a --out horses/ --sheet pairs.png", "one image B -> A, and a sheet of input / output pairs"),
+])
 def translate_command(
     target: RunTarget = None,
-    input: Annotated[Path, typer.Option("--input", "-i", help="An image file, or a folder of images (its image files, sorted).")] = ...,
-    out: Annotated[Path, typer.Option(help="New folder for the translations: one PNG per input, named after it.")] = ...,
+    input: Annotated[Path, typer.Option("--input", "-i", help="An image file, or a folder of images (its image files, sorted) [required].")] = ...,
+    out: Annotated[Path, typer.Option(help="New folder for the translations: one PNG per input, named after it [required].")] = ...,
     direction: Annotated[str, typer.Option(help="a2b (G_AB: A -> B) or b2a (G_BA: B -> A).")] = "a2b",
-    sheet: Annotated[Optional[Path], typer.Option(help="Also write a PNG of input / translation pairs.")] = None,
+    sheet: Annotated[Optional[Path], typer.Option(help="Also write a PNG of input / translation pairs [none].")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per generator forward.")] = 64,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",

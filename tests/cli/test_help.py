@@ -1,0 +1,56 @@
+"""--help teaches: every option shows its default (per preset where a preset sets it), and every
+command's help ends with examples that name real options."""
+import re
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from gancli.cli.main import COMMANDS, app
+
+runner = CliRunner()
+COMMAND = typer.main.get_command(app)
+
+
+def _help(name: str) -> str:
+    result = runner.invoke(app, [name, "--help"], env={"COLUMNS": "400", "NO_COLOR": "1"})
+    assert result.exit_code == 0
+    return re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", result.stdout))
+
+
+@pytest.mark.parametrize("name", list(COMMAND.commands))
+def test_every_option_shows_its_default(name):
+    text = _help(name)
+    for param in COMMAND.commands[name].params:
+        if param.name == "help":
+            continue
+        helptext = re.sub(r"\s+", " ", param.help or "")
+        bracket = re.search(r"(\[[^\[\]]*\])\.?$", helptext.strip())
+        if bracket:
+            assert bracket.group(1) in text, f"{name} --{param.name}: {bracket.group(1)} not shown"
+        else:
+            assert param.default is not None and param.default is not False, f"{name} --{param.name}: no default shown"
+            shown = param.default
+            if getattr(param, "secondary_opts", None):  # --cache/--no-cache shows the flag that is on
+                shown = (param.opts if param.default else param.secondary_opts)[0].lstrip("-")
+            assert f"[default: {shown}]" in text, f"{name} --{param.name}"
+    assert " . " not in text and "  ." not in text  # no default erased by markup
+
+
+def test_preset_defaults_say_which_preset_sets_them():
+    text = _help("train")
+    assert "[sagan: 100000, quick: 1600, cyclegan: 200000, cyclegan-quick: 1800]" in text
+    assert "[sagan: 64, quick: 24, sngan: 64, began: 16, ebgan: 64, cyclegan: 1, cyclegan-quick: 4]" in text
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.command_name)
+def test_help_ends_with_examples_of_real_options(command):
+    name = command.command_name
+    text = _help(name)
+    assert "Examples" in text and text.rindex("Examples") > text.rindex("--help")
+    assert 2 <= len(command.examples) <= 3
+    options = {opt for p in COMMAND.commands[name].params for opt in [*p.opts, *getattr(p, "secondary_opts", [])]}
+    for line, what in command.examples:
+        assert line.startswith(f"gancli {name}") and what and f"{line}: {what}" in text
+        for flag in re.findall(r"(?<=\s)(--?[a-z][a-z0-9-]*)", line):
+            assert flag in options, f"{line}: {flag} is no option of gancli {name}"
