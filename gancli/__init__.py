@@ -19,6 +19,7 @@ _LAZY = {
     "evaluate": "gancli.api",
     "attention_maps": "gancli.api",
     "sn_check": "gancli.api",
+    "write_report": "gancli.api",
     # building blocks
     "GancliError": "gancli.errors",
     "ModelConfig": "gancli.config",

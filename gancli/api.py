@@ -220,4 +220,16 @@ def sn_check(run: str | Path | None = None, *, net: str = SnRequest.net, tol: fl
     return audit(run, req)
 
 
-__all__ = ["LoadedRun", "attention_maps", "evaluate", "load", "sample", "sn_check", "train", "train_config", "translate"]
+# ============================================================================================ report
+def write_report(run: str | Path | None = None, out: str | Path | None = None,
+                 points: Sequence[str | tuple[int, int]] = (), seed: int = 0, device: str = "auto") -> Path:
+    """``gancli report``: writes the run's self-contained HTML page (default ``RUN/report.html``)
+    and returns its path. (Named ``write_report`` because ``gancli.report`` is the package.)"""
+    from gancli.device import resolve_device
+    from gancli.report import RunReportRequest, write_run_report
+
+    req = RunReportRequest(points=[p if isinstance(p, str) else f"{p[0]},{p[1]}" for p in points], seed=seed)
+    return write_run_report(run, req, out, device=resolve_device(device)).path
+
+
+__all__ = ["LoadedRun", "write_report", "attention_maps", "evaluate", "load", "sample", "sn_check", "train", "train_config", "translate"]

@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 TARGET_HELP = "Run name (a folder under ./runs), run directory or checkpoint file [the newest run under ./runs]."
-DEVICE_HELP = "auto, cpu, cuda, cuda:N, mps [auto]."
+DEVICE_HELP = "auto, cpu, cuda, cuda:N, mps."
 
 
 def complete_runs(incomplete: str) -> list[str]:

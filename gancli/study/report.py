@@ -10,9 +10,7 @@ cannot beat). Files: table.md, results.csv, results.json, curves.png, samples.pn
 """
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import io
 import json
 import math
@@ -22,6 +20,7 @@ from typing import Any
 
 from gancli.errors import GancliError
 from gancli.study.spec import parse_run_name
+from gancli.viz import html
 
 #: table columns: (key, title, lower is better, shown as percent)
 COLUMNS = (("best_fid", "best FID", True, False), ("final_fid", "final FID", True, False),
@@ -401,32 +400,20 @@ def html_report(results: StudyResults, images: dict[str, Path]) -> str:
     """One self-contained page: the table, the figures (embedded as data: URIs), each run's config."""
     header, rows = table_rows(results)
 
-    def cell(text: str, tag: str = "td") -> str:
-        bold = text.startswith("**")
-        text = html.escape(text.strip("*"))
-        return f"<{tag}>{'<b>' + text + '</b>' if bold else text}</{tag}>"
+    def cell(text: str) -> str:  # the best value of a column is marked **x** in the text table
+        return html.Raw(f"<b>{html.esc(text.strip('*'))}</b>") if text.startswith("**") else text.strip("*")
 
-    table = "<table><thead><tr>" + "".join(cell(h, "th") for h in header) + "</tr></thead><tbody>"
-    table += "".join("<tr>" + "".join(cell(c) for c in cells) + "</tr>" for cells in rows) + "</tbody></table>"
-    figures = ""
-    for title, image in images.items():
-        data = base64.b64encode(Path(image).read_bytes()).decode()
-        figures += f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='data:image/png;base64,{data}'>"
-    configs = "".join(f"<details><summary>{html.escape(r.name)}</summary><pre>"
-                      f"{html.escape(json.dumps(r.config.get('train', {}), indent=2))}</pre></details>"
+    table = html.table(header, ([cell(c) for c in cells] for cells in rows))
+    figures = "".join(html.section(title, html.image(image, title)) for title, image in images.items())
+    configs = "".join(html.details(r.name, html.pre(json.dumps(r.config.get("train", {}), indent=2)))
                       for r in results.runs)
-    notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in results.notes)
+    notes = "".join(html.note(n) for n in results.notes)
     p = results.protocol
     protocol = (f"Mean ± std over seeds (n); best of each column in bold; sorted by best FID. Features: "
                 f"{p.get('feature_extractor')}, {p.get('n')} generated images per evaluation against "
                 f"{p.get('reference')} ({p.get('reference_n')} images).")
-    style = ("body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}"
-             "td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}td:first-child,th:first-child"
-             "{text-align:left}img{max-width:100%;image-rendering:pixelated}pre{background:#f4f4f4;padding:8px}"
-             ".note{color:#a40}")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>gancli study {html.escape(results.folder.name)}"
-            f"</title><style>{style}</style></head><body><h1>gancli study: {html.escape(str(results.folder))}</h1>"
-            f"{table}<p>{html.escape(protocol)}</p>{notes}{figures}<h2>Runs</h2>{configs}</body></html>\n")
+    body = f"{table}{html.paragraph(protocol)}{notes}{figures}{html.section('Runs', configs)}"
+    return html.page(f"gancli study {results.folder.name}", f"gancli study: {results.folder}", body)
 
 
 def write_report(results: StudyResults, folder: str | Path | None = None) -> dict[str, Path]:
