@@ -20,6 +20,7 @@ _LAZY = {
     "attention_maps": "gancli.api",
     "sn_check": "gancli.api",
     "write_report": "gancli.api",
+    "export_generator": "gancli.api",
     # building blocks
     "GancliError": "gancli.errors",
     "ModelConfig": "gancli.config",

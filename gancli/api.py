@@ -220,6 +220,20 @@ def sn_check(run: str | Path | None = None, *, net: str = SnRequest.net, tol: fl
     return audit(run, req)
 
 
+# ============================================================================================ export
+def export_generator(run: str | Path | None = None, format: str = "torchscript", out: str | Path | None = None,
+                     ema: bool | None = None, direction: str | None = None, force: bool = False):
+    """``gancli export``: writes the generator (CycleGAN: a translator) as TorchScript or ONNX with
+    its JSON contract beside it, after checking it against the checkpoint's network; returns an
+    ``ExportResult`` (``path``, ``contract_path``, ``contract``, ``max_abs_diff``, ...).
+    (Named ``export_generator`` because ``gancli.export`` is the package.)"""
+    from gancli.config import ExportRequest
+    from gancli.export import export_model
+
+    return export_model(ExportRequest(target=run, format=format, out=None if out is None else Path(out), ema=ema,
+                                      direction=direction, force=force))
+
+
 # ============================================================================================ report
 def write_report(run: str | Path | None = None, out: str | Path | None = None,
                  points: Sequence[str | tuple[int, int]] = (), seed: int = 0, device: str = "auto") -> Path:
@@ -232,4 +246,4 @@ def write_report(run: str | Path | None = None, out: str | Path | None = None,
     return write_run_report(run, req, out, device=resolve_device(device)).path
 
 
-__all__ = ["LoadedRun", "write_report", "attention_maps", "evaluate", "load", "sample", "sn_check", "train", "train_config", "translate"]
+__all__ = ["LoadedRun", "export_generator", "write_report", "attention_maps", "evaluate", "load", "sample", "sn_check", "train", "train_config", "translate"]

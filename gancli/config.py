@@ -565,6 +565,19 @@ class SnRequest:
             raise GancliError("--warmup is for a fresh --model: on a checkpoint it would change the u, v being audited")
 
 
+@dataclass
+class ExportRequest:
+    """``gancli export``."""
+
+    target: str | Path | None = None  # checkpoint, run directory, run name; None = the newest run
+    format: str = "torchscript"
+    out: Path | None = None  # None: generator.<suffix> (translator-<direction>.<suffix>) here
+    ema: bool | None = None  # None: the EMA weights when the checkpoint has them
+    direction: str | None = None  # translators: a2b (default) or b2a
+    force: bool = False  # replace an existing --out and contract
+    seed: int = 0  # of the inputs the check draws
+
+
 def default(cls: type, name: str) -> Any:
     """The default of field ``name`` of dataclass ``cls`` (for help texts and CLI signatures)."""
     for f in dataclasses.fields(cls):

@@ -40,7 +40,7 @@ def complete_runs(incomplete: str) -> list[str]:
 
 def completer(registry: str, comma_list: bool = False):
     """Shell completion of the names in one of gancli's registries ("datasets", "models", "methods",
-    "losses", "presets", "metrics", "extractors", "hparams", "loggers"); ``comma_list``: the option
+    "losses", "presets", "metrics", "extractors", "hparams", "loggers", "formats"); ``comma_list``: the option
     takes ``a,b,c`` and the last item is completed."""
 
     def complete(incomplete: str) -> list[str]:
@@ -68,7 +68,7 @@ def registry_names(registry: str) -> list[str]:
     module, attr = {"models": ("gancli.models", "MODELS"), "methods": ("gancli.methods", "METHODS"),
                     "losses": ("gancli.losses", "LOSSES"), "metrics": ("gancli.metrics.registry", "METRICS"),
                     "extractors": ("gancli.metrics.extractors", "EXTRACTORS"),
-                    "loggers": ("gancli.loggers", "LOGGERS")}[registry]
+                    "loggers": ("gancli.loggers", "LOGGERS"), "formats": ("gancli.export.formats", "FORMATS")}[registry]
     import importlib
 
     found = getattr(importlib.import_module(module), attr)

@@ -7,15 +7,17 @@ import sys
 
 import typer
 
-from gancli.cli import attn_map, compare, eval, info, plot, sample, sn_check, train, translate
-from gancli.cli.app import app
+from gancli.cli import attn_map, compare, eval, export, info, plot, report, sample, sn_check, train, translate
+from gancli.cli.app import app, examples_epilog
 
 #: every command, in the order of a workflow: the order --help lists them
 COMMANDS = (train.train_command, sample.sample_command, translate.translate_command, eval.eval_command,
             attn_map.attn_map_command,
-            sn_check.sn_check_command, compare.compare_command, info.info_command, plot.plot_command)
+            sn_check.sn_check_command, export.export_command, report.report_command, compare.compare_command,
+            info.info_command, plot.plot_command)
 for _command in COMMANDS:
-    app.command(_command.command_name)(_command.cli_entry)
+    app.command(_command.command_name, epilog=examples_epilog(_command.examples) if _command.examples else None)(
+        _command.cli_entry)
 
 
 def main() -> None:

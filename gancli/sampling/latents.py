@@ -153,22 +153,28 @@ def seeded_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
     return torch.Generator().manual_seed(seed), torch.Generator().manual_seed((seed + 1_000_003) % 2**63)
 
 
+def label_frequencies(model_config: ModelConfig, dataset: dict[str, Any]) -> list[float]:
+    """The frequencies labels are drawn with: the data's (a checkpoint's dataset description), or
+    uniform classes / 0.5 per attribute when it holds no usable ones; [] for an unconditional model."""
+    freq = [float(f) for f in dataset.get("label_frequencies") or []]
+    if model_config.label_kind == "class":
+        k = model_config.n_classes
+        return freq if len(freq) == k and sum(freq) > 0 else [1.0] * k
+    if model_config.label_kind == "attrs":
+        k = model_config.n_attrs
+        return freq if len(freq) == k else [0.5] * k
+    return []
+
+
 def labels_like_data(model_config: ModelConfig, dataset: dict[str, Any], n: int,
                      generator: torch.Generator) -> torch.Tensor | None:
     """Labels drawn as the training data has them: classes by their frequency, each attribute set
-    with its frequency (``dataset`` is a checkpoint's dataset description). None for an
-    unconditional model."""
-    freq = torch.tensor(dataset.get("label_frequencies") or [], dtype=torch.float64)
+    with its frequency (``label_frequencies``). None for an unconditional model."""
+    freq = torch.tensor(label_frequencies(model_config, dataset), dtype=torch.float64)
     if model_config.label_kind == "class":
-        k = model_config.n_classes
-        if len(freq) != k or not freq.sum() > 0:
-            freq = torch.ones(k, dtype=torch.float64)
         return torch.multinomial(freq, n, replacement=True, generator=generator)
     if model_config.label_kind == "attrs":
-        k = model_config.n_attrs
-        if len(freq) != k:
-            freq = torch.full((k,), 0.5, dtype=torch.float64)
-        return (torch.rand(n, k, generator=generator, dtype=torch.float64) < freq).float()
+        return (torch.rand(n, len(freq), generator=generator, dtype=torch.float64) < freq).float()
     return None
 
 
@@ -176,18 +182,13 @@ def labels_in_pieces(model_config: ModelConfig, dataset: dict[str, Any], n: int,
                      generator: torch.Generator) -> Callable[[int], torch.Tensor | None]:
     """``labels_like_data(model_config, dataset, n, generator)`` handed out k rows at a time:
     ``take(k)`` returns the next k labels (None for an unconditional model), bit for bit the same."""
-    freq = torch.tensor(dataset.get("label_frequencies") or [], dtype=torch.float64)
+    freq = torch.tensor(label_frequencies(model_config, dataset), dtype=torch.float64)
     if model_config.label_kind == "class":
-        k_classes = model_config.n_classes
-        if len(freq) != k_classes or not freq.sum() > 0:
-            freq = torch.ones(k_classes, dtype=torch.float64)
         drawn = InPieces(lambda size, g: torch.multinomial(freq, size, replacement=True, generator=g), n, generator,
                          unit=2, min_last=2)
         return drawn.take
     if model_config.label_kind == "attrs":
-        k_attrs = model_config.n_attrs
-        if len(freq) != k_attrs:
-            freq = torch.full((k_attrs,), 0.5, dtype=torch.float64)
+        k_attrs = len(freq)
         drawn = InPieces(lambda size, g: torch.rand(size, generator=g, dtype=torch.float64), n * k_attrs, generator)
         return lambda k: (drawn.take(k * k_attrs).view(k, k_attrs) < freq).float()
     return lambda k: None

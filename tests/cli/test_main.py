@@ -26,7 +26,7 @@ def test_help_order_does_not_depend_on_import_order():
     code = ("import gancli.cli.plot, gancli.cli.eval; import typer.main; from gancli.cli.main import app; "
             "print(','.join(typer.main.get_command(app).commands))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "train,sample,translate,eval,attn-map,sn-check,compare,info,plot"
+    assert out.stdout.strip() == "train,sample,translate,eval,attn-map,sn-check,export,report,compare,info,plot"
 
 
 def test_help_does_not_import_torch():
