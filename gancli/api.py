@@ -30,15 +30,22 @@ from gancli.config import AttnRequest, EvalRequest, ModelConfig, SampleRequest, 
 from gancli.errors import GancliError
 
 # ============================================================================================ train
-def train_config(dataset: str | None = None, path: str | None = None, **options: Any
-                 ) -> tuple[TrainConfig, dict | None, Path | None]:
+def train_config(dataset: str | None = None, path: str | None = None, config: str | Path | None = None,
+                 **options: Any) -> tuple[TrainConfig, dict | None, Path | None]:
     """The configuration ``gancli train`` would run with these options, resolved (preset, hparams,
     resume): ``(config, resume_state, resume_dir)``; the last two are None for a fresh run.
     ``options`` are the command's options by their Python names (``batch_size=32``, ``attn_res=[16]``,
-    ``logger=["tensorboard"]``); None means "not given"."""
+    ``logger=["tensorboard"]``); None means "not given". ``config``: a TOML file of options or a
+    run's config.json (``--config``); the options given here override it."""
+    from gancli.config import train_options_from_file
     from gancli.training import check_names, load_resume, resume_config
 
     explicit = {k: v for k, v in dict(options, dataset=dataset).items() if v is not None}
+    if config is not None:
+        if "resume" in explicit:
+            raise GancliError("--config starts a run from a file; --resume continues a run with its own config: "
+                              "give one of them")
+        explicit = {**train_options_from_file(config), **explicit}
     if path is not None:
         if "data_root" in explicit:
             raise GancliError("give the data location once: as the PATH argument or as --data-root")

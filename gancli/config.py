@@ -412,6 +412,53 @@ class TrainConfig:
         return self
 
 
+#: what a re-run from a run's config.json leaves out: where the run was, and how it was continued
+NOT_RERUN = ("out", "name", "resume", "allow_data_change")
+
+
+def train_options_from_file(path: str | Path) -> dict[str, Any]:
+    """``gancli train --config FILE``: the train options a file holds, flat, by their Python names.
+
+    - a TOML file: a table of train options (``steps = 2000``, ``model = "sagan"``, ``attn-res =
+      [16]``; dashes or underscores), as in a ``gancli compare`` study's variant tables;
+    - a run's ``config.json`` (or ``gancli train --dry-run``'s output): its ``train`` table, every
+      option as that run resolved it, without its run directory (a re-run gets a new one).
+
+    Explicit options given with ``--config`` override the file's (``gancli.api.train_config``)."""
+    import json
+    import tomllib
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise GancliError(f"--config {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise GancliError(f"--config {path} cannot be read ({err})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise GancliError(f"--config {path} is not valid JSON ({err})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("train"), dict):
+            raise GancliError(f"--config {path}: a JSON config is a run's config.json, with a \"train\" table")
+        try:
+            options = TrainConfig.from_dict(data["train"]).options()
+        except (TypeError, GancliError) as err:
+            raise GancliError(f"--config {path}: its train table is not a gancli config ({err})") from None
+        return {k: v for k, v in options.items() if k not in NOT_RERUN}
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise GancliError(f"--config {path} is not valid TOML ({err}); or give a run's config.json") from None
+    options = {key.replace("-", "_"): value for key, value in data.items()}
+    known = ({f.name for f in dataclasses.fields(TrainConfig)} - {"model"}) | set(MODEL_OPTIONS)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise GancliError(f"--config {path}: unknown train options {', '.join(unknown)} (the names of gancli train's flags)")
+    return options
+
+
 # ============================================================================================ requests
 @dataclass
 class SampleRequest:

@@ -1,6 +1,7 @@
 """A tiny name -> object registry, so every choice can be listed in --help and typos get a hint."""
 from __future__ import annotations
 
+import difflib
 from typing import Callable, Generic, TypeVar
 
 from gancli.errors import GancliError
@@ -43,3 +44,27 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
+
+
+def closest_names(name: str, names: list[str], n: int = 3) -> list[str]:
+    """Up to ``n`` of ``names`` closest to ``name`` (ignoring case), best first."""
+    lowered = {candidate.lower(): candidate for candidate in names}
+    return [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)]
+
+
+def match_names(given: list[str], names: list[str], what: str) -> list[str]:
+    """``given`` names as spelled in ``names``, matched ignoring case ("smiling" -> "Smiling"); an
+    unknown one is a GancliError suggesting the closest (``what``: e.g. "CelebA attribute")."""
+    lowered = {candidate.lower(): candidate for candidate in names}
+    matched, unknown = [], []
+    for name in given:
+        if name.lower() in lowered:
+            matched.append(lowered[name.lower()])
+        else:
+            unknown.append(name)
+    if unknown:
+        hints = [f"'{name}' (did you mean {' or '.join(closest_names(name, names))}?)" if closest_names(name, names)
+                 else f"'{name}'" for name in unknown]
+        raise GancliError(f"unknown {what}{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+                          f"valid ones: {', '.join(names)}")
+    return matched

@@ -7,8 +7,27 @@ import functools
 from typing import Annotated, Optional
 
 import typer
+import typer.core
 
 from gancli import __version__
+
+_TYPER_TYPE = typer.core.TyperOption.display_type
+_PLAIN = {"str": "TEXT", "int": "INT", "float": "FLOAT", "path": "PATH", "Path": "PATH", "file": "PATH"}
+
+
+def _plain_type(param, ctx) -> str | None:
+    """The type column of ``--help``: nothing for a flag, TEXT / INT / FLOAT / PATH for a value,
+    "(repeatable)" for a list (Typer would show Python types: ``<bool>``, ``<list[str]>``)."""
+    label = _TYPER_TYPE(param, ctx).strip("<>")
+    if label == "bool":
+        return None
+    if label.startswith("list[") and label.endswith("]"):
+        return f"{_PLAIN.get(label[5:-1], label[5:-1].upper())} (repeatable)"
+    return _PLAIN.get(label, label.upper())
+
+
+typer.core.TyperOption.display_type = _plain_type
+typer.core.TyperArgument.display_type = _plain_type
 
 app = typer.Typer(
     name="gancli",

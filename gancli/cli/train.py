@@ -38,6 +38,15 @@ def d(option: str, unset: str | None = None) -> str:
     return f"[{shown}]"
 
 
+#: the panels of `gancli train --help`
+P_DATA = "Data"
+P_MODEL = "Model"
+P_METHOD = "Method and loss"
+P_OPTIM = "Optimisation"
+P_RUN = "Run directory and cadence"
+P_EVAL = "Evaluation during training"
+P_PERF = "Performance and devices"
+
 COND_MODE_DEFAULT = "the model's: concat for dcgan, else proj"
 
 
@@ -49,77 +58,78 @@ COND_MODE_DEFAULT = "the model's: concat for dcgan, else proj"
 def train_command(
     dataset: Annotated[Optional[str], typer.Argument(autocompletion=completer("datasets"), help=f"shapes (built in), folder, cifar10, mnist, fashion-mnist, celeba; two-domain (CycleGAN): shapes-pair (built in), pair {d('dataset')}.")] = None,
     path: Annotated[Optional[str], typer.Argument(help="Data location (same as --data-root), e.g. the image folder, or pair's DIR with trainA/ trainB/ testA/ testB/ [none: --data-root's].")] = None,
-    data_root: Annotated[Optional[str], typer.Option(help="Root directory of a local dataset [./data for cifar10, mnist, fashion-mnist, celeba; folder and pair need one].")] = None,
-    download: Annotated[Optional[bool], typer.Option("--download", help="Download the dataset if missing (torchvision sets) [off: offline].")] = None,
-    split: Annotated[Optional[str], typer.Option(help=f"Dataset split: train, test (celeba: valid, all) {d('split')}.")] = None,
-    data_size: Annotated[Optional[int], typer.Option(help="shapes: number of generated images [20000]; others: a random subset [all].")] = None,
-    cond: Annotated[Optional[bool], typer.Option("--cond/--no-cond", help="Condition on labels [auto: yes for class-labelled data].")] = None,
-    attrs: Annotated[Optional[str], typer.Option(help="celeba: attributes to condition on, e.g. Male,Smiling [all 40].")] = None,
-    preset: Annotated[Optional[str], typer.Option(autocompletion=completer("presets"), help=f"Hyperparameter preset: auto (quick for shapes, cyclegan-quick for shapes-pair, cyclegan for pair, else sagan), {', '.join(PRESETS)} [auto].")] = None,
-    method: Annotated[Optional[str], typer.Option(autocompletion=completer("methods"), help=f"Training method: gan (a G/D pair with --loss), began, ebgan, cyclegan (two-domain data) {d('method')}.")] = None,
-    model: Annotated[Optional[str], typer.Option(autocompletion=completer("models"), help=f"dcgan, cnn, sngan, sagan, biggan, began, cyclegan {d('model')}.")] = None,
-    res: Annotated[Optional[int], typer.Option(help=f"Resolution: 28 (dcgan, cnn, began), 32, 64, 128, 256 {d('res')}.")] = None,
-    ch: Annotated[Optional[int], typer.Option(help=f"Channel multiplier {d('ch')}.")] = None,
-    d_ch: Annotated[Optional[int], typer.Option(help=f"D's channel multiplier {d('d_ch', 'same as --ch')}.")] = None,
-    z_dim: Annotated[Optional[int], typer.Option(help=f"Latent size {d('z_dim')}.")] = None,
-    attn_res: Annotated[Optional[str], typer.Option(help=f"Self-attention resolutions, e.g. 16 or 16,32 {d('attn_res', 'the model default')}.")] = None,
-    attn_pool: Annotated[Optional[bool], typer.Option("--attn-pool/--no-attn-pool", help=f"2x2 max-pool the attention keys and values (SAGAN, BigGAN) {d('attn_pool')}.")] = None,
-    cond_mode: Annotated[Optional[str], typer.Option(help=f"Conditioning: proj (CBN in G + projection D) or concat (dcgan's cGAN) {d('cond_mode', COND_MODE_DEFAULT)}.")] = None,
-    sn_g: Annotated[Optional[bool], typer.Option("--sn-g/--no-sn-g", help=f"Spectral norm in G {d('sn_g', 'the model default: on for sagan, biggan')}.")] = None,
-    sn_d: Annotated[Optional[bool], typer.Option("--sn-d/--no-sn-d", help=f"Spectral norm in D (the same as --d-norm sn / none) {d('sn_d')}.")] = None,
-    d_norm: Annotated[Optional[str], typer.Option(help=f"D's normalisation: sn, bn, ln, wn, none (the SNGAN paper's baselines); cyclegan: instance, bn, sn, none {d('d_norm', 'sn; cyclegan: instance')}.")] = None,
-    sn_target: Annotated[Optional[float], typer.Option(help=f"Spectral norm target K in W K / sigma(W) {d('sn_target')}.")] = None,
-    init: Annotated[Optional[str], typer.Option(help=f"Weight init: ortho, xavier, normal, default {d('init', 'the model default')}.")] = None,
-    shared_dim: Annotated[Optional[int], typer.Option(help=f"biggan: shared class-embedding size {d('shared_dim')}.")] = None,
-    hier: Annotated[Optional[bool], typer.Option("--hier/--no-hier", help=f"biggan: hierarchical z, one chunk per block {d('hier')}.")] = None,
-    g_blocks: Annotated[Optional[int], typer.Option(help=f"cyclegan: residual blocks of the ResNet generator {d('g_blocks', '6 at <= 128 px, 9 at 256')}.")] = None,
-    loss: Annotated[Optional[str], typer.Option(autocompletion=completer("losses"), help=f"hinge, ns, wgan-gp, ls {d('loss')}.")] = None,
-    gp_weight: Annotated[Optional[float], typer.Option(help="Gradient-penalty weight lambda [the loss's: 10 for wgan-gp, else 0].")] = None,
-    gamma: Annotated[Optional[float], typer.Option(help=f"began: diversity ratio gamma that k_t steers to {d('gamma')}.")] = None,
-    lambda_k: Annotated[Optional[float], typer.Option(help=f"began: learning rate of k_t {d('lambda_k')}.")] = None,
-    lr_halving: Annotated[Optional[int], typer.Option(help=f"began: halve both lrs when M_global has not improved for this many steps; 0: off {d('lr_halving')}.")] = None,
-    margin: Annotated[Optional[float], typer.Option(help=f"ebgan: margin m of D's hinge on fake energies {d('margin')}.")] = None,
-    pt_weight: Annotated[Optional[float], typer.Option(help=f"ebgan: weight of the pulling-away term; 0: none {d('pt_weight')}.")] = None,
-    lambda_cyc: Annotated[Optional[float], typer.Option(help=f"cyclegan: weight of each cycle-consistency L1 term {d('lambda_cyc')}.")] = None,
-    lambda_id: Annotated[Optional[float], typer.Option(help=f"cyclegan: identity-loss weight relative to --lambda-cyc; 0: none {d('lambda_id')}.")] = None,
-    pool_size: Annotated[Optional[int], typer.Option(help=f"cyclegan: images in each D's history pool; 0: none {d('pool_size')}.")] = None,
-    narrow_b: Annotated[Optional[bool], typer.Option("--narrow-b", help="shapes-pair: every B shape at one position and size, to reproduce CycleGAN's collapse [off].")] = None,
-    hparams: Annotated[Optional[str], typer.Option(autocompletion=completer("hparams"), help=f"Named optimiser setting (lr, betas, n_dis): A-F (SNGAN paper), report-A, report-B, report-C {d('hparams', 'none')}.")] = None,
-    steps: Annotated[Optional[int], typer.Option(help=f"Training iterations (n_dis D steps + 1 G step each) {d('steps')}.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help=f"Per-process batch size {d('batch_size')}.")] = None,
-    lr_g: Annotated[Optional[float], typer.Option(help=f"G learning rate {d('lr_g')}.")] = None,
-    lr_d: Annotated[Optional[float], typer.Option(help=f"D learning rate {d('lr_d')}.")] = None,
-    beta1: Annotated[Optional[float], typer.Option(help=f"Adam beta1 {d('beta1')}.")] = None,
-    beta2: Annotated[Optional[float], typer.Option(help=f"Adam beta2 {d('beta2')}.")] = None,
-    n_dis: Annotated[Optional[int], typer.Option(help=f"D steps per G step {d('n_dis')}.")] = None,
-    ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help=f"Keep an EMA of G's weights {d('ema')}.")] = None,
-    ema_decay: Annotated[Optional[float], typer.Option(help=f"EMA decay {d('ema_decay')}.")] = None,
-    ema_start: Annotated[Optional[int], typer.Option(help=f"Steps before the EMA starts averaging (it copies G until then) {d('ema_start')}.")] = None,
-    lr_decay: Annotated[Optional[float], typer.Option(help=f"Fraction of the steps at the end over which both lrs fall linearly to 0 {d('lr_decay')}.")] = None,
-    ortho_reg: Annotated[Optional[float], typer.Option(help=f"BigGAN orthogonal regularisation strength {d('ortho_reg')}.")] = None,
-    reuse_fake: Annotated[Optional[bool], typer.Option("--reuse-fake/--no-reuse-fake", help=f"G step reuses the D step's fakes (one G forward less; needs --n-dis 1) {d('reuse_fake')}.")] = None,
-    split_d: Annotated[Optional[bool], typer.Option("--split-d/--no-split-d", help=f"D step as two passes, real then fake: half of D's activation memory, same gradients {d('split_d')}.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help=f"Random seed {d('seed')}.")] = None,
-    data_seed: Annotated[Optional[int], typer.Option(help="Seed of the data (shapes' scenes, --data-size subsets), so that runs of several --seed values see the same data [--seed].")] = None,
-    device: Annotated[Optional[str], typer.Option(help=f"auto, cpu, cuda, cuda:N, mps {d('device')}.")] = None,
-    amp: Annotated[Optional[str], typer.Option(help=f"Mixed precision: off, bf16, fp16 (CUDA, with a GradScaler) {d('amp')}.")] = None,
-    compile: Annotated[Optional[bool], typer.Option("--compile", help="torch.compile the networks [off].")] = None,
-    sync_bn: Annotated[Optional[bool], typer.Option("--sync-bn/--no-sync-bn", help=f"Under torchrun: batch-norm statistics over the global batch (BigGAN's cross-replica BN) {d('sync_bn')}.")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Name the run: its directory is runs/NAME, and every command takes NAME for it [none: runs/DATASET-MODEL-RES-TIME].")] = None,
-    out: Annotated[Optional[str], typer.Option(help="Run directory, anywhere (instead of --name) [runs/DATASET-MODEL-RES-TIME].")] = None,
-    log_every: Annotated[Optional[int], typer.Option(help=f"Steps between metrics.jsonl lines {d('log_every')}.")] = None,
-    sample_every: Annotated[Optional[int], typer.Option(help=f"Steps between sample grids {d('sample_every')}.")] = None,
-    ckpt_every: Annotated[Optional[int], typer.Option(help=f"Steps between checkpoints {d('ckpt_every')}.")] = None,
-    keep: Annotated[Optional[int], typer.Option(help=f"Step checkpoints kept besides last.pt; 0 keeps all {d('keep')}.")] = None,
-    resume: Annotated[Optional[str], typer.Option(autocompletion=complete_runs, help="Continue a run: its name under ./runs, its directory or a checkpoint file [none: a new run].")] = None,
-    allow_data_change: Annotated[Optional[bool], typer.Option("--allow-data-change", help="With --resume: go on although the dataset changed (no longer an exact resume) [off].")] = None,
-    eval_every: Annotated[Optional[int], typer.Option(help=f"Steps between evaluations of G_ema into metrics.jsonl; 0: none {d('eval_every')}.")] = None,
-    eval_n: Annotated[Optional[int], typer.Option(help=f"Generated images per evaluation {d('eval_n')}.")] = None,
-    eval_metrics: Annotated[Optional[str], typer.Option(autocompletion=completer("metrics", comma_list=True), help=f"Metrics per evaluation: a comma list of fid, is, kid, prc {d('eval_metrics')}.")] = None,
-    feature_extractor: Annotated[Optional[str], typer.Option(autocompletion=completer("extractors"), help="Evaluation features: inception or shapes-net [shapes-net for shapes, else inception].")] = None,
-    inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights [none: torch-fidelity's cache].")] = None,
-    logger: Annotated[Optional[list[str]], typer.Option(autocompletion=completer("loggers"), help="Also log to: tensorboard (event files in RUN/tb/; pip install 'gancli[tensorboard]'); repeatable [none: metrics.jsonl only].")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit [off].")] = False,
+    data_root: Annotated[Optional[str], typer.Option(rich_help_panel=P_DATA, help="Root directory of a local dataset [./data for cifar10, mnist, fashion-mnist, celeba; folder and pair need one].")] = None,
+    download: Annotated[Optional[bool], typer.Option("--download", rich_help_panel=P_DATA, help="Download the dataset if missing (torchvision sets) [off: offline].")] = None,
+    split: Annotated[Optional[str], typer.Option(rich_help_panel=P_DATA, help=f"Dataset split: train, test (celeba: valid, all) {d('split')}.")] = None,
+    data_size: Annotated[Optional[int], typer.Option(rich_help_panel=P_DATA, help="shapes: number of generated images [20000]; others: a random subset [all].")] = None,
+    cond: Annotated[Optional[bool], typer.Option("--cond/--no-cond", rich_help_panel=P_DATA, help="Condition on labels [auto: yes for class-labelled data].")] = None,
+    attrs: Annotated[Optional[str], typer.Option(rich_help_panel=P_DATA, help="celeba: attributes to condition on, e.g. Male,Smiling [all 40].")] = None,
+    preset: Annotated[Optional[str], typer.Option(rich_help_panel=P_METHOD, autocompletion=completer("presets"), help=f"Hyperparameter preset: auto (quick for shapes, cyclegan-quick for shapes-pair, cyclegan for pair, else sagan), {', '.join(PRESETS)} [auto].")] = None,
+    method: Annotated[Optional[str], typer.Option(rich_help_panel=P_METHOD, autocompletion=completer("methods"), help=f"Training method: gan (a G/D pair with --loss), began, ebgan, cyclegan (two-domain data) {d('method')}.")] = None,
+    model: Annotated[Optional[str], typer.Option(rich_help_panel=P_MODEL, autocompletion=completer("models"), help=f"dcgan, cnn, sngan, sagan, biggan, began, cyclegan {d('model')}.")] = None,
+    res: Annotated[Optional[int], typer.Option(rich_help_panel=P_MODEL, help=f"Resolution: 28 (dcgan, cnn, began), 32, 64, 128, 256 {d('res')}.")] = None,
+    ch: Annotated[Optional[int], typer.Option(rich_help_panel=P_MODEL, help=f"Channel multiplier {d('ch')}.")] = None,
+    d_ch: Annotated[Optional[int], typer.Option(rich_help_panel=P_MODEL, help=f"D's channel multiplier {d('d_ch', 'same as --ch')}.")] = None,
+    z_dim: Annotated[Optional[int], typer.Option(rich_help_panel=P_MODEL, help=f"Latent size {d('z_dim')}.")] = None,
+    attn_res: Annotated[Optional[str], typer.Option(rich_help_panel=P_MODEL, help=f"Self-attention resolutions, e.g. 16 or 16,32 {d('attn_res', 'the model default')}.")] = None,
+    attn_pool: Annotated[Optional[bool], typer.Option("--attn-pool/--no-attn-pool", rich_help_panel=P_MODEL, help=f"2x2 max-pool the attention keys and values (SAGAN, BigGAN) {d('attn_pool')}.")] = None,
+    cond_mode: Annotated[Optional[str], typer.Option(rich_help_panel=P_MODEL, help=f"Conditioning: proj (CBN in G + projection D) or concat (dcgan's cGAN) {d('cond_mode', COND_MODE_DEFAULT)}.")] = None,
+    sn_g: Annotated[Optional[bool], typer.Option("--sn-g/--no-sn-g", rich_help_panel=P_MODEL, help=f"Spectral norm in G {d('sn_g', 'the model default: on for sagan, biggan')}.")] = None,
+    sn_d: Annotated[Optional[bool], typer.Option("--sn-d/--no-sn-d", rich_help_panel=P_MODEL, help=f"Spectral norm in D (the same as --d-norm sn / none) {d('sn_d')}.")] = None,
+    d_norm: Annotated[Optional[str], typer.Option(rich_help_panel=P_MODEL, help=f"D's normalisation: sn, bn, ln, wn, none (the SNGAN paper's baselines); cyclegan: instance, bn, sn, none {d('d_norm', 'sn; cyclegan: instance')}.")] = None,
+    sn_target: Annotated[Optional[float], typer.Option(rich_help_panel=P_MODEL, help=f"Spectral norm target K in W K / sigma(W) {d('sn_target')}.")] = None,
+    init: Annotated[Optional[str], typer.Option(rich_help_panel=P_MODEL, help=f"Weight init: ortho, xavier, normal, default {d('init', 'the model default')}.")] = None,
+    shared_dim: Annotated[Optional[int], typer.Option(rich_help_panel=P_MODEL, help=f"biggan: shared class-embedding size {d('shared_dim')}.")] = None,
+    hier: Annotated[Optional[bool], typer.Option("--hier/--no-hier", rich_help_panel=P_MODEL, help=f"biggan: hierarchical z, one chunk per block {d('hier')}.")] = None,
+    g_blocks: Annotated[Optional[int], typer.Option(rich_help_panel=P_MODEL, help=f"cyclegan: residual blocks of the ResNet generator {d('g_blocks', '6 at <= 128 px, 9 at 256')}.")] = None,
+    loss: Annotated[Optional[str], typer.Option(rich_help_panel=P_METHOD, autocompletion=completer("losses"), help=f"hinge, ns, wgan-gp, ls {d('loss')}.")] = None,
+    gp_weight: Annotated[Optional[float], typer.Option(rich_help_panel=P_METHOD, help="Gradient-penalty weight lambda [the loss's: 10 for wgan-gp, else 0].")] = None,
+    gamma: Annotated[Optional[float], typer.Option(rich_help_panel=P_METHOD, help=f"began: diversity ratio gamma that k_t steers to {d('gamma')}.")] = None,
+    lambda_k: Annotated[Optional[float], typer.Option(rich_help_panel=P_METHOD, help=f"began: learning rate of k_t {d('lambda_k')}.")] = None,
+    lr_halving: Annotated[Optional[int], typer.Option(rich_help_panel=P_METHOD, help=f"began: halve both lrs when M_global has not improved for this many steps; 0: off {d('lr_halving')}.")] = None,
+    margin: Annotated[Optional[float], typer.Option(rich_help_panel=P_METHOD, help=f"ebgan: margin m of D's hinge on fake energies {d('margin')}.")] = None,
+    pt_weight: Annotated[Optional[float], typer.Option(rich_help_panel=P_METHOD, help=f"ebgan: weight of the pulling-away term; 0: none {d('pt_weight')}.")] = None,
+    lambda_cyc: Annotated[Optional[float], typer.Option(rich_help_panel=P_METHOD, help=f"cyclegan: weight of each cycle-consistency L1 term {d('lambda_cyc')}.")] = None,
+    lambda_id: Annotated[Optional[float], typer.Option(rich_help_panel=P_METHOD, help=f"cyclegan: identity-loss weight relative to --lambda-cyc; 0: none {d('lambda_id')}.")] = None,
+    pool_size: Annotated[Optional[int], typer.Option(rich_help_panel=P_METHOD, help=f"cyclegan: images in each D's history pool; 0: none {d('pool_size')}.")] = None,
+    narrow_b: Annotated[Optional[bool], typer.Option("--narrow-b", rich_help_panel=P_DATA, help="shapes-pair: every B shape at one position and size, to reproduce CycleGAN's collapse [off].")] = None,
+    hparams: Annotated[Optional[str], typer.Option(rich_help_panel=P_OPTIM, autocompletion=completer("hparams"), help=f"Named optimiser setting (lr, betas, n_dis): A-F (SNGAN paper), report-A, report-B, report-C {d('hparams', 'none')}.")] = None,
+    steps: Annotated[Optional[int], typer.Option(rich_help_panel=P_OPTIM, help=f"Training iterations (n_dis D steps + 1 G step each) {d('steps')}.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(rich_help_panel=P_OPTIM, help=f"Per-process batch size {d('batch_size')}.")] = None,
+    lr_g: Annotated[Optional[float], typer.Option(rich_help_panel=P_OPTIM, help=f"G learning rate {d('lr_g')}.")] = None,
+    lr_d: Annotated[Optional[float], typer.Option(rich_help_panel=P_OPTIM, help=f"D learning rate {d('lr_d')}.")] = None,
+    beta1: Annotated[Optional[float], typer.Option(rich_help_panel=P_OPTIM, help=f"Adam beta1 {d('beta1')}.")] = None,
+    beta2: Annotated[Optional[float], typer.Option(rich_help_panel=P_OPTIM, help=f"Adam beta2 {d('beta2')}.")] = None,
+    n_dis: Annotated[Optional[int], typer.Option(rich_help_panel=P_OPTIM, help=f"D steps per G step {d('n_dis')}.")] = None,
+    ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", rich_help_panel=P_OPTIM, help=f"Keep an EMA of G's weights {d('ema')}.")] = None,
+    ema_decay: Annotated[Optional[float], typer.Option(rich_help_panel=P_OPTIM, help=f"EMA decay {d('ema_decay')}.")] = None,
+    ema_start: Annotated[Optional[int], typer.Option(rich_help_panel=P_OPTIM, help=f"Steps before the EMA starts averaging (it copies G until then) {d('ema_start')}.")] = None,
+    lr_decay: Annotated[Optional[float], typer.Option(rich_help_panel=P_OPTIM, help=f"Fraction of the steps at the end over which both lrs fall linearly to 0 {d('lr_decay')}.")] = None,
+    ortho_reg: Annotated[Optional[float], typer.Option(rich_help_panel=P_OPTIM, help=f"BigGAN orthogonal regularisation strength {d('ortho_reg')}.")] = None,
+    reuse_fake: Annotated[Optional[bool], typer.Option("--reuse-fake/--no-reuse-fake", rich_help_panel=P_OPTIM, help=f"G step reuses the D step's fakes (one G forward less; needs --n-dis 1) {d('reuse_fake')}.")] = None,
+    split_d: Annotated[Optional[bool], typer.Option("--split-d/--no-split-d", rich_help_panel=P_OPTIM, help=f"D step as two passes, real then fake: half of D's activation memory, same gradients {d('split_d')}.")] = None,
+    seed: Annotated[Optional[int], typer.Option(rich_help_panel=P_OPTIM, help=f"Random seed {d('seed')}.")] = None,
+    data_seed: Annotated[Optional[int], typer.Option(rich_help_panel=P_DATA, help="Seed of the data (shapes' scenes, --data-size subsets), so that runs of several --seed values see the same data [--seed].")] = None,
+    device: Annotated[Optional[str], typer.Option(rich_help_panel=P_PERF, help=f"auto, cpu, cuda, cuda:N, mps {d('device')}.")] = None,
+    amp: Annotated[Optional[str], typer.Option(rich_help_panel=P_PERF, help=f"Mixed precision: off, bf16, fp16 (CUDA, with a GradScaler) {d('amp')}.")] = None,
+    compile: Annotated[Optional[bool], typer.Option("--compile", rich_help_panel=P_PERF, help="torch.compile the networks [off].")] = None,
+    sync_bn: Annotated[Optional[bool], typer.Option("--sync-bn/--no-sync-bn", rich_help_panel=P_PERF, help=f"Under torchrun: batch-norm statistics over the global batch (BigGAN's cross-replica BN) {d('sync_bn')}.")] = None,
+    name: Annotated[Optional[str], typer.Option(rich_help_panel=P_RUN, help="Name the run: its directory is runs/NAME, and every command takes NAME for it [none: runs/DATASET-MODEL-RES-TIME].")] = None,
+    out: Annotated[Optional[str], typer.Option(rich_help_panel=P_RUN, help="Run directory, anywhere (instead of --name) [runs/DATASET-MODEL-RES-TIME].")] = None,
+    log_every: Annotated[Optional[int], typer.Option(rich_help_panel=P_RUN, help=f"Steps between metrics.jsonl lines {d('log_every')}.")] = None,
+    sample_every: Annotated[Optional[int], typer.Option(rich_help_panel=P_RUN, help=f"Steps between sample grids {d('sample_every')}.")] = None,
+    ckpt_every: Annotated[Optional[int], typer.Option(rich_help_panel=P_RUN, help=f"Steps between checkpoints {d('ckpt_every')}.")] = None,
+    keep: Annotated[Optional[int], typer.Option(rich_help_panel=P_RUN, help=f"Step checkpoints kept besides last.pt; 0 keeps all {d('keep')}.")] = None,
+    resume: Annotated[Optional[str], typer.Option(rich_help_panel=P_RUN, autocompletion=complete_runs, help="Continue a run: its name under ./runs, its directory or a checkpoint file [none: a new run].")] = None,
+    allow_data_change: Annotated[Optional[bool], typer.Option("--allow-data-change", rich_help_panel=P_RUN, help="With --resume: go on although the dataset changed (no longer an exact resume) [off].")] = None,
+    eval_every: Annotated[Optional[int], typer.Option(rich_help_panel=P_EVAL, help=f"Steps between evaluations of G_ema into metrics.jsonl; 0: none {d('eval_every')}.")] = None,
+    eval_n: Annotated[Optional[int], typer.Option(rich_help_panel=P_EVAL, help=f"Generated images per evaluation {d('eval_n')}.")] = None,
+    eval_metrics: Annotated[Optional[str], typer.Option(rich_help_panel=P_EVAL, autocompletion=completer("metrics", comma_list=True), help=f"Metrics per evaluation: a comma list of fid, is, kid, prc {d('eval_metrics')}.")] = None,
+    feature_extractor: Annotated[Optional[str], typer.Option(rich_help_panel=P_EVAL, autocompletion=completer("extractors"), help="Evaluation features: inception or shapes-net [shapes-net for shapes, else inception].")] = None,
+    inception_weights: Annotated[Optional[str], typer.Option(rich_help_panel=P_EVAL, help="A local copy of torch-fidelity's Inception weights [none: torch-fidelity's cache].")] = None,
+    logger: Annotated[Optional[list[str]], typer.Option(rich_help_panel=P_RUN, autocompletion=completer("loggers"), help="Also log to: tensorboard (event files in RUN/tb/; pip install 'gancli[tensorboard]'); repeatable [none: metrics.jsonl only].")] = None,
+    config: Annotated[Optional[Path], typer.Option(rich_help_panel=P_RUN, help="Options from a file: a TOML table of train options (steps = 2000, model = \"sagan\"), or a run's config.json to train it again (into a new run directory); options given here override the file's [none].")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", rich_help_panel=P_RUN, help="Print the resolved config and exit [off].")] = False,
 ) -> None:
     """Train a GAN (or CycleGAN on two-domain data). With no arguments: a small class-conditional SAGAN on the built-in shapes data."""
     from gancli.errors import GancliError
@@ -142,7 +152,8 @@ def train_command(
                  log_every=log_every, sample_every=sample_every, ckpt_every=ckpt_every, keep=keep, resume=resume,
                  allow_data_change=allow_data_change,
                  eval_every=eval_every, eval_n=eval_n, eval_metrics=split_list(eval_metrics),
-                 feature_extractor=feature_extractor, inception_weights=inception_weights, logger=logger)
+                 feature_extractor=feature_extractor, inception_weights=inception_weights, logger=logger,
+                 config=config)
     explicit = {k: v for k, v in given.items() if v is not None}
     run_training(explicit, dry_run=dry_run)
 
@@ -150,14 +161,11 @@ def train_command(
 def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = True) -> None:
     """The core call behind the command (tests call it too)."""
     from gancli.api import train_config
-    from gancli.training import prepare, train
-    from gancli.training.rundir import dataset_info
+    from gancli.training import train
 
     cfg, state, resume_dir = train_config(**explicit)
     if dry_run:
-        dataset, model_cfg = prepare(cfg)
-        typer.echo(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict(),
-                               "dataset": dataset_info(dataset)}, indent=2))
+        typer.echo(json.dumps(resolved_config(cfg, resume_dir), indent=2))
         return
     result = train(cfg, show_progress=show_progress, resume_state=state, resume_dir=resume_dir)
     if result.skipped:
@@ -177,3 +185,19 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
         from gancli.training.progress import format_eval
 
         typer.echo(f"last evaluation, {format_eval(result.last_eval)}")
+
+
+def resolved_config(cfg: TrainConfig, resume_dir: Path | None = None) -> dict:
+    """What ``--dry-run`` prints: the config with what "auto" and "not given" resolve to filled in
+    (conditioning, the run directory, the device), the model as built, the data's description. It
+    has config.json's shape, so ``gancli train --config`` reads it back."""
+    from gancli.device import resolve_device
+    from gancli.training import prepare
+    from gancli.training.rundir import RunDir, dataset_info
+
+    dataset, model_cfg = prepare(cfg)
+    train = cfg.to_dict()
+    train["cond"] = model_cfg.label_kind != "none"
+    train["out"] = str(resume_dir if resume_dir is not None else RunDir.default_path(cfg))
+    train["device"] = str(resolve_device(cfg.device))
+    return {"train": train, "model": model_cfg.to_dict(), "dataset": dataset_info(dataset)}

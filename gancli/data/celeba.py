@@ -19,6 +19,7 @@ import torch
 from gancli.data.base import DATASETS, MISSING, GanDataset, SkipReport, check_split, subset_indices
 from gancli.data.image_files import ImageFileDataset
 from gancli.errors import GancliError
+from gancli.registry import match_names
 
 DEFAULT_ROOT = "data"
 IMAGE_DIR = "img_align_celeba"
@@ -102,15 +103,10 @@ def _read_text(path: Path) -> str:
 
 
 def _select_attributes(names: list[str], attrs: list[str] | None) -> list[int]:
+    """Column indices of ``attrs`` (matched ignoring case; unknown ones get the closest names)."""
     if not attrs:
         return list(range(len(names)))
-    unknown = [name for name in attrs if name not in names]
-    if unknown:
-        raise GancliError(
-            f"unknown CelebA attribute{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-            f"valid ones: {', '.join(names)}"
-        )
-    return [names.index(name) for name in attrs]
+    return [names.index(name) for name in match_names(attrs, names, "CelebA attribute")]
 
 
 def _download(root: Path) -> None:

@@ -17,6 +17,7 @@ from torch import nn
 
 from gancli.config import RUNS_ROOT, ModelConfig, SampleRequest
 from gancli.errors import GancliError
+from gancli.registry import match_names
 from gancli.methods import LoadedCheckpoint, load_run_checkpoint
 from gancli.sampling.latents import TruncatedNormalRows, finite_output, labels_in_pieces, labels_like_data, seeded_generators, slerp, truncated_normal
 
@@ -116,9 +117,7 @@ def parse_attrs(spec: str, gen: LoadedGenerator) -> dict[int, float]:
     fixed: dict[int, float] = {}
     for item in (s.strip() for s in spec.split(",") if s.strip()):
         value = 0.0 if item.startswith("-") else 1.0
-        name = item.lstrip("+-")
-        if name not in names:
-            raise GancliError(f"unknown attribute '{name}'; this model knows: {', '.join(names)}")
+        (name,) = match_names([item.lstrip("+-")], names, "attribute")
         fixed[names.index(name)] = value
     return fixed
 

@@ -54,3 +54,24 @@ def test_help_ends_with_examples_of_real_options(command):
         assert line.startswith(f"gancli {name}") and what and f"{line}: {what}" in text
         for flag in re.findall(r"(?<=\s)(--?[a-z][a-z0-9-]*)", line):
             assert flag in options, f"{line}: {flag} is no option of gancli {name}"
+
+
+@pytest.mark.parametrize("name", list(COMMAND.commands))
+def test_types_read_as_plain_metavars(name):
+    text = _help(name)
+    assert not re.search(r"<(bool|str|int|float|list\[[a-zA-Z]+\]|path)>", text)
+    assert "[[" not in text.split("Usage:")[1].split("  ")[0]
+
+
+def test_train_options_are_grouped_in_panels():
+    text = _help("train")
+    panels = ["Data", "Method and loss", "Model", "Optimisation", "Performance and devices", "Run directory and cadence",
+              "Evaluation during training"]
+    positions = [text.index(f" {panel} ") for panel in panels]
+    assert positions == sorted(positions)
+    flags = {name: text.index(name + " ") for name in ("--data-size", "--loss", "--attn-res", "--lr-d", "--amp",
+                                                      "--name", "--eval-every")}
+    bounds = positions[1:] + [len(text)]
+    for (panel, start, end), flag in zip(zip(panels, positions, bounds), ["--data-size", "--loss", "--attn-res",
+                                                                          "--lr-d", "--amp", "--name", "--eval-every"]):
+        assert start < flags[flag] < end, f"{flag} not in the {panel} panel"

@@ -66,7 +66,7 @@ def test_without_cond_celeba_is_unlabelled(fake_celeba_root):
 
 def test_unknown_attribute_lists_the_valid_ones(fake_celeba_root):
     root, _ = fake_celeba_root
-    with pytest.raises(GancliError, match=r"unknown CelebA attribute 'Smilling'; valid ones: 5_o_Clock_Shadow, .*Young"):
+    with pytest.raises(GancliError, match=r"unknown CelebA attribute 'Smilling' \(did you mean Smiling\?\); valid ones: 5_o_Clock_Shadow, .*Young"):
         build_dataset("celeba", root=str(root), cond=True, attrs=["Male", "Smilling"])
 
 
