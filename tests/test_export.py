@@ -290,13 +290,17 @@ def test_summary_line_default_names_and_the_newest_run(tmp_path, monkeypatch):
     result = runner.invoke(app, ["export"])
     assert result.exit_code == 0, result.output
     assert result.stderr == "using runs/only/checkpoints/last.pt (newest run under runs; step 12, EMA weights of G)\n"
-    line = re.fullmatch(r"wrote generator\.pt \((\d+\.\d) MB, torchscript\) and generator\.json: max abs diff (\S+) "
+    out = Path("runs/only/export/torchscript/G_ema-step12.pt")
+    line = re.fullmatch(r"wrote runs/only/export/torchscript/G_ema-step12\.pt \((\d+\.\d) MB, torchscript\) and "
+                        r"runs/only/export/torchscript/G_ema-step12\.json: max abs diff (\S+) "
                         r"against the checkpoint's G on 9 inputs\n", result.stdout)
     assert line is not None, result.stdout
-    assert float(line[1]) == pytest.approx((tmp_path / "generator.pt").stat().st_size / 1e6, abs=0.05)
-    contract = json.loads((tmp_path / "generator.json").read_text())
+    assert float(line[1]) == pytest.approx((tmp_path / out).stat().st_size / 1e6, abs=0.05)
+    contract = json.loads((tmp_path / out.with_suffix(".json")).read_text())
     assert float(line[2]) == pytest.approx(contract["verified"]["max_abs_diff"], rel=0.05, abs=1e-12)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["generator.json", "generator.pt", "runs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # nothing lands in the working directory
+    again = runner.invoke(app, ["export"])  # never silently over an earlier export
+    assert again.exit_code == 1 and "exists" in again.stderr
     by_name = runner.invoke(app, ["export", "only", "--out", "named.pt", "--no-ema"])  # a run by its name
     assert by_name.exit_code == 0, by_name.output
     assert json.loads((tmp_path / "named.json").read_text())["source"]["weights"] == "raw"

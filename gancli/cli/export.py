@@ -21,7 +21,7 @@ from gancli.cli.app import RunTarget, command, completer
 def export_command(
     target: RunTarget = None,
     format: Annotated[str, typer.Option("--format", show_default=False, autocompletion=completer("formats"), help="torchscript (torch alone) or onnx (any ONNX runtime; pip install 'gancli[onnx]') [torchscript].")] = "torchscript",
-    out: Annotated[Optional[Path], typer.Option(help="The model file; its JSON contract goes beside it with .json for the suffix (g.pt -> g.json) [generator.pt / generator.onnx; translator-a2b.pt for CycleGAN].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="The model file; its JSON contract goes beside it with .json for the suffix (g.pt -> g.json) [RUN/export/FORMAT/NET-stepN.pt|.onnx, e.g. RUN/export/onnx/G_ema-step1600.onnx].")] = None,
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Export the EMA weights [yes when the checkpoint has them].")] = None,
     direction: Annotated[Optional[str], typer.Option(help="CycleGAN runs: a2b exports G_AB (A -> B), b2a G_BA [a2b].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out and its contract [refuse].")] = False,

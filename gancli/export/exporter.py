@@ -71,7 +71,7 @@ def export_model(req: ExportRequest, runs_root: str | Path = RUNS_ROOT) -> Expor
         raise GancliError(f"--format {fmt.name} needs {', '.join(missing)} (not installed); {fmt.install}")
     ckpt = load_run_checkpoint(req.target, runs_root)
     source = _load_source(ckpt, req)
-    out = Path(req.out) if req.out is not None else _default_out(source, fmt)
+    out = Path(req.out) if req.out is not None else default_out(ckpt, source.name, source.ema, fmt)
     json_path = _check_out(out, fmt, req.force)
     if ckpt.path.resolve() in (out.resolve(), json_path.resolve()):
         raise GancliError(f"--out {out} would replace the checkpoint being exported; choose another name")
@@ -109,9 +109,12 @@ def _load_source(ckpt: LoadedCheckpoint, req: ExportRequest) -> _Source:
     return _Source(ckpt.method.generator, eager, wrapped.eval(), generator_signature(ckpt.model_config), used_ema, None)
 
 
-def _default_out(source: _Source, fmt: ExportFormat) -> Path:
-    stem = f"translator-{source.direction}" if source.direction else "generator"
-    return Path(stem + fmt.suffix)
+def default_out(ckpt: LoadedCheckpoint, network: str, ema: bool, fmt: ExportFormat) -> Path:
+    """Without --out: ``RUN/export/<format>/<network>[_ema]-step<N><suffix>`` (e.g.
+    ``runs/demo/export/onnx/G_ema-step1600.onnx``), one folder per format so that each file has its
+    own contract; a checkpoint outside a run directory exports into ``export/`` here."""
+    base = ckpt.run_dir if ckpt.run_dir is not None else Path(".")
+    return base / "export" / fmt.name / f"{network}{'_ema' if ema else ''}-step{ckpt.step}{fmt.suffix}"
 
 
 def _check_out(out: Path, fmt: ExportFormat, force: bool) -> Path:
