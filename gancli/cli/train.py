@@ -129,7 +129,8 @@ def train_command(
     inception_weights: Annotated[Optional[str], typer.Option(rich_help_panel=P_EVAL, help="A local copy of torch-fidelity's Inception weights [none: torch-fidelity's cache].")] = None,
     logger: Annotated[Optional[list[str]], typer.Option(rich_help_panel=P_RUN, autocompletion=completer("loggers"), help="Also log to: tensorboard (event files in RUN/tb/; pip install 'gancli[tensorboard]'); repeatable [none: metrics.jsonl only].")] = None,
     config: Annotated[Optional[Path], typer.Option(rich_help_panel=P_RUN, help="Options from a file: a TOML table of train options (steps = 2000, model = \"sagan\"), or a run's config.json to train it again (into a new run directory); options given here override the file's [none].")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", rich_help_panel=P_RUN, help="Print the resolved config and exit [off].")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", rich_help_panel=P_RUN, help="Print the resolved config and exit; on stderr, the run's time and memory predicted from a warm-up and two timed iterations in memory [off].")] = False,
+    predict: Annotated[bool, typer.Option("--predict/--no-predict", rich_help_panel=P_RUN, help="With --dry-run: measure those iterations to predict the run's time and memory [predict].")] = True,
 ) -> None:
     """Train a GAN (or CycleGAN on two-domain data). With no arguments: a small class-conditional SAGAN on the built-in shapes data."""
     from gancli.errors import GancliError
@@ -155,10 +156,10 @@ def train_command(
                  feature_extractor=feature_extractor, inception_weights=inception_weights, logger=logger,
                  config=config)
     explicit = {k: v for k, v in given.items() if v is not None}
-    run_training(explicit, dry_run=dry_run)
+    run_training(explicit, dry_run=dry_run, predict=predict)
 
 
-def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = True) -> None:
+def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = True, predict: bool = True) -> None:
     """The core call behind the command (tests call it too)."""
     from gancli.api import train_config
     from gancli.training import train
@@ -166,6 +167,11 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
     cfg, state, resume_dir = train_config(**explicit)
     if dry_run:
         typer.echo(json.dumps(resolved_config(cfg, resume_dir), indent=2))
+        if predict:
+            from gancli.training.cost import estimate_cost
+
+            start = int(state["step"]) if state is not None else 0
+            typer.echo(estimate_cost(cfg, start_step=start).line(), err=True)
         return
     result = train(cfg, show_progress=show_progress, resume_state=state, resume_dir=resume_dir)
     if result.skipped:
