@@ -12,6 +12,12 @@ attention block's peak memory, fused vs explicit, at each model's attention map 
     python benchmarks/train_speed.py --memory-check        # SAGAN-128, attention at 64x64, batch 32
     python benchmarks/train_speed.py --no-reference --no-sweep --presets began ebgan wgan-gp bn ln sngan
     python benchmarks/train_speed.py --no-reference --no-sweep --cyclegan 64 128 256   # the paper's nets, batch 1
+    python benchmarks/train_speed.py --scaling --plot docs/img/scaling.png   # cost against resolution and batch
+
+``--scaling`` times sagan and biggan (at --scaling-ch) against the resolution (32-256 at batch 16)
+and the batch (16-256 at 32 px), prints img/s, s/iteration, GFLOP/s and peak memory, writes the
+figures to a JSON file and, with --plot, draws them: how a run's time and memory grow, to predict
+one before starting it (``gancli train --dry-run`` measures the actual configuration).
 
 The reference configuration (always first) is ResNet SAGAN at 32 px, G width 256 and D width 128
 (ch 64), 10 classes: the SNGAN/SAGAN CIFAR networks.
@@ -127,6 +133,13 @@ def main() -> None:
     parser.add_argument("--cyclegan", nargs="*", type=int, default=None, metavar="RES",
                         help="also time --preset cyclegan (ResNet G, 6 blocks <= 128 px, 9 at 256; PatchGAN D; "
                              "batch 1) at these resolutions, e.g. 64 128 256")
+    parser.add_argument("--scaling", action="store_true",
+                        help="only the scaling sweep: sagan and biggan against resolution and batch")
+    parser.add_argument("--scaling-ch", type=int, default=32, help="channel multiplier of the scaling sweep")
+    parser.add_argument("--scaling-res", nargs="+", type=int, default=[32, 64, 128, 256])
+    parser.add_argument("--scaling-batch", nargs="+", type=int, default=[16, 32, 64, 128, 256])
+    parser.add_argument("--json", default=None, help="write the scaling figures here [benchmarks/scaling-DEVICE.json]")
+    parser.add_argument("--plot", default=None, help="draw the scaling figures into this PNG")
     parser.add_argument("--memory-check", action="store_true",
                         help="only SAGAN-128 (ch 64) with attention at 64x64, batch 32")
     args = parser.parse_args()
@@ -138,6 +151,9 @@ def main() -> None:
     peak = _matmul_gflops(device)
     print(f"device: {device} ({torch.get_num_threads()} threads); float32 matmul: {peak:.0f} GFLOP/s")
     common = dict(device=device, amp=args.amp, reuse_fake=args.reuse_fake, steps=args.steps)
+    if args.scaling:
+        scaling(args, common, peak, device)
+        return
     specs = []
     if args.memory_check:
         specs.append(("SAGAN-128 attn 64x64 b32", dict(model="sagan", res=128, ch=64, batch=32, attn_res=[64], **common)))
@@ -179,6 +195,64 @@ def main() -> None:
             _, explicit = measure_attention("explicit", batch, 64, side, True)
             _, fused = measure_attention("fused", batch, 64, side, True)
             print(f"| {label} | {side}x{side} | {batch} | {explicit:.0f} | {fused:.0f} |", flush=True)
+
+
+def scaling(args, common: dict, peak: float, device: str) -> None:
+    """sagan and biggan against resolution (batch 16) and batch (32 px): a table, a JSON, a plot."""
+    import json
+
+    rows = []
+    print(f"scaling at ch {args.scaling_ch}; peak memory: {'max allocated' if device == 'cuda' else 'resident-set growth'}\n")
+    print("| model | res | batch | img/s | s/iter | GFLOP/iter | GFLOP/s | % of matmul | peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    grid = [("res", res, 16) for res in args.scaling_res] + [("batch", 32, b) for b in args.scaling_batch if b != 16]
+    for model in ("sagan", "biggan"):
+        for sweep, res, batch in grid:
+            r = measure(dict(model=model, res=res, ch=args.scaling_ch, batch=batch, **common))
+            gflop = r["flops"] / 1e9
+            row = {"model": model, "sweep": sweep, "res": res, "batch": batch, "ch": args.scaling_ch,
+                   "img_s": r["img_s"], "s_iter": r["s_iter"], "gflop_iter": gflop, "gflop_s": gflop / r["s_iter"],
+                   "matmul_gflop_s": peak, "peak_mib": r["peak_mb"], "g_params": r["g_params"], "d_params": r["d_params"]}
+            rows.append(row)
+            print(f"| {model} | {res} | {batch} | {row['img_s']:.1f} | {row['s_iter']:.2f} | {gflop:.0f} | "
+                  f"{row['gflop_s']:.0f} | {100 * row['gflop_s'] / peak:.0f}% | {row['peak_mib']:.0f} |", flush=True)
+    out = args.json or os.path.join(os.path.dirname(os.path.abspath(__file__)), f"scaling-{device}.json")
+    with open(out, "w") as f:
+        json.dump({"device": device, "matmul_gflop_s": peak, "rows": rows}, f, indent=1)
+    print(f"\nwrote {out}")
+    if args.plot:
+        plot_scaling(rows, args.plot, device, args.scaling_ch)
+        print(f"wrote {args.plot}")
+
+
+def plot_scaling(rows: list[dict], path: str, device: str, ch: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
+    for col, (sweep, xkey, xlabel, fixed) in enumerate((("res", "res", "resolution (px)", "batch 16"),
+                                                        ("batch", "batch", "batch size", "32 px"))):
+        for model, style in (("sagan", "o-"), ("biggan", "s--")):
+            picked = sorted([r for r in rows if r["model"] == model and (r["sweep"] == sweep or
+                             (sweep == "batch" and r["res"] == 32 and r["batch"] == 16))], key=lambda r: r[xkey])
+            xs = [r[xkey] for r in picked]
+            axes[0][col].plot(xs, [r["s_iter"] for r in picked], style, label=model)
+            axes[1][col].plot(xs, [r["peak_mib"] / 1024 for r in picked], style, label=model)
+        for row, ylabel in ((0, "seconds per iteration"), (1, "peak memory (GiB)")):
+            ax = axes[row][col]
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xticks(sorted({r[xkey] for r in rows if r["sweep"] == sweep} | ({16} if sweep == "batch" else set())))
+            ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.set_xlabel(f"{xlabel} ({fixed}, ch {ch})")
+            ax.set_ylabel(ylabel)
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend()
+    fig.suptitle(f"gancli training cost on {device}: one iteration (D step + G step)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ Every function takes the run the way the commands do (``run``: a run name under 
 directory, a checkpoint file, or None for the newest run), returns plain objects (tensors,
 dataclasses, dicts) and prints nothing. Errors are ``gancli.GancliError`` with the message the
 command would print. Where a function departs from its command it says so: ``train`` shows no
-progress bar unless asked, and ``evaluate`` appends to metrics.jsonl only with ``log=True``.
+banner or progress bar unless asked, and ``evaluate`` appends to metrics.jsonl only with ``log=True``.
 docs/api.md walks through a session.
 """
 from __future__ import annotations
@@ -68,7 +68,8 @@ def train_config(dataset: str | None = None, path: str | None = None, config: st
 def train(dataset: str | None = None, path: str | None = None, *, progress: bool = False, **options: Any):
     """``gancli train``: trains and returns a ``TrainResult`` (``run_dir``, ``step``,
     ``last_checkpoint``, ``last_grid``, ``last_eval``, ``wall_time``, ...). The options and their
-    defaults are the command's (``gancli train --help``); ``progress=True`` shows the progress bar.
+    defaults are the command's (``gancli train --help``); ``progress=True`` shows the start banner and
+    the progress bar (plain lines when stderr is not a terminal).
 
     >>> result = gancli.train("shapes", steps=300, name="demo")     # doctest: +SKIP
     """

@@ -14,7 +14,7 @@ D = AttnRequest  # the defaults
 
 
 @command("attn-map", examples=[
-    ("gancli attn-map demo --point 16,16 --point 4,28 --out attn.png", "where G's attention looks from two output pixels"),
+    ("gancli attn-map demo --point 16,16 --point 4,28 --seed 1", "where G's attention looks from two output pixels, into runs/demo/attn/attn-g-seed1-n4-16,16+4,28.png"),
     ("gancli attn-map demo --net d --image cat.png --entropy --out d-attn.png", "D's attention on an image file, with the entropy of every query"),
 ])
 def attn_map_command(
@@ -31,7 +31,7 @@ def attn_map_command(
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="G's EMA weights [yes when the checkpoint has them].")] = None,
     entropy: Annotated[bool, typer.Option("--entropy", help="Add a column: the attention entropy at every query position [off].")] = False,
     raw: Annotated[bool, typer.Option("--raw", help="Also save the maps as .npy beside the PNG [off].")] = False,
-    out: Annotated[Path, typer.Option(help="PNG to write.")] = Path("attn-map.png"),
+    out: Annotated[Optional[Path], typer.Option(help="PNG to write (a file there is replaced). Without it: a name that says what was drawn, in the run's attn/ folder (the current folder for a loose checkpoint), -2, -3 added rather than replace an earlier file [RUN/attn/attn-g-seed{S}-n{N}-{X,Y}*.png].")] = None,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
 ) -> None:
     """Show where self-attention looks: for each query pixel, the attention map overlaid on the image."""
@@ -45,6 +45,6 @@ def attn_map_command(
     result = attention_map_files(target, req, out, device=resolve_device(device))
     for line in result.gamma_lines:
         typer.echo(line, err=True)
-    files = [str(out)] + ([str(result.raw_path)] if result.raw_path else [])
+    files = [str(result.path)] + ([str(result.raw_path)] if result.raw_path else [])
     typer.echo(f"wrote {', '.join(files)}: {result.rows} rows x {result.cols} columns "
                f"({', '.join(result.block_names)}; points {' '.join(f'{x},{y}' for x, y in result.points)}), seed {req.seed}")

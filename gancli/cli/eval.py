@@ -41,7 +41,7 @@ def eval_command(
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (no table) [off: a table].")] = False,
-    log: Annotated[bool, typer.Option("--log/--no-log", help="Append the result to the run's metrics.jsonl.")] = True,
+    log: Annotated[bool, typer.Option("--log/--no-log", help="Append the result to the run's metrics.jsonl (the last line says so; gancli plot and info read it).")] = True,
 ) -> None:
     """Score a generator: FID, IS, KID, precision/recall (torch-fidelity), offline for shapes runs.
 
@@ -63,6 +63,22 @@ def eval_command(
         typer.echo(json.dumps(result.record()))
     else:
         print_result(result)
+    appended = logged_to(result, log)
+    if appended is not None:  # with --json on stderr: stdout stays one JSON object
+        typer.echo(f"appended to {appended} (gancli eval --no-log to skip)", err=as_json)
+
+
+def logged_to(result, log: bool):
+    """The metrics.jsonl ``evaluate`` appended the result to, or None (--no-log, a checkpoint outside
+    any run directory, or a file that could not be written)."""
+    from pathlib import Path
+
+    from gancli.checkpoint import run_dir_of
+
+    if not log or result.unlogged is not None or result.checkpoint is None:
+        return None
+    run = run_dir_of(Path(result.checkpoint))
+    return run / "metrics.jsonl" if run is not None else None
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -116,10 +132,16 @@ def print_result(result) -> None:
             per = m.get(f"class_kept_{direction}_per_class")
             if per:
                 console.print(f"class kept {label}: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in per.items()))
+    from gancli.metrics.registry import caveats
+
+    for note in caveats(result.record()):
+        console.print(f"note: {note}", highlight=False)
+    from gancli.inspect.run_info import format_seconds as secs
+
     s = result.seconds
     cached = " (cached)" if result.reference_cached else ""
-    parts = [f"{name} {value:.1f} s" for name, value in s.items() if name != "total"]
+    parts = [f"{name} {secs(value)}" for name, value in s.items() if name != "total"]
     if not translation:
-        parts = [f"reference features {s.get('reference', 0):.1f} s{cached}", f"generated {s.get('generated', 0):.1f} s",
-                 f"metrics {s.get('metrics', 0):.1f} s"]
-    console.print(f"[dim]{s.get('total', 0):.1f} s: {', '.join(parts)}[/dim]")
+        parts = [f"reference features {secs(s.get('reference', 0))}{cached}", f"generated {secs(s.get('generated', 0))}",
+                 f"metrics {secs(s.get('metrics', 0))}"]
+    console.print(f"[dim]{secs(s.get('total', 0))}: {', '.join(parts)}[/dim]")

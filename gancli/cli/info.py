@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,7 +27,8 @@ def info_command(
     target: RunTarget = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of a table [off].")] = False,
 ) -> None:
-    """Describe a checkpoint: model, data, step, classes or attributes, parameter counts, last metrics."""
+    """Describe a checkpoint: preset, model and the options changed from its defaults, data, step, classes or
+    attributes, parameter counts, training wall time, last metrics and evaluation."""
     from gancli.inspect.run_info import checkpoint_info
 
     info = checkpoint_info(target)
@@ -37,20 +38,46 @@ def info_command(
     from rich.console import Console
     from rich.table import Table
 
+    from gancli.inspect.run_info import format_seconds
+    from gancli.metrics.registry import caveats, format_record
+
     table = Table(title=f"{info['checkpoint']} ({info['found_as']})", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     metrics = info.pop("last_metrics") or {}
     evaluation = info.pop("last_eval") or {}
     for key, value in info.items():
-        if key in ("checkpoint", "found_as") or (key in ("classes", "attributes", "cond_mode") and not value):
+        if key in ("checkpoint", "found_as") or (key in ("classes", "attributes", "cond_mode", "preset") and not value):
             continue
-        table.add_row(key, _fmt(value))
+        if key == "model_changes":
+            table.add_row("non-default model options", _changes(value))
+        elif key == "train_seconds":
+            table.add_row("training wall time", format_seconds(value))
+        else:
+            table.add_row(key, _fmt(value))
     for key, value in metrics.items():
-        table.add_row(f"last {key}", _fmt(value))
+        if key == "time":  # this process's clock: "training wall time" above sums the processes
+            continue
+        table.add_row(f"last {key}", f"{value:,.0f} img/s" if key == "img_s" and isinstance(value, (int, float))
+                      else _fmt(value))
     if evaluation:
-        from gancli.metrics.registry import format_record
-
+        how = [f"n={evaluation['n']:,}" if isinstance(evaluation.get("n"), int) else None,
+               format_seconds(evaluation["seconds"]) if isinstance(evaluation.get("seconds"), (int, float)) else None]
+        how = "; ".join(part for part in how if part)
         table.add_row(f"eval (step {evaluation['step']}, {evaluation.get('feature_extractor')})",
-                      format_record(evaluation))
-    Console().print(table)
+                      format_record(evaluation) + (f" ({how})" if how else ""))
+    console = Console()
+    console.print(table)
+    for note in caveats(evaluation):
+        console.print(f"note: {note}", highlight=False)
+
+
+def _changes(changes: dict) -> str:
+    """``ch 8 (default 64), d_ch 24 (default: as ch)``; ``none`` when every choice is the default."""
+    if not changes:
+        return "none"
+    def show(value) -> str:
+        return "none" if value == [] else _fmt(value)
+
+    return ", ".join(f"{key} {show(c['value'])} (default {'as ch' if key == 'd_ch' else show(c['default'])})"
+                     for key, c in changes.items())

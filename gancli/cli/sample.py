@@ -25,7 +25,7 @@ def parse_truncation(text: Optional[str]) -> Optional[list[float]]:
 
 
 @command("sample", examples=[
-    ("gancli sample c10 -n 64 --truncation 0.5 --out grid.png", "64 images of the run named c10 with the truncation trick at 0.5"),
+    ("gancli sample c10 -n 64 --truncation 0.5 --seed 3", "64 images of the run named c10 with the truncation trick at 0.5, into runs/c10/samples/sample-seed3-n64-t0.5.png"),
     ("gancli sample c10 --class all --truncation 2,1,0.5 --out sweep.png", "a truncation sweep: one row per t, the same z in every row"),
     ("gancli sample c10 -n 10000 --npz samples.npz", "10,000 images and their labels for another tool's metrics"),
 ])
@@ -39,7 +39,7 @@ def sample_command(
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
     batch_size: Annotated[int, typer.Option(help="Images per G forward; --npz and --individual are written a batch at a time (bounds memory).")] = D.batch_size,
-    out: Annotated[Optional[Path], typer.Option(help="Grid PNG to write, at most 4096 images [samples.png, or none when only --npz / --individual is given].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Grid PNG to write (at most 4096 images; a file there is replaced). Without it: a name that says what was drawn, in the run's samples/ folder (the current folder for a loose checkpoint), -2, -3 added rather than replace an earlier file; no grid when only --npz / --individual is given [RUN/samples/sample-seed{S}-n{N}*.png].")] = None,
     nrow: Annotated[Optional[int], typer.Option(help="Images per grid row [ceil(sqrt(n))].")] = None,
     individual: Annotated[Optional[Path], typer.Option(help="Also write one PNG per image into this folder [none].")] = None,
     npz: Annotated[Optional[Path], typer.Option(help="Also write images uint8 (N, H, W, 3) and labels to this .npz [none].")] = None,
@@ -55,8 +55,7 @@ def sample_command(
                         seed=random.randrange(2**31) if seed is None else seed, batch_size=batch_size,
                         nrow=nrow, interp=interp)
     req.check()  # bad numbers fail before the checkpoint is even read
-    if out is None and npz is None and individual is None:
-        out = Path("samples.png")
+    default_grid = out is None and npz is None and individual is None
     from gancli.methods import load_run_checkpoint
 
     ckpt = load_run_checkpoint(target)
@@ -68,6 +67,10 @@ def sample_command(
         return
     gen = load_generator(ckpt, ema=ema, device=resolve_device(device))
     typer.echo(f"using {gen.path} ({gen.how}; step {gen.step}, {'EMA' if gen.ema else 'raw'} weights)", err=True)
+    if default_grid:
+        from gancli.sampling.files import default_sample_path
+
+        out = default_sample_path(ckpt, req, no_ema=ckpt.has_ema() and not gen.ema)
     written = sample_to_files(gen, req, out, npz=npz, individual=individual)
     h, w = written.image_size
     files = [str(p) for p in (written.grid, written.gif, written.npz) if p is not None]
@@ -87,11 +90,15 @@ def sample_translations(ckpt, req: SampleRequest, out: Optional[Path], unused: l
     if unused:
         raise GancliError(f"{', '.join(unused)} do not apply to a {ckpt.method.name} run (it translates test images; "
                           "-n sets how many per domain)")
-    if out is None:
-        raise GancliError("a translation sheet is a PNG: give --out FILE")
-    check_writable(out)
+    if out is not None:
+        check_writable(out)
     tr = load_translators(None, ema=ema, device=resolve_device(device), checkpoint=ckpt)
     typer.echo(f"using {tr.path} ({ckpt.how}; step {tr.step}, {'EMA' if tr.ema else 'raw'} weights)", err=True)
+    if out is None:
+        from gancli.sampling.files import default_translation_sheet_path
+
+        out = default_translation_sheet_path(ckpt, req, no_ema=ckpt.has_ema() and not tr.ema)
+        check_writable(out)
     sheet = translation_sheet(tr, req.n, req.seed)
     save_grid(sheet, out, nrow=6, scale=2 if tr.res <= 32 else 1)
     typer.echo(f"wrote {out}: {len(sheet) // 6} test images per domain, columns a, G_AB(a), G_BA(G_AB(a)), "

@@ -28,6 +28,7 @@ class AttnResult:
     block_names: list[str]
     points: list[tuple[int, int]]
     raw_path: Path | None = None
+    path: Path | None = None  # the PNG written (attention_map_files)
 
 
 def select_blocks(blocks: list[AttentionBlock], layer: str | None) -> list[AttentionBlock]:
@@ -75,13 +76,13 @@ def _real_images(train_config: dict, res: int, channels: int, req: AttnRequest) 
 
 def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
                    runs_root: str | Path = RUNS_ROOT) -> tuple[AttnResult, list[AttentionBlock]]:
-    from gancli.methods import load_run_checkpoint
+    from gancli.methods import LoadedCheckpoint, load_run_checkpoint
     from gancli.sampling import (data_labels, finite_output, load_generator, parse_classes, seeded_generators,
                                  truncated_normal)
     from gancli.viz.grid import to_uint8
 
     req.check()
-    ckpt = load_run_checkpoint(target, runs_root)
+    ckpt = target if isinstance(target, LoadedCheckpoint) else load_run_checkpoint(target, runs_root)
     path = ckpt.path
     if ckpt.method.two_domain:
         raise GancliError(f"{path}: a {ckpt.method.name} run's networks (ResNet translators, PatchGAN Ds) have no "
@@ -132,23 +133,66 @@ def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
     return AttnResult(result, gamma_report(blocks), rows, cols, [b.name for b in blocks], points), blocks
 
 
-def attention_map_files(target, req: AttnRequest, out: Path, device: torch.device | str = "cpu",
+def attention_file_parts(ckpt, req: AttnRequest) -> list[str]:
+    """The default file name of ``gancli attn-map`` (the rule of ``gancli.sampling.files``):
+    ``attn-g`` / ``attn-d``, ``stepN`` (not the run's last.pt), what the network looked at (``seedS``
+    and ``nN`` for generated images; D: ``real-seedS-nN``, ``generated-seedS-nN``, or the first
+    --image file's name and ``+K`` more), the query points ``X,Y`` joined by ``+``, then
+    ``layer-NAME``, ``class-SPEC``, ``tT``, ``entropy``, ``no-ema`` where given."""
+    from gancli.sampling.files import checkpoint_tag, name_part, number_part
+
+    res = ckpt.model_config.res
+    points = [parse_point(p, res) for p in req.points] or [(res // 2, res // 2)]
+    parts = [f"attn-{req.net}", *checkpoint_tag(ckpt)]
+    uses_g = req.net == "g" or req.generated
+    if req.images:
+        more = len(req.images) - 1
+        parts.append(name_part(Path(req.images[0]).stem) + (f"+{more}" if more else ""))
+    else:
+        if req.net == "d":
+            parts.append("generated" if req.generated else "real")
+        parts += [f"seed{req.seed}", f"n{req.n}"]
+    parts.append("+".join(f"{x},{y}" for x, y in points))
+    if req.layer is not None:
+        parts.append(f"layer-{name_part(req.layer)}")
+    if req.classes is not None and uses_g:
+        parts.append(f"class-{name_part(req.classes)}")
+    if req.truncation is not None and uses_g:
+        parts.append(f"t{number_part(req.truncation)}")
+    if req.entropy:
+        parts.append("entropy")
+    if uses_g and req.ema is False and ckpt.has_ema():
+        parts.append("no-ema")
+    return parts
+
+
+def attention_map_files(target, req: AttnRequest, out: Path | None = None, device: torch.device | str = "cpu",
                         runs_root: str | Path = RUNS_ROOT) -> AttnResult:
     """Checks the destination, computes the maps, writes the PNG (and with ``raw`` the .npy:
-    float32 (N, blocks, points, R, R): attention per pixel, each map summing to 1)."""
+    float32 (N, blocks, points, R, R): attention per pixel, each map summing to 1). ``out`` None:
+    ``RUN/attn/`` and a name built by :func:`attention_file_parts` (the current folder for a loose
+    checkpoint), ``-2``, ``-3`` added rather than replace an earlier file. ``result.path`` is the PNG."""
     from gancli.checkpoint import atomic_write_bytes
+    from gancli.methods import load_run_checkpoint
     from gancli.sampling import check_writable
+    from gancli.sampling.files import default_output
     from gancli.viz.grid import save_png
 
-    out = Path(out)
-    if out.suffix.lower() != ".png":
-        raise GancliError(f"--out {out}: the grid is a PNG; give a .png path")
+    if out is not None:
+        out = Path(out)
+        if out.suffix.lower() != ".png":
+            raise GancliError(f"--out {out}: the grid is a PNG; give a .png path")
+    req.check()
+    ckpt = load_run_checkpoint(target, runs_root)
+    if out is None:
+        out = default_output(ckpt, "attn", attention_file_parts(ckpt, req), ".png", companions=(".npy",))
     check_writable(out)
     raw_path = out.with_suffix(".npy") if req.raw else None
     if raw_path is not None:
         check_writable(raw_path)
-    result, _ = attention_maps(target, req, device, runs_root)
+    result, _ = attention_maps(ckpt, req, device, runs_root)
     save_png(render_grid(result.maps, entropy=req.entropy), out)
+    result.path = out
     if raw_path is not None:
         array = result.maps.maps.numpy().astype(np.float32)
         atomic_write_bytes(raw_path, lambda f: np.save(f, array))
@@ -156,4 +200,5 @@ def attention_map_files(target, req: AttnRequest, out: Path, device: torch.devic
     return result
 
 
-__all__ = ["AttnRequest", "AttnResult", "attention_maps", "attention_map_files", "gamma_report", "select_blocks"]
+__all__ = ["AttnRequest", "AttnResult", "attention_maps", "attention_map_files", "attention_file_parts", "gamma_report",
+           "select_blocks"]

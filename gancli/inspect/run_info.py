@@ -1,4 +1,5 @@
-"""What a checkpoint holds, for ``gancli info``: model, data, step, labels, sizes, last metrics."""
+"""What a checkpoint holds, for ``gancli info``: model, data, step, labels, sizes, last metrics;
+and ``gancli plot``'s run and panels."""
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ def checkpoint_info(target: str | Path | None, runs_root: str | Path = RUNS_ROOT
         "gancli_version": state.get("gancli_version"),
         "step": ckpt.step,
         "method": ckpt.method.name,
+        "preset": train.get("preset"),
         "model": model.name,
         "resolution": model.res,
         "channels": model.channels,
@@ -32,6 +34,7 @@ def checkpoint_info(target: str | Path | None, runs_root: str | Path = RUNS_ROOT
         # a translator (CycleGAN) draws no z; its residual blocks say more
         **({"g_blocks": model.g_blocks} if ckpt.method.two_domain else {"z_dim": model.z_dim}),
         "attn_res": list(model.attn_res or []),
+        "model_changes": model_changes(model),
         "conditioning": model.label_kind,
         "cond_mode": model.cond_mode if model.label_kind != "none" else None,
         "classes": list(data.get("class_names") or []) if model.label_kind == "class" else [],
@@ -45,10 +48,77 @@ def checkpoint_info(target: str | Path | None, runs_root: str | Path = RUNS_ROOT
         "lr_g": train.get("lr_g"),
         "lr_d": train.get("lr_d"),
         "steps_planned": train.get("steps"),
+        "train_seconds": training_seconds(run / "metrics.jsonl", ckpt.step) if run else None,
         "last_metrics": last_metrics(run / "metrics.jsonl", ckpt.step) if run else None,
         "last_eval": last_metrics(run / "metrics.jsonl", ckpt.step, event="eval") if run else None,
     }
     return info
+
+
+#: model fields that are not choices: the data sets them, or another field says them (sn_d is d_norm == "sn")
+NOT_CHOICES = ("name", "res", "channels", "n_classes", "n_attrs", "sn_d")
+
+
+def model_changes(model) -> dict[str, dict[str, Any]]:
+    """The model choices that differ from the model's own defaults at this resolution and data:
+    ``{"ch": {"value": 8, "default": 64}, "d_ch": {"value": 24, "default": 8}}`` (d_ch's default is
+    ch, whatever ch is)."""
+    from gancli.config import ModelConfig
+    from gancli.errors import GancliError
+    from gancli.models import resolve_model
+
+    try:
+        defaults = resolve_model(ModelConfig(name=model.name, res=model.res, channels=model.channels,
+                                             n_classes=model.n_classes, n_attrs=model.n_attrs)).to_dict()
+    except GancliError:  # a model that cannot be built without options: nothing to compare with
+        return {}
+    defaults["d_ch"] = model.ch
+    changes = {}
+    for key, value in model.to_dict().items():
+        if key in NOT_CHOICES or key not in defaults:
+            continue
+        default = defaults[key]
+        if isinstance(value, list) or isinstance(default, list):
+            value, default = list(value or []), list(default or [])
+        if value != default:
+            changes[key] = {"value": value, "default": default}
+    return changes
+
+
+def training_seconds(path: Path, step: int | None = None) -> float | None:
+    """Wall time of training up to ``step``: the ``time`` of the last log record at or before it,
+    summed over the processes that trained the run (``time`` restarts at 0 when a run resumes)."""
+    if not path.exists():
+        return None
+    total, segment, last = 0.0, 0.0, None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(record, dict) or record.get("event") is not None:
+                continue
+            t = record.get("time")
+            if not isinstance(t, (int, float)) or (step is not None and record.get("step", 0) > step):
+                continue
+            if last is not None and t < last:  # a resumed process: a new clock
+                total += segment
+            segment = last = float(t)
+    return total + segment if last is not None else None
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``14.2 s``, ``4 min 21 s``, ``2 h 5 min``; ``-`` for None."""
+    if seconds is None:
+        return "-"
+    if round(seconds, 1) < 60:
+        return f"{seconds:.1f} s"
+    total = int(round(seconds))
+    if total < 3600:
+        return f"{total // 60} min {total % 60} s"
+    minutes = int(round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def last_metrics(path: Path, step: int | None = None, event: str | None = None) -> dict[str, Any] | None:
@@ -81,7 +151,9 @@ def run_method_name(run: Path) -> str:
 
 def plot_run(target: str | Path | None, out: Path | None = None, runs_root: str | Path = RUNS_ROOT) -> tuple[Path, dict[str, int]]:
     """``gancli plot``: the curves of a run (a run directory, one of its checkpoints, or None = the
-    newest run) into ``out`` (default RUN/curves.png), panels as the run's method groups them."""
+    newest run) into ``out`` (default RUN/curves.png, replaced: it is redrawn from metrics.jsonl,
+    which only grows), panels as the run's method groups them, evaluations one line per setting
+    (``gancli.viz.curves``)."""
     from gancli.checkpoint import resolve_checkpoint, run_dir_of, run_folder_of
     from gancli.errors import GancliError
     from gancli.methods import METHODS

@@ -108,6 +108,20 @@ def present(record: dict[str, Any]) -> list[Metric]:
     return [METRICS.get(m) for m in METRICS.names() if METRICS.get(m).keys[0] in record]
 
 
+#: feature extractors with a small feature space (name -> dimension): k-NN manifolds there are coarse
+SMALL_FEATURE_SPACES = {"shapes-net": 64, "shapes-pair-net": 64}
+
+
+def caveats(record: dict[str, Any]) -> list[str]:
+    """Short notes a printed table of this record should carry (never written into the record)."""
+    notes = []
+    dim = SMALL_FEATURE_SPACES.get(record.get("feature_extractor"))
+    if dim and "precision" in record:
+        notes.append(f"precision / recall on {record['feature_extractor']}'s {dim}-d features are coarse "
+                     f"(k-NN manifolds, k = {PRC_K}, in a small feature space)")
+    return notes
+
+
 def format_record(record: dict[str, Any]) -> str:
     """``FID 7.47, IS 3.1, KID 0.012, precision 0.81, recall 0.62, class accuracy 95.7%``."""
     parts = [m.show(record) if m.name == "prc" else f"{m.title} {m.show(record)}" for m in present(record)]
@@ -121,4 +135,5 @@ def format_record(record: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["METRICS", "Metric", "register_metric", "check_metrics", "present", "format_record"]
+__all__ = ["METRICS", "Metric", "register_metric", "check_metrics", "present", "format_record", "caveats",
+           "SMALL_FEATURE_SPACES"]

@@ -2,10 +2,13 @@
 
 Nothing here holds all n images: ``sample_to_files`` writes each batch to the .npz and the PNG
 folder before the next is made; both appear only when complete (temp file / folder + rename).
+Also the rule that names a command's picture when no ``--out`` is given (``default_output``).
 """
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -259,3 +262,88 @@ def sample_to_files(gen: LoadedGenerator, req: SampleRequest, out: Path | None, 
         frames = written.samples.frames + written.samples.frames[-2:0:-1]  # there and back again
         written.gif = save_gif(frames, gif, duration_ms=120)
     return written
+
+
+# ------------------------------------------------------------------------------ default file names
+# A command's picture goes, when no --out is given, into its run's folder under a name built from
+# what made it: ``RUN/samples/sample-seed3-n64-t0.5.png``, ``RUN/attn/attn-g-seed1-n4-16,16.png``.
+# The rule: KIND, then ``stepN`` when the checkpoint is not the run's checkpoints/last.pt, then the
+# choices that change the picture in a fixed order, joined by "-". A default name never replaces an
+# earlier file: when it is taken, ``-2``, ``-3``, ... is added. A checkpoint outside any run
+# directory writes the same names into the current folder.
+
+
+def output_folder(checkpoint, subfolder: str) -> Path:
+    """``RUN/subfolder`` of a loaded checkpoint's run directory; the current folder for a loose file."""
+    run = checkpoint.run_dir
+    return Path(run) / subfolder if run is not None else Path(".")
+
+
+def checkpoint_tag(checkpoint) -> list[str]:
+    """``["step800"]`` unless the checkpoint is its run's ``checkpoints/last.pt`` (then ``[]``)."""
+    path = Path(checkpoint.path)
+    if checkpoint.run_dir is not None and path.name == "last.pt" and path.parent.name == "checkpoints":
+        return []
+    return [f"step{checkpoint.step}"]
+
+
+def name_part(text: str) -> str:
+    """A piece of a file name from what the user typed: letters, digits and ``. , + _ -`` are kept,
+    every other run of characters becomes ``_`` (``"Male,-Smiling"`` stays, ``"a b/c"`` -> ``a_b_c``)."""
+    return re.sub(r"[^A-Za-z0-9.,+_-]+", "_", str(text)).strip("_") or "_"
+
+
+def number_part(value: float) -> str:
+    """``0.5`` -> ``0.5``, ``2.0`` -> ``2``."""
+    return f"{value:g}"
+
+
+def free_path(folder: Path, stem: str, suffix: str = ".png", companions: tuple[str, ...] = ()) -> Path:
+    """``folder/stem.suffix``, or ``stem-2``, ``stem-3``, ... : the first name for which neither that
+    file nor a companion (the same name with each of ``companions``, e.g. the GIF beside a grid)
+    exists. (Two processes choosing at the same instant could still pick the same name.)"""
+    folder = Path(folder)
+    for k in itertools.count(1):
+        name = stem if k == 1 else f"{stem}-{k}"
+        if not any(os.path.lexists(folder / f"{name}{s}") for s in (suffix, *companions)):
+            return folder / f"{name}{suffix}"
+    raise AssertionError("unreachable")
+
+
+def default_output(checkpoint, subfolder: str, parts: list[str], suffix: str = ".png",
+                   companions: tuple[str, ...] = ()) -> Path:
+    """The free default path for a file named by ``parts`` (see the rule above)."""
+    return free_path(output_folder(checkpoint, subfolder), "-".join(parts), suffix, companions)
+
+
+def sample_name_parts(checkpoint, req: SampleRequest, no_ema: bool = False) -> list[str]:
+    """``gancli sample``'s default name: ``sample`` (``interp`` with --interp), ``stepN``, ``seedS``,
+    ``nN``, ``kK`` (interpolation steps), ``all-classes`` / ``class-SPEC``, ``attrs-SPEC``, ``tT``
+    (``t2,1,0.5`` for a sweep), ``no-ema`` (raw weights of a checkpoint that has EMA weights)."""
+    parts = ["interp" if req.interp is not None else "sample", *checkpoint_tag(checkpoint), f"seed{req.seed}",
+             f"n{req.n}"]
+    if req.interp is not None:
+        parts.append(f"k{req.interp}")
+    if req.classes is not None:
+        parts.append("all-classes" if req.classes.strip().lower() == "all" else f"class-{name_part(req.classes)}")
+    if req.attrs:
+        parts.append(f"attrs-{name_part(req.attrs)}")
+    if req.truncation:
+        parts.append("t" + ",".join(number_part(t) for t in req.truncation))
+    if no_ema:
+        parts.append("no-ema")
+    return parts
+
+
+def default_sample_path(checkpoint, req: SampleRequest, no_ema: bool = False) -> Path:
+    """Where ``gancli sample`` writes its grid without --out: ``RUN/samples/sample-seed3-n64.png``
+    (with --interp also the GIF of the same name, which must be free too)."""
+    companions = (".gif",) if req.interp is not None else ()
+    return default_output(checkpoint, "samples", sample_name_parts(checkpoint, req, no_ema), ".png", companions)
+
+
+def default_translation_sheet_path(checkpoint, req: SampleRequest, no_ema: bool = False) -> Path:
+    """A translation run's sample sheet without --out: ``RUN/samples/translations-seed3-n8.png``."""
+    parts = ["translations", *checkpoint_tag(checkpoint), f"seed{req.seed}", f"n{req.n}",
+             *(["no-ema"] if no_ema else [])]
+    return default_output(checkpoint, "samples", parts)

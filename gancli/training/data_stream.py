@@ -11,14 +11,30 @@ import torch
 from gancli.data import GanDataset
 
 
-class BatchStream:
-    def __init__(self, dataset: GanDataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
-        if len(dataset) < batch_size * world:
-            from gancli.errors import GancliError
+def check_batch_fits(size: int, batch_size: int, world: int = 1, domain: str | None = None) -> None:
+    """Refuses a dataset of ``size`` images that cannot fill one batch of ``batch_size`` per process
+    (each of ``world`` processes draws from its own ``size // world`` share), suggesting the largest
+    ``--batch-size`` that fits (the stream would otherwise hand out short batches, or empty ones)."""
+    share = size // world
+    if share >= batch_size:
+        return
+    from gancli.errors import GancliError
 
-            raise GancliError(
-                f"the dataset has {len(dataset)} images, fewer than one global batch ({batch_size * world})"
-            )
+    what = f"domain {domain} of the dataset" if domain else "the dataset"
+    batch = f"one batch of {batch_size}"
+    if world > 1:
+        batch += f" on each of {world} processes ({batch_size * world} in all)"
+    hint = (f"pass --batch-size {share} or less" if share >= 1
+            else f"use at most {size} processes or more images")
+    raise GancliError(f"{what} has {size} image{'s' if size != 1 else ''}, fewer than {batch}; {hint}")
+
+
+class BatchStream:
+    def __init__(self, dataset: GanDataset, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 domain: str | None = None):
+        """``domain``: "A" or "B" for one domain of two-domain data (named in the error when the
+        dataset cannot fill one batch)."""
+        check_batch_fits(len(dataset), batch_size, world, domain)
         self.dataset = dataset
         self.batch_size = batch_size
         self.seed = seed

@@ -204,7 +204,8 @@ class Trainer:
             raise GancliError("--amp fp16 needs a CUDA device (it uses a GradScaler); use --amp bf16 on CPU")
         self.scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" else None
         # one stream per domain, each with its own epoch order (B's seed offset: unpaired draws)
-        self.streams = {domain: BatchStream(data, cfg.batch_size, cfg.seed + 7777 * i, self.dist.rank, self.dist.world)
+        self.streams = {domain: BatchStream(data, cfg.batch_size, cfg.seed + 7777 * i, self.dist.rank, self.dist.world,
+                                            domain=domain)
                         for i, (domain, data) in enumerate(domains(ds).items())}
         self.dataset_info = dataset_info(ds)  # fixed for the run; saved in every checkpoint
         self.labels_all = ds.labels.to(self.device) if self.conditional else None
@@ -429,7 +430,7 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None,
           loggers: RunLoggers | None = None) -> TrainResult:
     cfg, dist = trainer.cfg, trainer.dist
     loggers = loggers or RunLoggers([])
-    from gancli.training.progress import TrainProgress
+    from gancli.training.progress import TrainProgress, start_banner
 
     last_grid = last_eval = None
     last_ckpt = run.last_checkpoint()
@@ -441,6 +442,8 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None,
     imgs_per_step = cfg.batch_size * dist.world
     progress = TrainProgress(cfg.steps, trainer.step, trainer.method.stat_labels, trainer.method.stat_formats,
                              enabled=trainer.show_progress and dist.is_main)
+    if progress.enabled:
+        progress.banner(start_banner(trainer, run.path))
     with _Signals() as stop, progress:
         while trainer.step < cfg.steps:
             stats = trainer.train_step()
@@ -451,6 +454,9 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None,
             progress.advance(step)
             is_last = step >= cfg.steps
             want_log = step % cfg.log_every == 0 or is_last
+            if progress.enabled and step == first_step + 1 and not want_log:
+                # the first losses at once, not only after --log-every steps (one sync, not logged)
+                progress.show_first(step, dict(zip(names, pending[-1][1].tolist())))
             want_sample = step % cfg.sample_every == 0 or is_last
             want_ckpt = step % cfg.ckpt_every == 0 or is_last or stop.requested or stop.save_requested
             stop.save_requested = False

@@ -105,10 +105,22 @@ def test_sample_writes_a_triplet_sheet_and_refuses_gan_options(cycle_run, tmp_pa
     assert bad.exit_code == 1 and "--truncation do not apply to a cyclegan run" in bad.stderr
 
 
+def test_sample_without_out_writes_the_sheet_into_the_run(cycle_run):
+    folder = cycle_run / "samples"
+    for name in ("translations-seed5-n2.png", "translations-seed5-n2-2.png"):  # never over an earlier sheet
+        result = runner.invoke(app, ["sample", str(cycle_run), "-n", "2", "--seed", "5"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith(f"wrote {folder / name}: 2 test images per domain")
+    assert (folder / "translations-seed5-n2.png").read_bytes() == (folder / "translations-seed5-n2-2.png").read_bytes()
+    assert Image.open(folder / "translations-seed5-n2.png").size == (2 * (6 * 34 + 2), 2 * (2 * 34 + 2))
+
+
 def test_attn_map_refuses_and_sn_check_audits_both_patch_discriminators(cycle_run, tmp_path):
     attn = runner.invoke(app, ["attn-map", str(cycle_run), "--out", str(tmp_path / "a.png")])
     assert attn.exit_code == 1 and "have no self-attention" in attn.stderr
     assert not (tmp_path / "a.png").exists()
+    attn = runner.invoke(app, ["attn-map", str(cycle_run)])  # the default name: nothing written either
+    assert attn.exit_code == 1 and "have no self-attention" in attn.stderr and not (cycle_run / "attn").exists()
     result = runner.invoke(app, ["sn-check", str(cycle_run), "--net", "d", "--json", "-n", "4"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

@@ -42,7 +42,10 @@ def test_newest_run_under_runs_by_default(tmp_path, monkeypatch):
     result = runner.invoke(app, ["sample", "-n", "1", "--no-ema"])
     assert result.exit_code == 0, result.output
     assert "using runs/only/checkpoints/last.pt (newest run under runs; step 12, raw weights)" in result.stderr
-    assert (tmp_path / "samples.png").exists()
+    seed = int(result.stdout.rsplit("seed ", 1)[1])  # drawn at random and printed
+    assert result.stdout.startswith(f"wrote runs/only/samples/sample-seed{seed}-n1-no-ema.png: 1 images")
+    assert (tmp_path / "runs" / "only" / "samples" / f"sample-seed{seed}-n1-no-ema.png").exists()
+    assert not (tmp_path / "samples.png").exists()
 
 
 def test_npz_alone_writes_no_grid(tiny_run, tmp_path, monkeypatch):
@@ -50,17 +53,17 @@ def test_npz_alone_writes_no_grid(tiny_run, tmp_path, monkeypatch):
     result = runner.invoke(app, ["sample", str(tiny_run), "-n", "3", "--npz", "fake.npz"])
     assert result.exit_code == 0, result.output
     assert np.load(tmp_path / "fake.npz")["images"].shape == (3, 32, 32, 3)
-    assert not (tmp_path / "samples.png").exists()
+    assert not (tmp_path / "samples.png").exists() and not (tiny_run / "samples").exists()
 
 
 def test_a_huge_grid_is_refused_but_npz_and_individual_are_not(tiny_run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "1000000"])  # the default samples.png
+    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "1000000"])  # the default grid in RUN/samples/
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
         "error: a grid of 1000000 images (34002x34002 px) is too large to be a picture (at most 4096 images, "
         "16384 px a side); write them with --npz or --individual instead of a grid, or lower -n")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"] and not (tiny_run / "samples").exists()
     monkeypatch.setattr("gancli.sampling.files.MAX_GRID_IMAGES", 4)  # 6 images: too many for a grid now
     result = runner.invoke(app, ["sample", str(tiny_run), "-n", "6", "--npz", "a.npz", "--out", "grid.png"])
     assert result.exit_code == 1 and "a grid of 6 images (104x70 px) is too large" in result.stderr
@@ -70,7 +73,7 @@ def test_a_huge_grid_is_refused_but_npz_and_individual_are_not(tiny_run, tmp_pat
     assert result.exit_code == 0, result.output
     assert "wrote a.npz, each/ (6 PNGs): 6 images, 32x32" in result.stdout
     assert np.load(tmp_path / "a.npz")["images"].shape == (6, 32, 32, 3) and len(list((tmp_path / "each").iterdir())) == 6
-    assert not (tmp_path / "samples.png").exists()
+    assert not (tmp_path / "samples.png").exists() and not (tiny_run / "samples").exists()
 
 
 def test_truncation_sweep_and_interpolation(tiny_run, tmp_path):
