@@ -200,7 +200,7 @@ def per_class_table(record: dict[str, Any]) -> str:
 
 def last_evaluation(ctx: RunContext) -> str:
     """The newest "eval" record of metrics.jsonl: its metrics, protocol and the record itself."""
-    from gancli.metrics.registry import format_record
+    from gancli.metrics.registry import caveats, format_record
 
     run = ctx.need_run("metrics.jsonl with evaluations")
     _, evals = ctx.metrics
@@ -214,6 +214,7 @@ def last_evaluation(ctx: RunContext) -> str:
         protocol += f" ({record['reference_n']} images)"
     body = html.paragraph(f"Step {record.get('step')}: {format_record(record)}.")
     body += html.table(["metric", "value"], eval_rows(record)) + html.paragraph(protocol)
+    body += "".join(html.note(f"Note: {text}.") for text in caveats(record))
     body += per_class_table(record)
     earlier = len(evals) - 1
     more = f"; {earlier} earlier evaluation{'s' if earlier > 1 else ''} in the curves" if earlier else ""

@@ -270,3 +270,15 @@ def test_page_renders_in_headless_chromium(full, tmp_path):
     # the page drew something: dark text and table lines on white, and the embedded images' colours
     assert (pixels < 100).mean() > 0.005 and pixels.std() > 20
     assert (pixels[2000:] < 250).mean() > 0.01  # not only a header: the lower part is drawn too
+
+
+def test_precision_recall_on_shapes_net_carry_their_caveat(tmp_path, full):
+    _, _, page = full
+    assert "coarse" not in section(page, "eval")  # no precision / recall in that record
+    run = tmp_path / "runs" / "prc"
+    write_tiny_run(run)
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({**EVAL, "precision": 0.8, "recall": 0.6}) + "\n")
+    block = section(write_run_report(run, RunReportRequest(seed=0)).path.read_text(), "eval")
+    assert "Note: precision / recall on shapes-net&#x27;s 64-d features are coarse" in block or \
+        "Note: precision / recall on shapes-net's 64-d features are coarse" in block
