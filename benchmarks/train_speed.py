@@ -59,6 +59,10 @@ def _run(spec: dict, queue) -> None:
     from gancli.training.loop import Trainer
 
     torch.manual_seed(0)
+    if spec.get("adam"):  # --adam fused|foreach: every torch.optim.Adam the methods build uses that path
+        import functools
+
+        torch.optim.Adam = functools.partial(torch.optim.Adam, **{spec["adam"]: True})
     if spec.get("preset"):  # a method / report row as its preset trains it (its own batch and widths)
         pair = spec["preset"].startswith("cyclegan")  # CycleGAN trains on two-domain data, without an EMA
         cfg = TrainConfig.from_options(dict(preset=spec["preset"], res=spec["res"], data_size=16 if pair else 256,
@@ -68,8 +72,12 @@ def _run(spec: dict, queue) -> None:
     else:
         cfg = TrainConfig.from_flat(dict(model=spec["model"], res=spec["res"], ch=spec["ch"], batch_size=spec["batch"],
                                          attn_res=spec.get("attn_res"), data_size=max(4 * spec["batch"], 256),
-                                         device=spec["device"], reuse_fake=spec["reuse_fake"], amp=spec["amp"], ema=True))
+                                         device=spec["device"], reuse_fake=spec["reuse_fake"], amp=spec["amp"], ema=True,
+                                         compile=spec.get("compile", False)))
     trainer = Trainer(cfg, show_progress=False)
+    if spec.get("channels_last"):  # NHWC weights (cuDNN's preferred layout for tensor cores with --amp)
+        for net in trainer.method.nets.values():
+            net.to(memory_format=torch.channels_last)
     if spec.get("n_classes") is not None and spec["n_classes"] != trainer.model_cfg.n_classes:
         raise SystemExit("the shapes data has 8 classes; n_classes override is not supported")
     cuda = trainer.device.type == "cuda"
@@ -78,18 +86,25 @@ def _run(spec: dict, queue) -> None:
 
     if cuda:
         torch.cuda.reset_peak_memory_stats()
+    warm_started = time.perf_counter()
     with RssPeak() as rss:
-        trainer.train_step()  # warm-up (and the peak-memory step)
+        trainer.train_step()  # warm-up (and the peak-memory step; with --compile: the compilation)
         sync()
+        if spec.get("compile"):
+            trainer.train_step()  # a second step: torch.compile may recompile once (dynamic shapes, EMA start)
+            sync()
+    warmup_s = time.perf_counter() - warm_started
     peak_mb = torch.cuda.max_memory_allocated() / 2**20 if cuda else rss.mib
     from gancli.layers import resample
 
-    with FlopCounterMode(display=False) as counter:
-        trainer.train_step()
-    flops = counter.get_total_flops()
-    with resample.textbook(), FlopCounterMode(display=False) as counter:  # the published blocks' FLOPs
-        trainer.train_step()
-    textbook_flops = counter.get_total_flops()
+    flops = textbook_flops = float("nan")
+    if not spec.get("compile"):  # FLOPs are the eager network's; counting them would recompile a compiled one
+        with FlopCounterMode(display=False) as counter:
+            trainer.train_step()
+        flops = counter.get_total_flops()
+        with resample.textbook(), FlopCounterMode(display=False) as counter:  # the published blocks' FLOPs
+            trainer.train_step()
+        textbook_flops = counter.get_total_flops()
     sync()
     start = time.perf_counter()
     for _ in range(spec["steps"]):
@@ -100,7 +115,7 @@ def _run(spec: dict, queue) -> None:
     g_params = sum(p.numel() for p in nets[trainer.method.generator].parameters())
     d_params = sum(p.numel() for p in nets["D" if "D" in nets else "D_A"].parameters())
     queue.put({"batch": spec["batch"], "ch": spec["ch"], "img_s": spec["batch"] / seconds, "s_iter": seconds, "flops": flops, "textbook_flops": textbook_flops,
-               "peak_mb": peak_mb,
+               "peak_mb": peak_mb, "warmup_s": warmup_s,
                "g_params": g_params, "d_params": d_params, "attn_res": trainer.model_cfg.attn_res,
                })
 
@@ -125,6 +140,12 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--amp", default="off")
     parser.add_argument("--reuse-fake", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks (gancli train --compile); "
+                        "the warm-up column is then the compile time")
+    parser.add_argument("--adam", choices=["fused", "foreach"], default=None,
+                        help="build every Adam with fused=True or foreach=True (default: torch's choice)")
+    parser.add_argument("--channels-last", action="store_true", help="the networks' weights in NHWC (GPU + --amp)")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each configuration this many times")
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--no-sweep", action="store_true")
     parser.add_argument("--presets", nargs="*", default=None,
@@ -142,7 +163,17 @@ def main() -> None:
     parser.add_argument("--plot", default=None, help="draw the scaling figures into this PNG")
     parser.add_argument("--memory-check", action="store_true",
                         help="only SAGAN-128 (ch 64) with attention at 64x64, batch 32")
+    parser.add_argument("--replot", default=None, metavar="JSON",
+                        help="only redraw --plot from the figures a --scaling run wrote to JSON")
     args = parser.parse_args()
+    if args.replot:
+        import json
+
+        with open(args.replot) as f:
+            saved = json.load(f)
+        plot_scaling(saved["rows"], args.plot, saved["device"], saved["rows"][0]["ch"])
+        print(f"wrote {args.plot}")
+        return
 
     import torch
 
@@ -150,7 +181,8 @@ def main() -> None:
         "cpu" if args.device == "auto" else args.device)
     peak = _matmul_gflops(device)
     print(f"device: {device} ({torch.get_num_threads()} threads); float32 matmul: {peak:.0f} GFLOP/s")
-    common = dict(device=device, amp=args.amp, reuse_fake=args.reuse_fake, steps=args.steps)
+    common = dict(device=device, amp=args.amp, reuse_fake=args.reuse_fake, steps=args.steps, compile=args.compile,
+                  adam=args.adam, channels_last=args.channels_last)
     if args.scaling:
         scaling(args, common, peak, device)
         return
@@ -173,16 +205,17 @@ def main() -> None:
                                                              batch=None, **common)))
     print("GFLOP: executed / textbook (the published blocks, upsample-then-conv and conv-then-pool, which\n"
           "gancli folds into fewer FLOPs); % of matmul: hardware (executed) / model (textbook) FLOP utilisation\n")
-    print("| config | ch | batch | G/D params | img/s | s/iter | GFLOP/iter | GFLOP/s | % of matmul | peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| config | ch | batch | G/D params | img/s | s/iter | GFLOP/iter | GFLOP/s | % of matmul | peak MiB | warm-up s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     attention_sizes = []
-    for label, spec in specs:
+    for label, spec in [pair for pair in specs for _ in range(args.repeat)]:
         r = measure(spec)
         gflop, textbook = r["flops"] / 1e9, r["textbook_flops"] / 1e9
         achieved, model_rate = gflop / r["s_iter"], textbook / r["s_iter"]
         print(f"| {label} | {r['ch']} | {r['batch']} | {r['g_params'] / 1e6:.2f}M/{r['d_params'] / 1e6:.2f}M | "
               f"{r['img_s']:.1f} | {r['s_iter']:.2f} | {gflop:.0f} / {textbook:.0f} | {achieved:.0f} / {model_rate:.0f} | "
-              f"{100 * achieved / peak:.0f}% / {100 * model_rate / peak:.0f}% | {r['peak_mb']:.0f} |", flush=True)
+              f"{100 * achieved / peak:.0f}% / {100 * model_rate / peak:.0f}% | {r['peak_mb']:.0f} | "
+              f"{r['warmup_s']:.1f} |", flush=True)
         for side in r["attn_res"]:
             attention_sizes.append((label, side, r["batch"]))
     if attention_sizes and device == "cpu":
@@ -246,6 +279,9 @@ def plot_scaling(rows: list[dict], path: str, device: str, ch: int) -> None:
             ax.set_yscale("log")
             ax.set_xticks(sorted({r[xkey] for r in rows if r["sweep"] == sweep} | ({16} if sweep == "batch" else set())))
             ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.get_yaxis().set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.get_yaxis().set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.get_yaxis().set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_xlabel(f"{xlabel} ({fixed}, ch {ch})")
             ax.set_ylabel(ylabel)
             ax.grid(True, which="both", alpha=0.3)
