@@ -1,4 +1,4 @@
-"""Self-attention block: fused (SDPA, head-split) vs explicit softmax path, forward + backward.
+"""Self-attention block: fused (SDPA, q/k padded to one head) vs explicit softmax path, forward + backward.
 
 Prints time per call and the peak extra memory of one call: a thread samples the process's
 current RSS (/proc/self/statm) every 0.2 ms during the first call in a fresh process, so allocator

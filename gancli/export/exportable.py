@@ -8,7 +8,7 @@ What is baked in (the network itself is never changed; the copy is):
   replaced by the tensor the eval-mode forward computes, ``W / (u^T W v)`` with the checkpoint's
   stored u and v (no power iteration: ``gancli sample`` runs G in eval mode, so the same tensor);
 - batch norm (and conditional BN): eval mode, the running statistics;
-- self-attention: the fused form (values split into heads of the query size, 4-D
+- self-attention: the fused form (q and k zero-padded to the values' width, one head, 4-D
   ``scaled_dot_product_attention``), which equals the single-head form (a test checks 1e-5) and is
   the only one ONNX's attention converter takes; its memory grows with H*W, not (H*W)^2.
 """
@@ -94,7 +94,7 @@ def baked_in(net: nn.Module) -> list[str]:
         facts.append(f"{_count(bn, 'batch norm')} in eval mode: the checkpoint's running mean and variance")
     if attention:
         facts.append(f"{_count(attention, 'self-attention block')} on the fused path: softmax(q k^T) v (no 1/sqrt(d) "
-                     "scaling) as scaled_dot_product_attention with the values split into heads of the query size")
+                     "scaling) as scaled_dot_product_attention with q and k zero-padded to the values' width, one head")
     if instance:
         facts.append(f"{_count(instance, 'instance norm')}: statistics of each image, as in training (nothing stored)")
     return facts

@@ -11,7 +11,8 @@ For x: (N, C, H, W), with L = H*W query positions and S key positions (S = L/4 w
 
 All four convs are spectrally normalised by the model's SN helper (they are ordinary nn.Conv2d).
 ``forward`` goes through ``scaled_dot_product_attention(scale=1.0)``: for large maps on the fused
-low-memory kernel (values split into heads of the q/k size), for small ones on its math backend.
+low-memory kernel (q and k zero-padded to the values' width, one head), for small ones on its math
+backend.
 """
 from __future__ import annotations
 
@@ -74,19 +75,18 @@ class SelfAttention(nn.Module):
             o = F.scaled_dot_product_attention(q, k, v, scale=1.0)
             attn = None
         else:
-            # The fused low-memory kernel needs one head size for q, k and v: split the C/2 value
-            # channels into 4 heads of size C/8 sharing the same q and k. Each head's output is
-            # softmax(q k^T) v_h, so concatenating the heads equals the single-head result.
-            d = q.shape[-1]
-            heads = v.shape[-1] // d
+            # The fused low-memory kernel needs one head size for q, k and v: q and k (C/8 wide) are
+            # zero-padded to the values' C/2. The extra zeros add exactly 0 to every q.k, so the
+            # logits, the softmax and the output are those of the unpadded block, and the softmax is
+            # computed once over the full-width values (splitting the values into 4 heads of C/8
+            # computed it 4 times, 2.4-2.7x slower on CPU at 64x64 maps; benchmarks/attention.py).
             # The CPU flash kernel also needs a unit stride on the last dimension, which the
             # (N, C, L) -> (N, L, C) transposes above do not give: without .contiguous() SDPA
-            # silently falls back to the explicit math path.
-            qh = q.contiguous().unsqueeze(1).expand(n, heads, q.shape[1], d)
-            kh = k.contiguous().unsqueeze(1).expand(n, heads, k.shape[1], d)
-            vh = v.reshape(n, v.shape[1], heads, d).transpose(1, 2).contiguous()
-            o = F.scaled_dot_product_attention(qh, kh, vh, scale=1.0)  # (N, heads, L, d)
-            o = o.transpose(1, 2).reshape(n, h * w, heads * d)
+            # silently falls back to the explicit math path (F.pad returns a contiguous tensor).
+            width = v.shape[-1] - q.shape[-1]
+            qp = F.pad(q, (0, width)).unsqueeze(1)  # (N, 1, L, C/2)
+            kp = F.pad(k, (0, width)).unsqueeze(1)  # (N, 1, S, C/2)
+            o = F.scaled_dot_product_attention(qp, kp, v.contiguous().unsqueeze(1), scale=1.0).squeeze(1)
             attn = None
         o = self.out(o.transpose(1, 2).reshape(n, c // 2, h, w))
         y = x + self.gamma * o

@@ -63,7 +63,7 @@ def test_channel_widths_follow_sagan():
 
 
 def test_fused_path_runs_the_flash_kernel_on_cpu(block):
-    """The head split only saves memory if SDPA really takes its fused kernel (no silent fallback)."""
+    """The padded single head only saves memory if SDPA really takes its fused kernel (no silent fallback)."""
     block.fused = None  # chosen by size: a 64x64 map at batch 2 is 32 MiB of attention
     x = torch.randn(3, 32, 64, 64)
     with torch.no_grad(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
@@ -80,3 +80,21 @@ def test_small_maps_take_the_single_softmax_path(block):
     names = {e.name for e in prof.events()}
     assert "aten::scaled_dot_product_attention" in names
     assert "aten::_scaled_dot_product_flash_attention_for_cpu" not in names
+
+
+def test_padded_fused_path_equals_explicit_in_float64_with_every_gradient():
+    """q and k zero-padded to the values' width leave every logit as it was: the fused path equals
+    the explicit softmax(q k^T) v in float64, output and the gradients of x and of all four convs."""
+    torch.manual_seed(3)
+    block = SelfAttention(64, pool=True, fused=True).double()
+    with torch.no_grad():
+        block.gamma.fill_(0.9)
+    x = torch.randn(2, 64, 32, 32, dtype=torch.float64, requires_grad=True)
+    params = [x, *block.parameters()]
+    fused = block(x)
+    explicit, _ = block(x, return_attn=True)
+    torch.testing.assert_close(fused, explicit, rtol=1e-12, atol=1e-12)
+    g_fused = torch.autograd.grad(fused.square().sum(), params)
+    g_explicit = torch.autograd.grad(explicit.square().sum(), params)
+    for a, b in zip(g_fused, g_explicit):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
