@@ -136,7 +136,7 @@ def print_result(result) -> None:
 
     for note in caveats(result.record()):
         console.print(f"note: {note}", highlight=False)
-    from gancli.inspect.run_info import format_seconds as secs
+    from gancli.viz.units import format_seconds as secs
 
     s = result.seconds
     cached = " (cached)" if result.reference_cached else ""

@@ -38,7 +38,7 @@ def info_command(
     from rich.console import Console
     from rich.table import Table
 
-    from gancli.inspect.run_info import format_seconds
+    from gancli.viz.units import format_seconds
     from gancli.metrics.registry import caveats, format_record
 
     table = Table(title=f"{info['checkpoint']} ({info['found_as']})", show_header=False, title_justify="left")

@@ -108,19 +108,6 @@ def training_seconds(path: Path, step: int | None = None) -> float | None:
     return total + segment if last is not None else None
 
 
-def format_seconds(seconds: float | None) -> str:
-    """``14.2 s``, ``4 min 21 s``, ``2 h 5 min``; ``-`` for None."""
-    if seconds is None:
-        return "-"
-    if round(seconds, 1) < 60:
-        return f"{seconds:.1f} s"
-    total = int(round(seconds))
-    if total < 3600:
-        return f"{total // 60} min {total % 60} s"
-    minutes = int(round(seconds / 60))
-    return f"{minutes // 60} h {minutes % 60} min"
-
-
 def last_metrics(path: Path, step: int | None = None, event: str | None = None) -> dict[str, Any] | None:
     """The last metrics.jsonl record at or before ``step`` (the run may have gone on past this
     checkpoint): a training record, or with ``event="eval"`` an evaluation."""

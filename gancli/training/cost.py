@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from gancli.config import TrainConfig
+from gancli.viz.units import format_seconds
 
 
 @dataclass
@@ -37,18 +38,8 @@ class CostEstimate:
             where = "allocated on the GPU" if self.device.startswith("cuda") else "resident, the whole process"
             memory = f"; peak memory about {self.peak_bytes / 2**30:.1f} GB ({where})"
         return (f"predicted: about {self.s_per_iter:.3g} s/iteration ({self.measured} timed after a warm-up on "
-                f"{self.device}, {self.threads} threads), {duration(self.total_s)} for {self.steps:,} steps"
+                f"{self.device}, {self.threads} threads), {format_seconds(self.total_s)} for {self.steps:,} steps"
                 f"{memory}; evaluations and sample grids come on top")
-
-
-def duration(seconds: float) -> str:
-    """``3 h 12 min``, ``4 min 32 s``, ``12 s``."""
-    seconds = max(0.0, seconds)
-    if seconds >= 3600:
-        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
-    if seconds >= 60:
-        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
-    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
 
 
 def _peak_rss_bytes() -> int:
@@ -78,4 +69,4 @@ def estimate_cost(cfg: TrainConfig, start_step: int = 0, timed: int = 2) -> Cost
                         timed)
 
 
-__all__ = ["CostEstimate", "duration", "estimate_cost"]
+__all__ = ["CostEstimate", "estimate_cost"]

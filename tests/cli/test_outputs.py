@@ -320,7 +320,7 @@ def test_info_names_every_changed_model_option(tmp_path):
 
 
 def test_seconds_read_with_units():
-    from gancli.inspect.run_info import format_seconds
+    from gancli.viz.units import format_seconds
 
     assert [format_seconds(s) for s in (None, 0.04, 14.23, 59.96, 261.3, 3600, 7523)] == [
         "-", "0.0 s", "14.2 s", "1 min 0 s", "4 min 21 s", "1 h 0 min", "2 h 5 min"]

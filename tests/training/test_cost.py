@@ -7,11 +7,13 @@ from typer.testing import CliRunner
 
 from gancli.cli.main import app
 from gancli.config import TrainConfig
-from gancli.training.cost import CostEstimate, duration, estimate_cost
+from gancli.training.cost import CostEstimate, estimate_cost
+from gancli.viz.units import format_seconds
 
 
 def test_duration_and_the_line():
-    assert [duration(s) for s in (3.2, 42, 272, 3 * 3600 + 12 * 60 + 5)] == ["3.2 s", "42 s", "4 min 32 s", "3 h 12 min"]
+    assert [format_seconds(s) for s in (3.2, 42, 272, 3 * 3600 + 12 * 60 + 5, None)] == \
+        ["3.2 s", "42.0 s", "4 min 32 s", "3 h 12 min", "-"]
     line = CostEstimate(6.3, 10_000, int(1.7 * 2**30), "cpu", 2, 2).line()
     assert line.startswith("predicted: about 6.3 s/iteration (2 timed after a warm-up on cpu, 2 threads), "
                            "17 h 30 min for 10,000 steps; peak memory about 1.7 GB")
