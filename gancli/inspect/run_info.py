@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gancli.config import RUNS_ROOT
+from gancli.viz.curves import read_metrics
 
 
 def checkpoint_info(target: str | Path | None, runs_root: str | Path = RUNS_ROOT) -> dict[str, Any]:
@@ -91,20 +92,14 @@ def training_seconds(path: Path, step: int | None = None) -> float | None:
     if not path.exists():
         return None
     total, segment, last = 0.0, 0.0, None
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(record, dict) or record.get("event") is not None:
-                continue
-            t = record.get("time")
-            if not isinstance(t, (int, float)) or (step is not None and record.get("step", 0) > step):
-                continue
-            if last is not None and t < last:  # a resumed process: a new clock
-                total += segment
-            segment = last = float(t)
+    train, _ = read_metrics(path)
+    for record in train:
+        t = record.get("time")
+        if not isinstance(t, (int, float)) or (step is not None and record.get("step", 0) > step):
+            continue
+        if last is not None and t < last:  # a resumed process: a new clock
+            total += segment
+        segment = last = float(t)
     return total + segment if last is not None else None
 
 
