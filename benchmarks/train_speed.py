@@ -13,6 +13,7 @@ attention block's peak memory, fused vs explicit, at each model's attention map 
     python benchmarks/train_speed.py --no-reference --no-sweep --presets began ebgan wgan-gp bn ln sngan
     python benchmarks/train_speed.py --no-reference --no-sweep --cyclegan 64 128 256   # the paper's nets, batch 1
     python benchmarks/train_speed.py --scaling --plot docs/img/scaling.png   # cost against resolution and batch
+    python benchmarks/train_speed.py --no-sweep --malloc keep default --adam plain fused --repeat 3  # A/B, interleaved
 
 ``--scaling`` times sagan and biggan (at --scaling-ch) against the resolution (32-256 at batch 16)
 and the batch (16-256 at 32 px), prints img/s, s/iteration, GFLOP/s and peak memory, writes the
@@ -33,22 +34,27 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def _matmul_gflops(device: str) -> float:
+def _matmul_gflops(device: str, rounds: int = 5) -> float:
+    """float32 matmul GFLOP/s: the best of several rounds (the first round of a process runs slower
+    while the clock and caches warm up: one round alone read 243 where the steady rate is 350-375)."""
     import torch
 
     n = 4096 if device == "cuda" else 2048
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    for _ in range(2):
+    for _ in range(3):
         a @ b
-    if device == "cuda":
-        torch.cuda.synchronize()
-    reps = 20 if device == "cuda" else 5
-    start = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+    reps = 20 if device == "cuda" else 8
+    best = 0.0
+    for _ in range(rounds):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, 2 * n**3 * reps / (time.perf_counter() - start) / 1e9)
+    return best
 
 
 def _run(spec: dict, queue) -> None:
@@ -59,6 +65,10 @@ def _run(spec: dict, queue) -> None:
     from gancli.training.loop import Trainer
 
     torch.manual_seed(0)
+    if spec.get("malloc", "keep") == "keep":  # what every gancli command does at start (gancli.device)
+        from gancli.device import keep_freed_memory
+
+        keep_freed_memory()
     if spec.get("adam"):  # --adam fused|foreach: every torch.optim.Adam the methods build uses that path
         import functools
 
@@ -142,8 +152,12 @@ def main() -> None:
     parser.add_argument("--reuse-fake", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the networks (gancli train --compile); "
                         "the warm-up column is then the compile time")
-    parser.add_argument("--adam", choices=["fused", "foreach"], default=None,
-                        help="build every Adam with fused=True or foreach=True (default: torch's choice)")
+    parser.add_argument("--malloc", nargs="+", choices=["keep", "default"], default=["keep"],
+                        help="keep: glibc keeps freed memory (what gancli commands do, gancli.device."
+                             "keep_freed_memory); default: glibc's own thresholds. Several: one reference row each")
+    parser.add_argument("--adam", nargs="+", choices=["plain", "fused", "foreach"], default=None,
+                        help="build every Adam with fused=True or foreach=True (plain: torch's choice, the default); "
+                             "several: one reference row each")
     parser.add_argument("--channels-last", action="store_true", help="the networks' weights in NHWC (GPU + --amp)")
     parser.add_argument("--repeat", type=int, default=1, help="measure each configuration this many times")
     parser.add_argument("--no-reference", action="store_true")
@@ -182,7 +196,7 @@ def main() -> None:
     peak = _matmul_gflops(device)
     print(f"device: {device} ({torch.get_num_threads()} threads); float32 matmul: {peak:.0f} GFLOP/s")
     common = dict(device=device, amp=args.amp, reuse_fake=args.reuse_fake, steps=args.steps, compile=args.compile,
-                  adam=args.adam, channels_last=args.channels_last)
+                  adam=None if not args.adam or args.adam[0] == "plain" else args.adam[0], malloc=args.malloc[0], channels_last=args.channels_last)
     if args.scaling:
         scaling(args, common, peak, device)
         return
@@ -190,8 +204,14 @@ def main() -> None:
     if args.memory_check:
         specs.append(("SAGAN-128 attn 64x64 b32", dict(model="sagan", res=128, ch=64, batch=32, attn_res=[64], **common)))
     else:
-        if not args.no_reference:
-            specs.append(("reference SAGAN-32 G256/D128", dict(model="sagan", res=32, ch=64, batch=args.batch, **common)))
+        if not args.no_reference:  # one row per --malloc x --adam variant, interleaved under --repeat
+            for malloc in args.malloc:
+                for adam in args.adam or [None]:
+                    tag = "".join(f", {what}" for what, many in ((f"malloc {malloc}", len(args.malloc) > 1),
+                                                                 (f"adam {adam}", len(args.adam or []) > 1)) if many)
+                    variant = {**common, "malloc": malloc, "adam": None if adam == "plain" else adam}
+                    specs.append((f"reference SAGAN-32 G256/D128{tag}", dict(model="sagan", res=32, ch=64,
+                                                                             batch=args.batch, **variant)))
         if not args.no_sweep:
             for model in args.models:
                 for res in args.res:
@@ -208,7 +228,7 @@ def main() -> None:
     print("| config | ch | batch | G/D params | img/s | s/iter | GFLOP/iter | GFLOP/s | % of matmul | peak MiB | warm-up s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     attention_sizes = []
-    for label, spec in [pair for pair in specs for _ in range(args.repeat)]:
+    for label, spec in [pair for _ in range(args.repeat) for pair in specs]:  # interleaved: drift hits all alike
         r = measure(spec)
         gflop, textbook = r["flops"] / 1e9, r["textbook_flops"] / 1e9
         achieved, model_rate = gflop / r["s_iter"], textbook / r["s_iter"]

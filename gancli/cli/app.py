@@ -113,6 +113,9 @@ def _root(
     ] = None,
 ) -> None:
     """Train and study self-attention / spectral-norm GANs (DCGAN, SNGAN, SAGAN, BigGAN)."""
+    from gancli.device import keep_freed_memory
+
+    keep_freed_memory()  # every command: freed tensors stay in the heap, not re-faulted pages (8-15% per step on CPU)
 
 
 def examples_epilog(examples: list[tuple[str, str]]) -> str:

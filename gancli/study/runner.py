@@ -115,7 +115,10 @@ def run_plan(plan: RunPlan) -> dict[str, Any]:
 def _init_worker(threads: int) -> None:
     import torch
 
+    from gancli.device import keep_freed_memory
+
     torch.set_num_threads(threads)
+    keep_freed_memory()
 
 
 def _run_in_worker(plan: RunPlan) -> dict[str, Any]:
