@@ -42,14 +42,14 @@ class GBlock(nn.Module):
         self.conv_sc = nn.Conv2d(in_ch, out_ch, 1)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        h = F.relu(self.bn1(x, c))
+        h = F.relu(self.bn1(x, c), inplace=True)  # in place: the norm's output is fresh and unsaved
         if resample.folded():
             h = resample.up_conv3x3(h, self.conv1.weight, self.conv1.bias)
             sc = F.interpolate(self.conv_sc(x), scale_factor=2, mode="nearest")
         else:
             h = self.conv1(F.interpolate(h, scale_factor=2, mode="nearest"))
             sc = self.conv_sc(F.interpolate(x, scale_factor=2, mode="nearest"))
-        return self.conv2(F.relu(self.bn2(h, c))) + sc
+        return self.conv2(F.relu(self.bn2(h, c), inplace=True)).add_(sc)  # a conv does not save its output
 
 
 class DBlock(nn.Module):
@@ -68,19 +68,21 @@ class DBlock(nn.Module):
             self.conv_sc = nn.Conv2d(in_ch, out_ch, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.norm2(self.conv1(x if self.first else F.relu(self.norm1(x)))))
+        # the first ReLU reads x (kept for the shortcut), the second the fresh output of conv1 / norm2
+        h = F.relu(self.norm2(self.conv1(x if self.first else F.relu(self.norm1(x)))), inplace=True)
         fold = resample.folded()
         if self.down and fold:
             h = resample.conv3x3_pool(h, self.conv2.weight, self.conv2.bias)
         else:
             h = self.conv2(h)
             h = F.avg_pool2d(h, 2) if self.down else h
+        # h is the fresh output of a conv or a pooling, which backward does not need: add in place
         if not self.learnable_sc:
-            return h + x
+            return h.add_(x)
         if self.down and (fold or self.first):  # pooling commutes with the 1x1 conv: pool first
-            return h + self.conv_sc(F.avg_pool2d(x, 2))
+            return h.add_(self.conv_sc(F.avg_pool2d(x, 2)))
         sc = self.conv_sc(x)
-        return h + (F.avg_pool2d(sc, 2) if self.down else sc)
+        return h.add_(F.avg_pool2d(sc, 2) if self.down else sc)
 
 
 class DCGANUp(nn.Module):

@@ -75,4 +75,5 @@ class ConditionalBatchNorm2d(nn.Module):
             raise ValueError("conditional batch norm needs a condition")
         gamma = 1.0 + lookup(self.gain, c)
         beta = lookup(self.bias, c)
-        return h * gamma[:, :, None, None] + beta[:, :, None, None]
+        # the product is a fresh tensor that nothing saves for backward: add beta into it in place
+        return (h * gamma[:, :, None, None]).add_(beta[:, :, None, None])

@@ -114,7 +114,7 @@ class ResNetGenerator(nn.Module):
                     h, attn_maps[f"G.attn{i}"] = self.attn[str(i)](h, return_attn=True)
                 else:
                     h = self.attn[str(i)](h)
-        x = torch.tanh(self.conv_out(F.relu(self.bn(h))))
+        x = torch.tanh(self.conv_out(F.relu(self.bn(h), inplace=True)))
         return (x, attn_maps) if return_attn else x
 
 
