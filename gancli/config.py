@@ -157,7 +157,7 @@ MODEL_OPTIONS = {"model": "name", **{f.name: f.name for f in dataclasses.fields(
 #: defaults below (Zhang et al. 2019: hinge, Adam(0.0, 0.9), lr_G 1e-4, lr_D 4e-4, n_dis 1,
 #: batch 64, ch 64). "quick" is for the built-in shapes data on a laptop CPU: narrow nets with D
 #: three times G's multiplier, batch 24, 4x the learning rates (the TTUR ratio kept), --reuse-fake
-#: and a short EMA horizon: about 4.5 minutes on 2 cores give class-correct shapes
+#: and a short EMA horizon: about 2.5-3 minutes on 2 cores give class-correct shapes
 #: (docs/training.md has the numbers).
 PRESETS: dict[str, dict[str, Any]] = {
     "sagan": {},
@@ -416,6 +416,16 @@ class TrainConfig:
 NOT_RERUN = ("out", "name", "resume", "allow_data_change")
 
 
+def toml_module():
+    """The standard library's ``tomllib`` (Python 3.11+), or its backport ``tomli`` on 3.10 (a
+    dependency there); both have ``loads`` and ``TOMLDecodeError``."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
 def train_options_from_file(path: str | Path) -> dict[str, Any]:
     """``gancli train --config FILE``: the train options a file holds, flat, by their Python names.
 
@@ -426,8 +436,8 @@ def train_options_from_file(path: str | Path) -> dict[str, Any]:
 
     Explicit options given with ``--config`` override the file's (``gancli.api.train_config``)."""
     import json
-    import tomllib
 
+    tomllib = toml_module()
     path = Path(path)
     try:
         text = path.read_text()

@@ -93,3 +93,17 @@ def test_celeba_and_sample_take_attribute_names_in_any_case(fake_celeba_root, tm
     assert dataset.attr_names == ["Smiling", "Male"]
     gen = load_generator(write_tiny_run(tmp_path / "run", label_kind="attrs"))
     assert parse_attrs("male,-SMILING", gen) == {0: 1.0, 1: 0.0}
+
+
+def test_toml_module_falls_back_to_the_tomli_backport(monkeypatch):
+    """Python 3.10 has no tomllib: the backport (a dependency there) is used instead."""
+    import sys
+    import types
+
+    from gancli.config import toml_module
+
+    assert toml_module().loads("steps = 3") == {"steps": 3}
+    backport = types.ModuleType("tomli")
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # import tomllib raises ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "tomli", backport)
+    assert toml_module() is backport

@@ -51,7 +51,7 @@ COND_MODE_DEFAULT = "the model's: concat for dcgan, else proj"
 
 
 @command("train", examples=[
-    ("gancli train", "the default run: a class-conditional SAGAN on the built-in shapes data (about 4.5 minutes on 2 cores)"),
+    ("gancli train", "the default run: a class-conditional SAGAN on the built-in shapes data (about 3 minutes on 2 cores)"),
     ("gancli train cifar10 --data-root ~/data --preset sagan --name c10 --logger tensorboard", "the SAGAN paper's setup on CIFAR-10 as runs/c10, also logged to TensorBoard"),
     ("gancli train --resume c10 --steps 200000", "continue the run named c10 up to step 200,000"),
 ])

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gancli.config import PRESETS, TrainConfig
+from gancli.config import PRESETS, TrainConfig, toml_module
 from gancli.errors import GancliError
 
 STUDY_KEYS = ("out", "seeds", "hparams", "common", "variants")
@@ -192,8 +192,7 @@ def _diff(old: Any, new: Any, where: str = "") -> list[str]:
 
 def load_study_file(path: str | Path, out: str | Path | None = None) -> Study:
     """A study from a TOML file (module docstring); ``out`` overrides the file's."""
-    import tomllib
-
+    tomllib = toml_module()
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
