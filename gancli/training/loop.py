@@ -118,6 +118,18 @@ class _Signals:
         return False
 
 
+def _save_state(trainer: Trainer, run: RunDir, last_ckpt: Path | None) -> Path | None:
+    """Checks the training state for NaN / Inf (never saved as "the last good one") and saves it;
+    the newest checkpoint's path."""
+    state = trainer.state()
+    bad = non_finite_tensors(state)
+    if bad:
+        where = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written yet"
+        raise GancliError(f"the weights became NaN or Inf by step {trainer.step} ({', '.join(bad[:3])}"
+                          f"{', ...' if len(bad) > 3 else ''}); not saved, training stopped ({where})")
+    return run.save_checkpoint(state, trainer.step) or last_ckpt
+
+
 def non_finite_tensors(state: dict) -> list[str]:
     """Names of the tensors of a training state (networks, EMA, optimizer moments) that hold NaN
     or Inf; checked before every save so a broken model is never saved as "the last good one"."""
@@ -438,7 +450,7 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None,
     names: list[str] = []
     interval_start, interval_steps = time.time(), 0
     interrupted = False
-    first_step = trainer.step
+    first_step = saved_step = trainer.step
     imgs_per_step = cfg.batch_size * dist.world
     progress = TrainProgress(cfg.steps, trainer.step, trainer.method.stat_labels, trainer.method.stat_formats,
                              enabled=trainer.show_progress and dist.is_main)
@@ -484,13 +496,8 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None,
                         last_grid = trainer.sample_grid(layout, run.sample_path(step))
                     loggers.image("samples", last_grid, step)
                 if want_ckpt:
-                    state = trainer.state()
-                    bad = non_finite_tensors(state)
-                    if bad:
-                        where = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written yet"
-                        raise GancliError(f"the weights became NaN or Inf by step {step} ({', '.join(bad[:3])}"
-                                          f"{', ...' if len(bad) > 3 else ''}); not saved, training stopped ({where})")
-                    last_ckpt = run.save_checkpoint(state, step) or last_ckpt
+                    last_ckpt = _save_state(trainer, run, last_ckpt)
+                    saved_step = step
             if evaluator is not None and (step % cfg.eval_every == 0 or is_last) and not stop.requested:
                 eval_started = time.time()
                 last_eval = evaluator(step)
@@ -499,6 +506,8 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None,
                 progress.show_eval(last_eval)
                 interval_start += time.time() - eval_started  # img/s counts training time only
             if stop.requested:
+                if saved_step != step:  # the signal came after this step's save decision (while logging, sampling, evaluating)
+                    last_ckpt = _save_state(trainer, run, last_ckpt)
                 interrupted = True
                 break
     if dist.is_main and not interrupted:

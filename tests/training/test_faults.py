@@ -55,6 +55,26 @@ def test_non_finite_weights_are_never_saved(tmp_path, monkeypatch):
     assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["step"] == 3
 
 
+@pytest.mark.parametrize("phase", ["watch", "sample_grid"])
+def test_a_stop_signal_while_logging_or_sampling_still_saves_that_step(tmp_path, monkeypatch, phase):
+    """SIGTERM arriving after the step decided not to checkpoint (during the log step's watch, or
+    while drawing a grid): the loop saved nothing and stopped with no checkpoint at all."""
+    from gancli.training.loop import Trainer
+
+    original = getattr(Trainer, phase)
+
+    def signalled(self, *args):
+        if self.step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled by the loop's _Signals: a request, not a kill
+        return original(self, *args)
+
+    monkeypatch.setattr(Trainer, phase, signalled)
+    result = train(_cfg(tmp_path, steps=50, log_every=2, sample_every=2, ckpt_every=100), show_progress=False)
+    assert result.interrupted and result.signal == signal.SIGTERM and result.step == 4
+    assert result.last_checkpoint == tmp_path / "run" / "checkpoints" / "last.pt"
+    assert load_checkpoint(result.last_checkpoint)["step"] == 4
+
+
 @pytest.mark.parametrize("args, message", [
     (["--lr-g", "nan"], "--lr-g must be a finite number, got nan"),
     (["--lr-g", "inf"], "--lr-g must be a finite number, got inf"),
