@@ -92,13 +92,13 @@ def print_result(result) -> None:
     m = result.metrics
     translation = "fid_a2b" in m
     what = "translations per direction" if translation else "generated"
+    from gancli.metrics.registry import generator_note, present
+
     title = (f"step {result.step}: {result.n} {what} vs {result.reference or 'no reference'}; "
-             f"features: {result.feature_extractor}")
+             f"features: {result.feature_extractor}{generator_note(result.record())}")
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
-    from gancli.metrics.registry import present
-
     from gancli.metrics.translation import translation_rows
 
     rows = [row for metric in present(m) for row in metric.table_rows(m)] + translation_rows(m)

@@ -14,7 +14,8 @@ from typing import Any
 from gancli.registry import Registry
 
 #: evaluation fields that describe the evaluation rather than measure the generator
-EVAL_DESCRIPTION = {"step", "event", "n", "reference_n", "seconds", "feature_extractor", "reference", "checkpoint"}
+EVAL_DESCRIPTION = {"step", "event", "n", "reference_n", "seconds", "feature_extractor", "reference", "checkpoint",
+                    "truncation", "seed"}
 #: training-record fields that are no scalar curve (the step itself, an alarm's text)
 TRAIN_DESCRIPTION = {"step", "alarm", "event"}
 

@@ -169,22 +169,28 @@ class EvalResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     unlogged: Path | None = None  # a metrics.jsonl the record should have gone to but could not
+    truncation: float | None = None  # z truncated to [-t, t] (--truncation), None: not truncated
+    seed: int = 0  # the seed of the generated z and labels
+    ema: bool | None = None  # whether the EMA weights were scored (None: not known to the caller)
 
     def record(self) -> dict[str, Any]:
-        """The JSON line for metrics.jsonl (and ``--json``)."""
+        """The JSON line for metrics.jsonl (and ``--json``): the scores and what they were scored on,
+        so a truncated or non-EMA evaluation is not read as the plain one."""
         return {"step": self.step, "event": "eval", **self.metrics, "n": self.n,
                 "feature_extractor": self.feature_extractor, "reference": self.reference,
-                "reference_n": self.reference_n, "checkpoint": self.checkpoint,
+                "reference_n": self.reference_n, "truncation": self.truncation, "ema": self.ema,
+                "seed": self.seed, "checkpoint": self.checkpoint,
                 "seconds": round(self.seconds.get("total", 0.0), 2)}
 
 
 def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict[str, Any], req: EvalRequest,
                        step: int = 0, checkpoint: str | None = None, device: torch.device | str = "cpu",
                        reference: Reference | None = None, extractor=None,
-                       ref_features: dict[str, torch.Tensor] | None = None) -> EvalResult:
+                       ref_features: dict[str, torch.Tensor] | None = None, ema: bool | None = None) -> EvalResult:
     """All the metrics ``req`` asks for, for generator ``G`` (used in its current mode).
 
-    ``reference``, ``extractor`` and ``ref_features`` may be given ready-made (training evaluates
+    ``ema`` (whether ``G`` holds EMA weights) is only recorded. ``reference``, ``extractor`` and
+    ``ref_features`` may be given ready-made (training evaluates
     many times against the same data); otherwise they come from ``req`` and the cache."""
     req.check()
     metrics = check_metrics(req.metrics, req.n)
@@ -247,7 +253,7 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
     seconds["metrics"] = time.time() - t0
     seconds["total"] = time.time() - started
     return EvalResult(step, checkpoint, req.n, name, ref.description if ref else None, ref.n if ref else None,
-                      cached, out, seconds)
+                      cached, out, seconds, truncation=req.truncation, seed=req.seed, ema=ema)
 
 
 def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device | str = "cpu", ema: bool | None = None,
@@ -270,7 +276,7 @@ def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device |
         return evaluate_translation(None, req, device=device, ema=ema, log=log, checkpoint=ckpt)
     gen = load_generator(ckpt, ema=ema, device=device, runs_root=runs_root)
     result = evaluate_generator(gen.G, gen.model_config, gen.dataset, gen.checkpoint.train_config, req,
-                                step=gen.step, checkpoint=str(gen.path), device=device)
+                                step=gen.step, checkpoint=str(gen.path), device=device, ema=gen.ema)
     run = gen.checkpoint.run_dir
     if log and run is not None:
         if append_record(run / "metrics.jsonl", result.record()) is None:

@@ -135,5 +135,14 @@ def format_record(record: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["METRICS", "Metric", "register_metric", "check_metrics", "present", "format_record", "caveats",
+def generator_note(record: dict[str, Any]) -> str:
+    """What an evaluation record scored when it is not the usual G_ema on untruncated z, else "":
+    ``"; G without EMA, z truncated to ±0.5"`` (records of older gancli have neither field)."""
+    parts = ["G without EMA"] if record.get("ema") is False else []
+    if record.get("truncation") is not None:
+        parts.append(f"z truncated to ±{record['truncation']:g}")
+    return "; " + ", ".join(parts) if parts else ""
+
+
+__all__ = ["METRICS", "Metric", "register_metric", "check_metrics", "present", "format_record", "caveats", "generator_note",
            "SMALL_FEATURE_SPACES"]

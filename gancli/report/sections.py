@@ -200,7 +200,7 @@ def per_class_table(record: dict[str, Any]) -> str:
 
 def last_evaluation(ctx: RunContext) -> str:
     """The newest "eval" record of metrics.jsonl: its metrics, protocol and the record itself."""
-    from gancli.metrics.registry import caveats, format_record
+    from gancli.metrics.registry import caveats, format_record, generator_note
 
     run = ctx.need_run("metrics.jsonl with evaluations")
     _, evals = ctx.metrics
@@ -212,6 +212,7 @@ def last_evaluation(ctx: RunContext) -> str:
                 f"reference: {value_text(record.get('reference'))}")
     if record.get("reference_n") and f"{record['reference_n']} images" not in str(record.get("reference")):
         protocol += f" ({record['reference_n']} images)"
+    protocol += generator_note(record)
     body = html.paragraph(f"Step {record.get('step')}: {format_record(record)}.")
     body += html.table(["metric", "value"], eval_rows(record)) + html.paragraph(protocol)
     body += "".join(html.note(f"Note: {text}.") for text in caveats(record))

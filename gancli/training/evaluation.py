@@ -59,7 +59,8 @@ class TrainEvaluator:
             with _rng_kept(trainer.device):
                 result = evaluate_generator(net, trainer.model_cfg, trainer.dataset_info, trainer.cfg.to_dict(),
                                             self.req, step=step, device=trainer.device, reference=self.reference,
-                                            extractor=self.extractor, ref_features=self.ref_features)
+                                            extractor=self.extractor, ref_features=self.ref_features,
+                                            ema=trainer.method.generator in trainer.emas)
         finally:
             net.train(was_training)
         return result.record()

@@ -49,10 +49,10 @@ def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 
 def eval_setting(record: dict[str, Any], key: str) -> tuple:
-    """What makes evaluation values comparable: (feature extractor, images, reference); the
-    reference only for metrics that compare with one."""
+    """What makes evaluation values comparable: (feature extractor, images, reference, truncation,
+    without EMA); the reference only for metrics that compare with one."""
     reference = None if key in REFERENCE_FREE else record.get("reference")
-    return record.get("feature_extractor"), record.get("n"), reference
+    return record.get("feature_extractor"), record.get("n"), reference, record.get("truncation"), record.get("ema") is False
 
 
 def _short_reference(reference: str) -> str:
@@ -61,10 +61,12 @@ def _short_reference(reference: str) -> str:
 
 
 def setting_text(setting: tuple, with_reference: bool) -> str:
-    """``shapes-net, n=2000`` (``, ref shapes train, 20000 images`` when the panel's references differ)."""
-    extractor, n, reference = setting
+    """``shapes-net, n=2000`` (``, ref shapes train, 20000 images`` when the panel's references
+    differ; ``, t=0.5`` for truncated z, ``, no EMA`` for G's raw weights)."""
+    extractor, n, reference, truncation, raw = setting
     parts = [str(extractor) if extractor else None, f"n={n}" if n is not None else None,
-             f"ref {_short_reference(str(reference))}" if with_reference and reference else None]
+             f"ref {_short_reference(str(reference))}" if with_reference and reference else None,
+             f"t={truncation:g}" if truncation is not None else None, "no EMA" if raw else None]
     return ", ".join(p for p in parts if p)
 
 

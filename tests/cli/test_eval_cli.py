@@ -25,6 +25,23 @@ def test_json_on_stdout_and_a_line_in_metrics_jsonl(tiny_run):
     assert logged["fid"] == pytest.approx(record["fid"]) and logged["event"] == "eval"
 
 
+def test_the_record_says_what_was_scored(tiny_run):
+    """Truncation, EMA and seed go into the record (and the title), so a truncated or non-EMA FID
+    in metrics.jsonl is not read as the plain one."""
+    plain = json.loads(runner.invoke(app, ["eval", str(tiny_run), "-n", "20", "--ref-n", "30", "--json"]).stdout)
+    assert (plain["truncation"], plain["ema"], plain["seed"]) == (None, True, 0)
+    args = ["eval", str(tiny_run), "-n", "20", "--ref-n", "30", "--truncation", "0.5", "--no-ema", "--seed", "3"]
+    other = json.loads(runner.invoke(app, args + ["--json"]).stdout)
+    assert (other["truncation"], other["ema"], other["seed"]) == (0.5, False, 3)
+    assert other["fid"] != pytest.approx(plain["fid"])
+    logged = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()][-2:]
+    assert [(r["truncation"], r["ema"]) for r in logged] == [(None, True), (0.5, False)]
+    table = runner.invoke(app, args + ["--no-log"])
+    assert "G without EMA, z truncated to ±0.5" in " ".join(table.stdout.split())
+    assert "G without EMA" not in runner.invoke(app, ["eval", str(tiny_run), "-n", "20", "--ref-n", "30",
+                                                      "--no-log"]).stdout
+
+
 def test_table_names_each_metric_and_class(tiny_run):
     result = runner.invoke(app, ["eval", str(tiny_run), "--fid", "--is", "--prc", "-n", "16", "--ref-n", "24",
                                  "--per-class", "--chunks", "2", "--no-log"])

@@ -228,6 +228,23 @@ def test_plot_draws_each_evaluation_setting_as_its_own_series(tiny_run, monkeypa
     assert losses.get_yscale() == "linear"
 
 
+def test_plot_keeps_truncated_and_non_ema_evaluations_apart(tiny_run, monkeypatch):
+    shapes = {"feature_extractor": "shapes-net", "reference": "shapes train, 96 images at 32px", "n": 2000}
+    _evals(tiny_run, [
+        {"step": 4, "fid": 12.0, **shapes, "truncation": None, "ema": True},
+        {"step": 6, "fid": 8.0, **shapes},  # a record of an older gancli: no truncation / ema fields
+        {"step": 6, "fid": 15.0, **shapes, "truncation": 0.5, "ema": True},
+        {"step": 6, "fid": 11.0, **shapes, "truncation": None, "ema": False},
+    ])
+    figures = _capture_figure(monkeypatch)
+    result = runner.invoke(app, ["plot", str(tiny_run)])
+    assert result.exit_code == 0, result.output
+    (fig,) = figures
+    assert fig.axes[1].get_legend_handles_labels()[1] == [
+        "FID (shapes-net, n=2000)", "FID (shapes-net, n=2000, t=0.5)", "FID (shapes-net, n=2000, no EMA)"]
+    assert [list(line.get_ydata()) for line in fig.axes[1].lines] == [[12.0, 8.0], [15.0], [11.0]]
+
+
 def test_plot_names_the_reference_only_when_references_differ(tiny_run, monkeypatch):
     _evals(tiny_run, [{"step": 4, "fid": 9.0, "n": 100, "feature_extractor": "shapes-net",
                        "reference": "shapes train, 96 images at 32px", "is_mean": 2.0},

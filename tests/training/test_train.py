@@ -221,6 +221,7 @@ def test_eval_every_logs_metrics_and_leaves_training_unchanged(tmp_path, monkeyp
     for e in evals:
         assert e["n"] == 16 and e["feature_extractor"] == "shapes-net" and e["reference_n"] == 96
         assert e["fid"] > 0 and "kid_mean" in e and 0 <= e["class_accuracy"] <= 1
+        assert (e["truncation"], e["ema"], e["seed"]) == (None, True, 0)  # G_ema on plain z, the run's seed
     assert evaluated.last_eval == evals[-1]
     a, b = load_checkpoint(plain.last_checkpoint), load_checkpoint(evaluated.last_checkpoint)
     for net in ("G", "D", "G_ema"):
