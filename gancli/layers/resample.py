@@ -51,8 +51,17 @@ _TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0
 def up_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """``F.conv2d(F.interpolate(x, scale_factor=2), weight, bias, padding=1)`` for a 3x3 ``weight``
     (C_out, C_in, 3, 3), as one transposed convolution of x: (N, C_in, H, W) -> (N, C_out, 2H, 2W)."""
-    taps = _TAPS.to(device=weight.device, dtype=weight.dtype)
-    kernel = torch.einsum("ku,oiuv,lv->iokl", taps, weight, taps)  # (C_in, C_out, 4, 4)
+    if torch.jit.is_tracing():
+        # gancli export: tracing freezes a device as a constant, so the taps' .to(weight.device)
+        # would pin the file to this device; the same kernel from the weight alone holds none.
+        # (Training keeps the einsum: equal values, but its gradient sums in another order, and
+        # every run's numbers would change in the last bits.)
+        flipped = weight.flip(2, 3)  # taps along each axis: (W[2], W[1] + W[2], W[0] + W[1], W[0])
+        rows = F.pad(flipped, (0, 0, 0, 1)) + F.pad(flipped, (0, 0, 1, 0))
+        kernel = (F.pad(rows, (0, 1)) + F.pad(rows, (1, 0))).transpose(0, 1)
+    else:
+        taps = _TAPS.to(device=weight.device, dtype=weight.dtype)
+        kernel = torch.einsum("ku,oiuv,lv->iokl", taps, weight, taps)  # (C_in, C_out, 4, 4)
     return F.conv_transpose2d(x, kernel, bias, stride=2, padding=1)
 
 

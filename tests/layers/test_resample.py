@@ -98,3 +98,21 @@ def test_dblock_matches_the_conv_then_pool_block(first, down, in_ch):
     params = [x, *block.parameters()]
     for got, want in zip(_grads(out, params), _grads(ref, params)):
         torch.testing.assert_close(got, want, rtol=0, atol=1e-10)
+
+
+def test_a_traced_up_conv3x3_names_no_device():
+    """TorchScript tracing turns a device into a constant: a kernel built with a tensor moved to the
+    weight's device ran on CPU only after export. Traced, the kernel is built from the weight alone,
+    and equals the eager one."""
+    torch.manual_seed(5)
+    x, w, b = torch.randn(2, 3, 4, 4), torch.randn(5, 3, 3, 3), torch.randn(5)
+    traced = torch.jit.trace(up_conv3x3, (x, w, b))
+    nodes = list(traced.graph.nodes())
+    constants = [n.output().type().kind() for n in nodes if n.kind() == "prim::Constant"]
+    assert "DeviceObjType" not in constants and "TensorType" not in constants, traced.graph  # no device, no CPU tensor
+    assert "aten::to" not in [n.kind() for n in nodes]
+    torch.testing.assert_close(traced(x, w, b), F.conv2d(F.interpolate(x, scale_factor=2), w, b, padding=1))
+    torch.testing.assert_close(traced(x, w, b), up_conv3x3(x, w, b), rtol=0, atol=1e-6)
+    x64, w64, b64 = x.double(), w.double(), b.double()  # the traced formula is exact: float64 agrees to rounding
+    torch.testing.assert_close(torch.jit.trace(up_conv3x3, (x64, w64, b64))(x64, w64, b64),
+                               F.conv2d(F.interpolate(x64, scale_factor=2), w64, b64, padding=1), rtol=0, atol=1e-12)
