@@ -38,9 +38,10 @@ def keep_freed_memory() -> bool:
     again: the kernel zero-fills each 4 KiB page on first touch (about 550,000 page faults and
     0.8 s of system time per iteration of the reference SAGAN-32 config, 12,000 per step of the quick
     preset). With the mmap and trim thresholds raised to their maximum, freed blocks go back to the
-    heap and are reused: the same arithmetic, 8-15% less time per iteration (benchmarks/
+    heap and are reused: the same arithmetic, 10-14% less time per iteration (benchmarks/
     train_speed.py --malloc). The cost: memory freed at the end of a step is not returned to the OS
-    until the process ends (the resident set stays at the peak, which the run reaches anyway).
+    until the process ends, and the heap's fragmentation makes the peak about a quarter higher
+    (docs/training.md, "Where an iteration's time goes on CPU").
     A process-wide setting, so the Python API leaves it to the caller."""
     global _KEPT
     if _KEPT is not None:

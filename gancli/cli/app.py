@@ -115,7 +115,7 @@ def _root(
     """Train and study self-attention / spectral-norm GANs (DCGAN, SNGAN, SAGAN, BigGAN)."""
     from gancli.device import keep_freed_memory
 
-    keep_freed_memory()  # every command: freed tensors stay in the heap, not re-faulted pages (8-15% per step on CPU)
+    keep_freed_memory()  # every command: freed tensors stay in the heap, not re-faulted pages (10-14% per step on CPU)
 
 
 def examples_epilog(examples: list[tuple[str, str]]) -> str:
