@@ -65,7 +65,8 @@ def eval_command(
         print_result(result)
     appended = logged_to(result, log)
     if appended is not None:  # with --json on stderr: stdout stays one JSON object
-        typer.echo(f"appended to {appended} (gancli eval --no-log to skip)", err=as_json)
+        also = "".join(f" and to its {name} log" for name in result.mirrored)
+        typer.echo(f"appended to {appended}{also} (gancli eval --no-log to skip)", err=as_json)
 
 
 def logged_to(result, log: bool):

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gancli.errors import GancliError
 from gancli.registry import Registry
 
 #: evaluation fields that describe the evaluation rather than measure the generator
@@ -21,9 +22,17 @@ TRAIN_DESCRIPTION = {"step", "alarm", "event"}
 
 
 def scalar_tags(record: dict[str, Any]) -> dict[str, float]:
-    """The finite numbers of a metrics.jsonl record under their stable tags."""
+    """The finite numbers of a metrics.jsonl record under their stable tags: ``train/d_loss``,
+    ``eval/fid``; an evaluation of truncated z or of G without EMA under its own group
+    (``eval_t0.5/fid``, ``eval_no_ema/fid``), not as a point of the plain curve."""
     is_eval = record.get("event") == "eval"
-    prefix, skip = ("eval/", EVAL_DESCRIPTION) if is_eval else ("train/", TRAIN_DESCRIPTION)
+    if is_eval:
+        truncation = record.get("truncation")
+        prefix = ("eval" + (f"_t{truncation:g}" if truncation is not None else "")
+                  + ("_no_ema" if record.get("ema") is False else "") + "/")
+        skip = EVAL_DESCRIPTION
+    else:
+        prefix, skip = "train/", TRAIN_DESCRIPTION
     tags = {}
     for key, value in record.items():
         if key in skip or isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -58,6 +67,12 @@ class RunLogger:
         """End of the run (or of this process's part of it); ``final``: the last value of every
         scalar tag, for hyperparameter tables."""
 
+    @classmethod
+    def append(cls, run_path: Path, record: dict[str, Any]) -> bool:
+        """After the run: one more record (``gancli eval`` appending to metrics.jsonl) added to what
+        the backend logged, nothing purged or rewritten; True if it was written."""
+        return False
+
 
 LOGGERS: Registry[type[RunLogger]] = Registry("logger")
 
@@ -88,6 +103,23 @@ def check_loggers(names: list[str]) -> None:
     """Unknown names and missing packages, before anything is built."""
     for name in names:
         LOGGERS.get(name).check()
+
+
+def append_to_loggers(names: list[str], run_path: Path, record: dict[str, Any]) -> list[str]:
+    """Mirrors a record appended to a finished run's metrics.jsonl into the loggers the run trained
+    with (its config's ``logger``); a backend that is not installed now is skipped. The names of
+    those written."""
+    written = []
+    for name in dict.fromkeys(names):
+        if name in LOGGERS:
+            backend = LOGGERS.get(name)
+            try:
+                backend.check()
+            except GancliError:
+                continue
+            if backend.append(Path(run_path), record):
+                written.append(name)
+    return written
 
 
 def open_loggers(names: list[str], run_path: Path, config: dict[str, Any], start_step: int = 0) -> RunLoggers:

@@ -71,6 +71,21 @@ class TensorBoardLogger(RunLogger):
             self.writer.add_text("alarm", str(record["alarm"]), step)
         self.writer.flush()
 
+    @classmethod
+    def append(cls, run_path: Path, record: dict[str, Any]) -> bool:
+        folder = Path(run_path) / TB_FOLDER
+        if not folder.is_dir():
+            return False
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(folder))  # a new event file beside the run's; TensorBoard reads both
+        try:
+            for tag, value in scalar_tags(record).items():
+                writer.add_scalar(tag, value, int(record["step"]))
+        finally:
+            writer.close()
+        return True
+
     def image(self, tag: str, path: Path, step: int) -> None:
         import numpy as np
         from PIL import Image

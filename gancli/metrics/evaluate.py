@@ -172,6 +172,7 @@ class EvalResult:
     truncation: float | None = None  # z truncated to [-t, t] (--truncation), None: not truncated
     seed: int = 0  # the seed of the generated z and labels
     ema: bool | None = None  # whether the EMA weights were scored (None: not known to the caller)
+    mirrored: list[str] = field(default_factory=list)  # the run's loggers the record also went to
 
     def record(self) -> dict[str, Any]:
         """The JSON line for metrics.jsonl (and ``--json``): the scores and what they were scored on,
@@ -281,6 +282,11 @@ def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device |
     if log and run is not None:
         if append_record(run / "metrics.jsonl", result.record()) is None:
             result.unlogged = run / "metrics.jsonl"
+        else:  # the run's TensorBoard (--logger) gets it too, so its curves match metrics.jsonl
+            from gancli.loggers.base import append_to_loggers
+
+            result.mirrored = append_to_loggers(list(gen.checkpoint.train_config.get("logger") or []), run,
+                                                result.record())
     return result
 
 

@@ -38,6 +38,32 @@ def test_scalar_tags_of_training_and_eval_records():
     eval_record = {"step": 4, "event": "eval", "fid": 12.5, "is_mean": 2.0, "n": 2000, "reference_n": 500,
                    "feature_extractor": "shapes-net", "seconds": 3.0, "per_class": {"circle": 1.0}}
     assert scalar_tags(eval_record) == {"eval/fid": 12.5, "eval/is_mean": 2.0}
+    assert scalar_tags({**eval_record, "truncation": None, "ema": True, "seed": 3}) == scalar_tags(eval_record)
+    assert scalar_tags({**eval_record, "truncation": 0.5, "ema": False, "seed": 3}) == {
+        "eval_t0.5_no_ema/fid": 12.5, "eval_t0.5_no_ema/is_mean": 2.0}
+
+
+def test_gancli_eval_after_the_run_appends_to_its_tensorboard_log(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard")
+    from gancli.cli.main import app
+
+    monkeypatch.setenv("GANCLI_CACHE_DIR", str(tmp_path / "cache"))
+    run, plain = tmp_path / "run", tmp_path / "plain"
+    train(TrainConfig.from_flat({**TINY, "out": str(run), "steps": 6, "logger": ["tensorboard"]}), show_progress=False)
+    train(TrainConfig.from_flat({**TINY, "out": str(plain), "steps": 6}), show_progress=False)
+    runner = CliRunner()
+    first = runner.invoke(app, ["eval", str(run), "-n", "20", "--ref-n", "30"])
+    assert first.exit_code == 0, first.output
+    assert f"appended to {run / 'metrics.jsonl'} and to its tensorboard log" in " ".join(first.output.split())
+    assert runner.invoke(app, ["eval", str(run), "-n", "20", "--ref-n", "30", "--truncation", "0.5"]).exit_code == 0
+    evals = [r for r in _records(run) if r.get("event") == "eval"]
+    acc = _events(run)
+    assert [(p.step, pytest.approx(p.value, rel=1e-6)) for p in acc.Scalars("eval/fid")] == [(6, evals[0]["fid"])]
+    assert acc.Scalars("eval_t0.5/fid")[0].value == pytest.approx(evals[1]["fid"], rel=1e-6)
+    assert [p.step for p in acc.Scalars("train/d_loss")] == [2, 4, 6]  # the training curves are untouched
+    # a run trained without the logger gets no TensorBoard folder
+    result = runner.invoke(app, ["eval", str(plain), "-n", "20", "--ref-n", "30"])
+    assert result.exit_code == 0 and "tensorboard" not in result.output and not (plain / "tb").exists()
 
 
 def test_hparam_values_flatten_the_config():
