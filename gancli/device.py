@@ -1,12 +1,19 @@
-"""``--device auto|cpu|cuda|cuda:N|mps`` -> a torch.device, or one clear error."""
+"""``--device auto|cpu|cuda|cuda:N|mps`` -> a torch.device, or one clear error; and the allocator
+setting every command makes at start (``keep_freed_memory``). Imports torch only when resolving a
+device, so ``gancli CMD --help`` stays fast."""
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from gancli.errors import GancliError
 
+if TYPE_CHECKING:
+    import torch
+
 
 def resolve_device(name: str) -> torch.device:
+    import torch
+
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from gancli import __version__
@@ -33,3 +34,13 @@ def test_help_does_not_import_torch():
     code = "import sys; from gancli.cli.main import app; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "sample"])
+def test_a_command_help_does_not_import_torch(command):
+    """The root callback (keep_freed_memory) runs before a subcommand's --help: it must stay torch-free."""
+    code = ("import sys; from typer.main import get_command; from gancli.cli.main import app\n"
+            f"get_command(app).main(['{command}', '--help'], standalone_mode=False)\n"
+            "print('torch' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr.strip().splitlines()[-1] == "False"
