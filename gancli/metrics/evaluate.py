@@ -280,13 +280,13 @@ def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device |
                                 step=gen.step, checkpoint=str(gen.path), device=device, ema=gen.ema)
     run = gen.checkpoint.run_dir
     if log and run is not None:
-        if append_record(run / "metrics.jsonl", result.record()) is None:
+        record = result.record()
+        if append_record(run / "metrics.jsonl", record) is None:
             result.unlogged = run / "metrics.jsonl"
         else:  # the run's TensorBoard (--logger) gets it too, so its curves match metrics.jsonl
             from gancli.loggers.base import append_to_loggers
 
-            result.mirrored = append_to_loggers(list(gen.checkpoint.train_config.get("logger") or []), run,
-                                                result.record())
+            result.mirrored = append_to_loggers(list(gen.checkpoint.train_config.get("logger") or []), run, record)
     return result
 
 
