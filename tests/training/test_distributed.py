@@ -51,7 +51,11 @@ def test_ranks_stay_bit_identical(tmp_path, options):
     assert all(torch.isfinite(v).all() for v in g.values() if v.is_floating_point())
 
 
-def _cross_replica_worker(rank: int, port: int, x: torch.Tensor, out: str) -> None:
+AFFINE = (torch.tensor([1.0, 2.0, 0.5]), torch.tensor([0.0, -1.0, 1.0]))  # BN(3)'s weight and bias
+
+
+def _cross_replica_worker(rank: int, port: int, x: torch.Tensor, loss_weights: torch.Tensor, sizes: tuple[int, int],
+                          out: str) -> None:
     import torch.distributed as dist
 
     from gancli.layers.sync_bn import CrossReplicaBatchNorm2d
@@ -60,37 +64,78 @@ def _cross_replica_worker(rank: int, port: int, x: torch.Tensor, out: str) -> No
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     bn = CrossReplicaBatchNorm2d(3)
     with torch.no_grad():
-        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
-        bn.bias.copy_(torch.tensor([0.0, -1.0, 1.0]))
-    half = x[rank * 3: (rank + 1) * 3].clone().requires_grad_(True)
-    y = bn(half)
-    (y * torch.arange(y.numel()).view_as(y)).sum().backward()
-    torch.save({"y": y.detach(), "grad": half.grad, "mean": bn.running_mean, "var": bn.running_var,
-                "gw": bn.weight.grad}, f"{out}/bn-{rank}.pt")
+        bn.weight.copy_(AFFINE[0])
+        bn.bias.copy_(AFFINE[1])
+    rows = slice(sum(sizes[:rank]), sum(sizes[: rank + 1]))
+    part = x[rows].clone().requires_grad_(True)
+    y = bn(part)
+    (y * loss_weights[rows]).sum().backward()
+    torch.save({"y": y.detach(), "grad": part.grad, "mean": bn.running_mean, "var": bn.running_var,
+                "gw": bn.weight.grad, "gb": bn.bias.grad}, f"{out}/bn-{rank}.pt")
     dist.barrier()  # neither rank tears gloo down while the other still talks to it (an abort 1 run in 20)
     dist.destroy_process_group()
 
 
-def test_cross_replica_bn_equals_bn_over_the_global_batch(tmp_path):
+def _cross_replica_bn(tmp_path, x: torch.Tensor, loss_weights: torch.Tensor, sizes: tuple[int, int]) -> list[dict]:
+    """One training step of CrossReplicaBatchNorm2d(3) on 2 gloo ranks, rank r holding the next
+    sizes[r] samples of x; each rank's loss is sum(y * loss_weights) over its rows."""
     import torch.multiprocessing as mp
+
+    mp.start_processes(_cross_replica_worker, args=(_free_port(), x, loss_weights, sizes, str(tmp_path)), nprocs=2,
+                       start_method="spawn")
+    return [torch.load(tmp_path / f"bn-{r}.pt", weights_only=True) for r in (0, 1)]
+
+
+def _global_bn(x: torch.Tensor, loss_weights: torch.Tensor, dtype: torch.dtype):
+    """nn.BatchNorm2d(3) in ``dtype`` on the whole batch: the module, its output and x's gradient."""
     from torch import nn
 
-    x = torch.randn(6, 3, 4, 4, generator=torch.Generator().manual_seed(0)) * 2 + 1
-    mp.start_processes(_cross_replica_worker, args=(_free_port(), x, str(tmp_path)), nprocs=2, start_method="spawn")
-    parts = [torch.load(tmp_path / f"bn-{r}.pt", weights_only=True) for r in (0, 1)]
-
-    bn = nn.BatchNorm2d(3)
+    bn = nn.BatchNorm2d(3).to(dtype)
     with torch.no_grad():
-        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
-        bn.bias.copy_(torch.tensor([0.0, -1.0, 1.0]))
-    full = x.clone().requires_grad_(True)
+        bn.weight.copy_(AFFINE[0])
+        bn.bias.copy_(AFFINE[1])
+    full = x.to(dtype).requires_grad_(True)
     y = bn(full)
+    (y * loss_weights.to(dtype)).sum().backward()
+    return bn, y.detach(), full.grad
+
+
+def test_cross_replica_bn_equals_bn_over_the_global_batch(tmp_path):
+    x = torch.randn(6, 3, 4, 4, generator=torch.Generator().manual_seed(0)) * 2 + 1
     weights = torch.cat([torch.arange(3 * 3 * 16).view(3, 3, 4, 4)] * 2)  # each rank weighted its half alike
-    (y * weights).sum().backward()
-    torch.testing.assert_close(torch.cat([p["y"] for p in parts]), y.detach(), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(torch.cat([p["grad"] for p in parts]), full.grad, rtol=1e-4, atol=1e-4)
+    parts = _cross_replica_bn(tmp_path, x, weights, (3, 3))
+
+    bn, y, grad = _global_bn(x, weights, torch.float32)
+    torch.testing.assert_close(torch.cat([p["y"] for p in parts]), y, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.cat([p["grad"] for p in parts]), grad, rtol=1e-4, atol=1e-4)
     for p in parts:
         torch.testing.assert_close(p["mean"], bn.running_mean, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(p["var"], bn.running_var, rtol=1e-5, atol=1e-6)
     # the affine parameters' gradients are per rank here (DDP would average them)
     torch.testing.assert_close(parts[0]["gw"] + parts[1]["gw"], bn.weight.grad, rtol=1e-4, atol=1e-3)
+
+
+def test_cross_replica_bn_keeps_float32_accuracy_far_from_zero(tmp_path):
+    """Channels with mean/std 100, 1,000 and 3,000 (E[x^2] - mean^2 in float32 is off by 2e-3, 0.2
+    and 0.5 in y there), on ranks of unequal size whose means differ by 1.5 std, against BN in
+    float64 on the whole batch: y and x's gradient within 1e-5 (float32 BN on one process: 7e-5)."""
+    ratios = (100.0, 1000.0, 3000.0)
+    std = torch.tensor([0.5, 1.0, 2.0])[None, :, None, None]
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.randn(6, 3, 8, 8, generator=gen) + torch.tensor(ratios)[None, :, None, None]) * std
+    x[2:] += 1.5 * std
+    weights = torch.randn(6, 3, 8, 8, generator=gen)
+    parts = _cross_replica_bn(tmp_path, x, weights, (2, 4))
+
+    bn, y, grad = _global_bn(x, weights, torch.float64)
+    found = {"y": torch.cat([p["y"] for p in parts]), "grad": torch.cat([p["grad"] for p in parts])}
+    for c, ratio in enumerate(ratios):
+        for key, expected in (("y", y), ("grad", grad)):
+            torch.testing.assert_close(found[key][:, c].double(), expected[:, c], rtol=0, atol=1e-5,
+                                       msg=lambda m: f"{key}, mean/std {ratio:g}: {m}")
+        for p in parts:
+            torch.testing.assert_close(p["mean"][c].double(), bn.running_mean[c], rtol=1e-6, atol=0)
+            torch.testing.assert_close(p["var"][c].double(), bn.running_var[c], rtol=0, atol=1e-6,
+                                       msg=lambda m: f"running_var, mean/std {ratio:g}: {m}")
+    for key, expected in (("gw", bn.weight.grad), ("gb", bn.bias.grad)):
+        torch.testing.assert_close((parts[0][key] + parts[1][key]).double(), expected, rtol=1e-5, atol=1e-4)
