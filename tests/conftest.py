@@ -1,3 +1,6 @@
+import os
+
+import numpy as np
 import pytest
 import torch
 
@@ -9,6 +12,34 @@ from tests.data.fake_datasets import (  # noqa: F401
     fake_folder,
     fake_mnist_root,
 )
+
+
+def assert_uint8_images_close(actual, expected, max_fraction=0.01):
+    """uint8 images (numpy arrays or CPU tensors) made by two *different* float computations of the
+    same images: another batch size or composition, another kernel, a traced or exported copy, a
+    re-computation in the test. Float results then differ in the last bits (the kernels' summation
+    order depends on the batch, the CPU's vector width and the thread count), and a value that lands
+    next to a rounding boundary moves one level. So: at most one level apart, on at most
+    ``max_fraction`` of the values. Identical computations (same seed, same command twice, resume)
+    compare bit for bit instead."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.dtype == expected.dtype == np.uint8, (actual.dtype, expected.dtype)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    diff = np.abs(actual.astype(np.int16) - expected.astype(np.int16))
+    assert diff.max(initial=0) <= 1, f"values differ by up to {diff.max()} levels (at most 1 allowed)"
+    changed = float((diff != 0).mean()) if diff.size else 0.0
+    assert changed <= max_fraction, f"{changed:.2%} of the values differ (at most {max_fraction:.2%} allowed)"
+
+
+def same_kernels_env(threads: int | None = None) -> dict[str, str]:
+    """Environment variables for a subprocess whose numbers a test compares bit for bit with this
+    process's: the same ATEN_CPU_CAPABILITY (torch's vector kernels; even torch.randn's values depend
+    on it) and the same thread count (parallel kernels sum in an order that depends on it). Give
+    ``threads`` only where the compared numbers do not depend on the thread count."""
+    env = {"OMP_NUM_THREADS": str(torch.get_num_threads() if threads is None else threads)}
+    if "ATEN_CPU_CAPABILITY" in os.environ:
+        env["ATEN_CPU_CAPABILITY"] = os.environ["ATEN_CPU_CAPABILITY"]
+    return env
 
 
 @pytest.fixture(autouse=True)

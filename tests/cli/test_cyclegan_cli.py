@@ -3,12 +3,13 @@ wrong size, non-image), sample's triplet sheet, eval per direction, sn-check on 
 attn-map's refusal, info and plot."""
 import json
 
+import numpy as np
 import pytest
-import torch
 from PIL import Image
 from typer.testing import CliRunner
 
 from gancli.cli.main import app
+from tests.conftest import assert_uint8_images_close
 from tests.data.test_pairs import write_cyclegan_dir
 
 runner = CliRunner()
@@ -57,7 +58,9 @@ def test_translate_a_file_a_folder_and_a_wrong_size_image(cycle_run, tmp_path):
     assert "skipped 1 not an image (notes.txt)" in result.stderr
     assert Image.open(tmp_path / "sheet.png").size == (2 * (4 * 34 + 2), 2 * (1 * 34 + 2))  # 2 pairs in a row
 
-    # the translation equals G_AB on the centre-cropped, resized input
+    # the translation equals G_AB on the centre-cropped, resized input, up to the last bits: the command
+    # translates the folder as one batch of 2, the line below one image alone, and the convolution
+    # kernels' summation order depends on the batch (and the CPU), so a pixel may move one level
     from gancli.data.base import to_float
     from gancli.data.image_files import load_square
     from gancli.sampling.translation import load_translators
@@ -65,7 +68,7 @@ def test_translate_a_file_a_folder_and_a_wrong_size_image(cycle_run, tmp_path):
 
     tr = load_translators(cycle_run)
     expected = to_uint8(tr.nets["G_AB"](to_float(load_square(inputs / "wide.png", 32)[None])))[0].numpy()
-    assert (torch.from_numpy(expected).numpy() == __import__("numpy").asarray(Image.open(tmp_path / "out" / "wide.png"))).all()
+    assert_uint8_images_close(np.asarray(Image.open(tmp_path / "out" / "wide.png")), expected)
 
     one = runner.invoke(app, ["translate", str(cycle_run), "--input", str(inputs / "b.jpg"), "--direction", "b2a",
                               "--out", str(tmp_path / "one")])

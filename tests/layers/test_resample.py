@@ -112,7 +112,9 @@ def test_a_traced_up_conv3x3_names_no_device():
     assert "DeviceObjType" not in constants and "TensorType" not in constants, traced.graph  # no device, no CPU tensor
     assert "aten::to" not in [n.kind() for n in nodes]
     torch.testing.assert_close(traced(x, w, b), F.conv2d(F.interpolate(x, scale_factor=2), w, b, padding=1))
-    torch.testing.assert_close(traced(x, w, b), up_conv3x3(x, w, b), rtol=0, atol=1e-6)
+    # the traced kernel is summed from padded copies, the eager one by an einsum: the same terms in
+    # another order, so float32 agrees to a few ulps of the outputs (|y| up to ~14), not bit for bit
+    torch.testing.assert_close(traced(x, w, b), up_conv3x3(x, w, b), rtol=1e-5, atol=1e-5)
     x64, w64, b64 = x.double(), w.double(), b.double()  # the traced formula is exact: float64 agrees to rounding
     torch.testing.assert_close(torch.jit.trace(up_conv3x3, (x64, w64, b64))(x64, w64, b64),
                                F.conv2d(F.interpolate(x64, scale_factor=2), w64, b64, padding=1), rtol=0, atol=1e-12)

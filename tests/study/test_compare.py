@@ -17,6 +17,7 @@ from gancli.checkpoint import load_checkpoint
 from gancli.cli.main import app
 from gancli.errors import GancliError
 from gancli.study import Study, collect, load_study_file, run_study, train_command_line, write_report
+from tests.conftest import same_kernels_env
 
 runner = CliRunner()
 TINY = {"dataset": "shapes", "steps": 4, "eval_every": 2, "eval_n": 20, "data_size": 48, "batch_size": 8,
@@ -120,8 +121,10 @@ def test_printed_commands_run_as_printed_and_collect_rebuilds_the_table(done, tm
     commands = [train_command_line(plan) for plan in tiny_study(tmp_path / "printed").runs()]
     assert len(commands) == 4 and commands[0].startswith("gancli train shapes --data-seed 0 ")
     args = shlex.split(commands[0])
+    # with this process's thread count and CPU kernels, the printed command is the study's computation
+    # (another thread count or ISA may change the last bits: see the --jobs test below)
     subprocess.run([sys.executable, "-m", "gancli", *args[1:]], check=True, capture_output=True,
-                   env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+                   env={"PATH": "/usr/bin:/bin", **same_kernels_env()})
     printed_run = tmp_path / "printed" / "runs" / "dcgan__s0"
     original = study.out / "runs" / "dcgan__s0"
     evals = [[json.loads(l)["fid"] for l in (r / "metrics.jsonl").read_text().splitlines() if '"eval"' in l]
