@@ -71,6 +71,17 @@ def check_types(obj: Any) -> None:
                 raise GancliError(f"{_flag(f.name)} must be {f.type.replace(' | None', ' or none')}, got {value!r}")
 
 
+#: Model-building conventions change when gancli is made more faithful to a paper. A config records the
+#: revision it was made under, so a checkpoint rebuilds the networks it was trained with:
+#:   1  (gancli 0.1): D's bn / ln / wn with a learnable gamma; z ~ N(0, I) for every model; BEGAN's
+#:      encoder widening on its stride-2 convs
+#:   2  (gancli 0.2): no gamma in D's bn / ln / wn (Miyato et al. 2018's baselines); BEGAN's z ~ U[-1, 1]
+#:      and its encoder widening on the first conv of the next scale (Berthelot et al.'s reference code)
+#: A stored config without a ``revision`` key is of revision 1 (``ModelConfig.from_dict``).
+MODEL_REVISION = 2
+LEGACY_REVISION = 1
+Z_DISTS = ("normal", "uniform")
+
 MAX_WIDTH = 2048  # --ch, --d-ch: BigGAN-deep's widest is 2048 at ch 128; beyond is a typo
 MAX_Z_DIM = 16384  # StyleGAN's z is 512, BigGAN's 120-128
 
@@ -99,6 +110,9 @@ class ModelConfig:
     shared_dim: int = 128  # BigGAN: shared class-embedding size
     hier: bool = True  # BigGAN: hierarchical z (one chunk per block)
     g_blocks: int | None = None  # CycleGAN: residual blocks of the ResNet generator [6 at <= 128 px, 9 at 256]
+    d_norm_gamma: bool | None = None  # a learnable scale gamma in D's bn / ln / wn; None: the model's (no: the SNGAN paper's baselines)
+    z_dist: str | None = None  # the latent prior: normal (N(0, I)) or uniform (U[-1, 1]); None: the model's (BEGAN: uniform)
+    revision: int = MODEL_REVISION  # the conventions the networks were built under (not an option: see LEGACY)
 
     @property
     def label_kind(self) -> str:
@@ -117,8 +131,11 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        """From a stored config (``to_dict()`` of a run's config.json or checkpoint); a config stored
+        before revisions were recorded is of ``LEGACY_REVISION``."""
         d = dict(d)
         d.pop("extra", None)  # checkpoints from before 0.2 carry an unused, always empty "extra"
+        d.setdefault("revision", LEGACY_REVISION)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -144,11 +161,16 @@ class ModelConfig:
                 raise GancliError(f"{_flag(name)} must be positive, at most {most}, got {value}")
         if not (math.isfinite(self.sn_target) and self.sn_target > 0):
             raise GancliError(f"--sn-target must be a positive number, got {self.sn_target}")
+        if self.z_dist is not None and self.z_dist not in Z_DISTS:
+            raise GancliError(f"unknown --z-dist {self.z_dist!r}; choose one of: {', '.join(Z_DISTS)}")
+        if self.revision not in (LEGACY_REVISION, MODEL_REVISION):
+            raise GancliError(f"model config revision {self.revision} is not one this gancli knows "
+                              f"({LEGACY_REVISION}-{MODEL_REVISION}); a newer gancli wrote it")
 
 
 #: the model fields a user sets (``--model`` is ``name``); the data sets the others
 MODEL_OPTIONS = {"model": "name", **{f.name: f.name for f in dataclasses.fields(ModelConfig)
-                                     if f.name not in ("name", "channels", "n_classes", "n_attrs")}}
+                                     if f.name not in ("name", "channels", "n_classes", "n_attrs", "revision")}}
 
 
 # ============================================================================================ train
@@ -163,21 +185,25 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sagan": {},
     "quick": {"ch": 8, "d_ch": 24, "batch_size": 24, "lr_g": 4e-4, "lr_d": 1.6e-3, "reuse_fake": True,
               "ema_decay": 0.99, "steps": 1600, "log_every": 25, "sample_every": 320, "ckpt_every": 800},
-    # Miyato et al. 2018's CIFAR settings (their ResNet experiments): Adam 2e-4, betas (0, 0.9),
-    # n_dis 5, linear decay to 0, batch 64, hinge; the paper's "standard CNN" unless --model says
-    # otherwise (--model sngan: their ResNet, with SNGAN's Xavier gains)
-    "sngan": {"model": "cnn", "d_norm": "sn", "loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0,
-              "beta2": 0.9, "n_dis": 5, "lr_decay": 1.0, "batch_size": 64, "ema": False},
+    # Miyato et al. 2018's CIFAR-10 ResNet setting (their best SN-GAN): the ResNet G/D, hinge, Adam 2e-4,
+    # betas (0, 0.9), n_dis 5, lr falling linearly to 0, batch 64
+    "sngan-resnet": {"model": "sngan", "d_norm": "sn", "loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0,
+                     "beta2": 0.9, "n_dis": 5, "lr_decay": 1.0, "batch_size": 64, "ema": False},
     # Brock et al. 2019: Adam (0, 0.999), lr_G 1e-4, lr_D 4e-4, n_dis 2, G-EMA 0.9999 from step 20000,
     # orthogonal regularisation 1e-4, hinge
     "biggan": {"model": "biggan", "loss": "hinge", "lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0, "beta2": 0.999,
                "n_dis": 2, "ema_decay": 0.9999, "ema_start": 20000, "ortho_reg": 1e-4},
-    # the rows of the SNGAN reproducibility report (shared/seeds/002): each with the report's first
-    # optimiser setting (report-A); what the report leaves open is chosen in docs/methods.md
+    # The rows of the SNGAN reproducibility report (shared/seeds/002), on one footing: the paper's
+    # standard CNN (Miyato et al. 2018, Table 3) for the four gan rows, the report's first optimiser
+    # setting report-A (lr 1e-3, betas (0.5, 0.9), one D step, constant lr), batch 64, no EMA; the
+    # standard (non-saturating) loss, as the report's code trains its SNGAN, BN and LN rows and as
+    # Miyato et al. compare the normalisations; so the rows differ in the normalisation or the loss
+    "sngan": {"model": "cnn", "d_norm": "sn", "loss": "ns", "hparams": "report-A", "batch_size": 64, "ema": False},
+    # WGAN-GP keeps Gulrajani et al.'s n_critic 5 under every setting (PRESET_PINS), as the report's code does
     "wgan-gp": {"model": "cnn", "d_norm": "none", "loss": "wgan-gp", "n_dis": 5, "hparams": "report-A",
-                "ema": False},
-    "bn": {"model": "cnn", "d_norm": "bn", "loss": "hinge", "hparams": "report-A", "ema": False},
-    "ln": {"model": "cnn", "d_norm": "ln", "loss": "hinge", "hparams": "report-A", "ema": False},
+                "batch_size": 64, "ema": False},
+    "bn": {"model": "cnn", "d_norm": "bn", "loss": "ns", "hparams": "report-A", "batch_size": 64, "ema": False},
+    "ln": {"model": "cnn", "d_norm": "ln", "loss": "ns", "hparams": "report-A", "batch_size": 64, "ema": False},
     "began": {"method": "began", "model": "began", "z_dim": 64, "ch": 32, "batch_size": 16, "gamma": 0.5,
               "lambda_k": 0.001, "hparams": "report-A", "ema": False},
     "ebgan": {"method": "ebgan", "model": "began", "z_dim": 64, "ch": 32, "batch_size": 64, "margin": 1.0,
@@ -195,20 +221,27 @@ PRESETS: dict[str, dict[str, Any]] = {
                        "lr_decay": 0.5, "ema": False, "log_every": 25, "sample_every": 300, "ckpt_every": 900},
 }
 
-#: Named optimiser settings: the learning rate (both G and D), Adam's betas and n_dis. A-F are
-#: Table 1 of Miyato et al. 2018; report-A..C are the three the SNGAN reproducibility report prints
-#: (ten times A-C's learning rate, and no n_dis: n_dis then stays as set). Explicit options win.
+#: Named optimiser settings: each sets the learning rate (both G and D), Adam's betas, n_dis and the
+#: lr decay, so a setting replaces a preset's optimiser whole. A-F are Table 1 of Miyato et al. 2018
+#: (constant lr: the table names no schedule); report-A..C are the three the SNGAN reproducibility
+#: report prints (ten times A-C's learning rate), with what the report's code trains under each:
+#: one D step per G step and a constant lr. Explicit options win.
 HPARAMS: dict[str, dict[str, Any]] = {
-    "A": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "n_dis": 5},
-    "B": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.999, "n_dis": 1},
-    "C": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_dis": 1},
-    "D": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 5},
-    "E": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "n_dis": 5},
-    "F": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "n_dis": 5},
-    "report-A": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.9},
-    "report-B": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.999},
-    "report-C": {"lr": 2e-3, "beta1": 0.5, "beta2": 0.999},
+    "A": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "n_dis": 5, "lr_decay": 0.0},
+    "B": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.999, "n_dis": 1, "lr_decay": 0.0},
+    "C": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_dis": 1, "lr_decay": 0.0},
+    "D": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 5, "lr_decay": 0.0},
+    "E": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "n_dis": 5, "lr_decay": 0.0},
+    "F": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "n_dis": 5, "lr_decay": 0.0},
+    "report-A": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 1, "lr_decay": 0.0},
+    "report-B": {"lr": 1e-3, "beta1": 0.5, "beta2": 0.999, "n_dis": 1, "lr_decay": 0.0},
+    "report-C": {"lr": 2e-3, "beta1": 0.5, "beta2": 0.999, "n_dis": 1, "lr_decay": 0.0},
 }
+
+#: Options a preset keeps whatever ``--hparams`` says, because they belong to the system it trains,
+#: not to the optimiser setting: WGAN-GP's n_critic 5 (Gulrajani et al. 2017; the report's code keeps
+#: it under each of its settings). An explicit option still wins.
+PRESET_PINS: dict[str, tuple[str, ...]] = {"wgan-gp": ("n_dis",)}
 
 
 def hparams_options(name: str) -> dict[str, Any]:
@@ -311,6 +344,7 @@ class TrainConfig:
         """The config as flat options, as the command line names them (``model`` is the model's name)."""
         flat = {k: v for k, v in self.to_dict().items() if k != "model"}
         flat.update({opt: getattr(self.model, name) for opt, name in MODEL_OPTIONS.items()})
+        flat["revision"] = self.model.revision  # not an option: it travels so that a resume rebuilds the same nets
         return flat
 
     @classmethod
@@ -340,16 +374,18 @@ class TrainConfig:
             options["d_norm"] = "sn" if options["sn_d"] else "none"
         chosen = {**PRESETS[preset], **options}
         hparams = hparams_options(chosen["hparams"]) if chosen.get("hparams") else {}
-        return cls.from_flat({**PRESETS[preset], **hparams, **options, "preset": preset})
+        pinned = {k: PRESETS[preset][k] for k in PRESET_PINS.get(preset, ())}
+        return cls.from_flat({**PRESETS[preset], **hparams, **pinned, **options, "preset": preset})
 
     @classmethod
     def from_flat(cls, flat: dict[str, Any]) -> "TrainConfig":
         """From flat options (``options()``'s shape); a name that is no option is an error."""
         known = {f.name for f in dataclasses.fields(cls)} - {"model"}
-        unknown = set(flat) - known - set(MODEL_OPTIONS)
+        unknown = set(flat) - known - set(MODEL_OPTIONS) - {"revision"}
         if unknown:
             raise GancliError(f"unknown training options: {', '.join(sorted(unknown))}")
-        model = ModelConfig(**{MODEL_OPTIONS[k]: v for k, v in flat.items() if k in MODEL_OPTIONS})
+        model = ModelConfig(**{MODEL_OPTIONS[k]: v for k, v in flat.items() if k in MODEL_OPTIONS},
+                            **({"revision": flat["revision"]} if "revision" in flat else {}))
         return cls(**{k: v for k, v in flat.items() if k in known}, model=model)
 
     def validate(self) -> "TrainConfig":

@@ -18,7 +18,7 @@ def _train_options() -> set[str]:
 
 def test_every_config_field_is_a_train_option():
     options = _train_options()
-    model_fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "channels", "n_classes", "n_attrs"}
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "channels", "n_classes", "n_attrs", "revision"}
     assert model_fields <= options, model_fields - options
     assert "model" in options  # ModelConfig.name
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
@@ -36,7 +36,7 @@ def test_help_shows_defaults_read_from_the_dataclasses_and_presets():
     assert "Channel multiplier [sagan: 64, quick: 8, began: 32, ebgan: 32, cyclegan-quick: 16]" in text
     assert "Latent size [sagan: 128, began: 64, ebgan: 64]" in text
     assert "Spectral norm in D (the same as --d-norm sn / none) [on]" in text
-    assert "Keep an EMA of G's weights [sagan: on, sngan: off," in text
+    assert "Keep an EMA of G's weights [sagan: on, sngan-resnet: off," in text
     assert "[sagan: 100000, quick: 1600, cyclegan: 200000, cyclegan-quick: 1800]" in text
 
 
@@ -56,7 +56,7 @@ def test_a_flat_train_config_from_gancli_0_1_loads():
     old = {"preset": "quick", "dataset": "shapes", "model": "sagan", "res": 32, "ch": 8, "d_ch": 24, "z_dim": 128,
            "attn_res": None, "loss": "hinge", "steps": 1600, "dry_run": False}
     cfg = TrainConfig.from_dict(old)
-    assert cfg.model == ModelConfig(name="sagan", res=32, ch=8, d_ch=24, z_dim=128)
+    assert cfg.model == ModelConfig(name="sagan", res=32, ch=8, d_ch=24, z_dim=128, revision=1)
     assert cfg.steps == 1600 and cfg.method == "gan"
 
 
@@ -98,11 +98,12 @@ def test_init_and_cond_mode_are_checked_against_the_model():
         resolve_model(ModelConfig(n_classes=3, cond_mode="concat"))
 
 
-def test_hparams_set_lr_betas_and_n_dis_and_explicit_options_win():
+def test_hparams_set_lr_betas_n_dis_and_decay_and_explicit_options_win():
     from gancli.config import HPARAMS, hparams_options
 
-    assert hparams_options("D") == {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 5}
-    assert hparams_options("report-C") == {"lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.5, "beta2": 0.999}
+    assert hparams_options("D") == {"lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 5, "lr_decay": 0.0}
+    assert hparams_options("report-C") == {"lr_g": 2e-3, "lr_d": 2e-3, "beta1": 0.5, "beta2": 0.999, "n_dis": 1,
+                                           "lr_decay": 0.0}
     assert set(HPARAMS) == {"A", "B", "C", "D", "E", "F", "report-A", "report-B", "report-C"}
     cfg = TrainConfig.from_options({"preset": "sagan", "hparams": "F", "beta2": 0.99})
     assert (cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.n_dis) == (1e-3, 1e-3, 0.9, 0.99, 5)
@@ -110,14 +111,34 @@ def test_hparams_set_lr_betas_and_n_dis_and_explicit_options_win():
     # a preset's own setting, overridden by --hparams
     assert TrainConfig.from_options({"preset": "bn"}).lr_g == 1e-3
     assert TrainConfig.from_options({"preset": "bn", "hparams": "B"}).lr_g == 1e-4
+    # a setting replaces a preset's optimiser whole: n_dis and the decay included
+    resnet = TrainConfig.from_options({"preset": "sngan-resnet", "hparams": "report-A"})
+    assert (resnet.lr_g, resnet.beta1, resnet.beta2, resnet.n_dis, resnet.lr_decay) == (1e-3, 0.5, 0.9, 1, 0.0)
+    # ... but WGAN-GP keeps its n_critic 5 (pinned by the preset), unless --n-dis says otherwise
+    assert TrainConfig.from_options({"preset": "wgan-gp", "hparams": "B"}).n_dis == 5
+    assert TrainConfig.from_options({"preset": "wgan-gp", "hparams": "B", "n_dis": 2}).n_dis == 2
     with pytest.raises(GancliError, match="unknown hparams 'Z'; choose one of: A, B"):
         TrainConfig.from_options({"hparams": "Z"})
 
 
+def test_the_report_rows_share_one_footing():
+    """The six rows of the SNGAN reproducibility report: report-A (lr 1e-3, betas (0.5, 0.9), constant
+    lr), no EMA, one D step but WGAN-GP's five; the gan rows on the standard CNN with the standard loss."""
+    rows = {name: TrainConfig.from_options({"preset": name}) for name in ("sngan", "wgan-gp", "bn", "ln", "began", "ebgan")}
+    for name, cfg in rows.items():
+        assert (cfg.hparams, cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.lr_decay, cfg.ema) == (
+            "report-A", 1e-3, 1e-3, 0.5, 0.9, 0.0, False), name
+        assert cfg.n_dis == (5 if name == "wgan-gp" else 1), name
+    for name in ("sngan", "bn", "ln"):
+        assert (rows[name].model.name, rows[name].loss, rows[name].batch_size) == ("cnn", "ns", 64)
+    assert [rows[n].model.d_norm for n in ("sngan", "wgan-gp", "bn", "ln")] == ["sn", "none", "bn", "ln"]
+
+
 def test_paper_presets():
-    sngan = TrainConfig.from_options({"preset": "sngan"})
+    sngan = TrainConfig.from_options({"preset": "sngan-resnet"})
     assert (sngan.lr_g, sngan.lr_d, sngan.beta1, sngan.beta2, sngan.n_dis, sngan.lr_decay, sngan.batch_size) == (
         2e-4, 2e-4, 0.0, 0.9, 5, 1.0, 64)
+    assert (sngan.model.name, sngan.loss) == ("sngan", "hinge")
     biggan = TrainConfig.from_options({"preset": "biggan"})
     assert (biggan.beta2, biggan.n_dis, biggan.ema_decay, biggan.ema_start, biggan.ortho_reg) == (
         0.999, 2, 0.9999, 20000, 1e-4)

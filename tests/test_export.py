@@ -16,7 +16,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from gancli.cli.main import app
-from tests.conftest import write_tiny_run
+from tests.conftest import assert_uint8_images_close, same_kernels_env, write_tiny_run
 
 runner = CliRunner()
 
@@ -28,7 +28,7 @@ RUNS = {"sagan-class": ("sagan", "class"), "biggan-class": ("biggan", "class"), 
 #: (run, --no-ema?, seed, n, truncation): one `gancli sample` each, reproduced from the export
 TS_JOBS = [("sagan-class", False, 3, 6, None), ("sagan-class", False, 5, 7, 0.5), ("biggan-class", False, 1, 5, None),
            ("dcgan-class", True, 2, 6, None), ("cnn-attrs", False, 4, 6, None), ("biggan-attrs", False, 6, 5, 1.0),
-           ("sngan-none", False, 7, 4, None), ("began-none", False, 8, 4, 0.7)]
+           ("sngan-none", False, 7, 4, None), ("began-none", False, 8, 4, None)]
 ONNX_JOBS = [("sagan-class", False, 3, 6, None), ("sagan-class", False, 5, 7, 0.5), ("dcgan-class", False, 2, 6, None),
              ("biggan-attrs", False, 6, 5, None), ("began-none", False, 8, 4, None)]
 
@@ -93,7 +93,7 @@ def export(run: Path, out: Path, *options: str):
 
 def run_fresh(backend: str, jobs: list[dict], cwd: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", FRESH, backend, json.dumps(jobs)], capture_output=True, text=True,
-                          cwd=cwd, env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}, timeout=300)
+                          cwd=cwd, env={"PATH": "/usr/bin:/bin", **same_kernels_env(threads=1)}, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "no gancli"
 
@@ -202,10 +202,9 @@ def check_case(case: dict) -> None:
             expected = gen.G(*fresh["inputs"]) if ours.labels is not None else gen.G(z, None)
         written = np.load(case["npz"])["images"]
     assert float((fresh["images"] - expected).abs().max()) == pytest.approx(0.0, abs=1e-5)
-    pixels = fresh["pixels"].numpy().astype(int)
-    assert pixels.shape == written.shape
-    assert np.abs(pixels - written).max() <= 1
-    assert (pixels == written).mean() >= 0.999
+    # another runtime (TorchScript, onnxruntime), batch and thread count: equal up to float rounding
+    # (docs/export.md promises >= 99.9 % of the values exactly)
+    assert_uint8_images_close(fresh["pixels"].numpy(), written, max_fraction=0.001)
 
 
 TS_CASES = [f"{n}{'-raw' if r else ''}-seed{s}-n{k}" + (f"-t{t}" if t else "") for n, r, s, k, t in TS_JOBS]
@@ -243,6 +242,9 @@ def test_the_contract_states_inputs_labels_output_and_the_check(torchscript_case
     assert attrs["baked_in"][0].startswith("4 batch norms")  # cnn's G has no spectral norm
     plain = json.loads(Path(torchscript_cases["sngan-none-seed7-n4"]["job"]["contract"]).read_text())
     assert [i["name"] for i in plain["inputs"]] == ["z"] and plain["labels"] == {"kind": "none"}
+    assert plain["sampling"]["prior"] == "normal" and "truncation" in plain["sampling"]
+    began = json.loads(Path(torchscript_cases["began-none-seed8-n4"]["job"]["contract"]).read_text())
+    assert began["sampling"]["prior"] == "uniform" and "truncation" not in began["sampling"]  # BEGAN's U[-1, 1]
     cycle = json.loads(Path(torchscript_cases["cycle-b2a"]["job"]["contract"]).read_text())
     assert cycle["kind"] == "translator" and cycle["direction"] == "b2a" and cycle["source"]["network"] == "G_BA"
     assert cycle["inputs"][0]["shape"] == ["N", 3, 32, 32] and "sampling" not in cycle

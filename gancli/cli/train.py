@@ -32,7 +32,8 @@ def d(option: str, unset: str | None = None) -> str:
     ``unset`` says what a None default means (e.g. "the model's")."""
     base = default(ModelConfig, MODEL_OPTIONS[option]) if option in MODEL_OPTIONS else default(TrainConfig, option)
     shown = unset if (base is None and unset) else _text(base)
-    by_preset = {name: _text(values[option]) for name, values in PRESETS.items() if option in values}
+    by_preset = {name: _text(values[option]) for name, values in PRESETS.items()
+                 if option in values and values[option] != base}  # a preset that keeps the default adds nothing
     if by_preset:
         return "[" + ", ".join([f"sagan: {shown}"] + [f"{k}: {v}" for k, v in by_preset.items()]) + "]"
     return f"[{shown}]"
@@ -77,6 +78,8 @@ def train_command(
     sn_g: Annotated[Optional[bool], typer.Option("--sn-g/--no-sn-g", rich_help_panel=P_MODEL, help=f"Spectral norm in G {d('sn_g', 'the model default: on for sagan, biggan')}.")] = None,
     sn_d: Annotated[Optional[bool], typer.Option("--sn-d/--no-sn-d", rich_help_panel=P_MODEL, help=f"Spectral norm in D (the same as --d-norm sn / none) {d('sn_d')}.")] = None,
     d_norm: Annotated[Optional[str], typer.Option(rich_help_panel=P_MODEL, help=f"D's normalisation: sn, bn, ln, wn, none (the SNGAN paper's baselines); cyclegan: instance, bn, sn, none {d('d_norm', 'sn; cyclegan: instance')}.")] = None,
+    d_norm_gamma: Annotated[Optional[bool], typer.Option("--d-norm-gamma/--no-d-norm-gamma", rich_help_panel=P_MODEL, help="A learnable scale gamma in D's bn / ln (g in wn) [off: the SNGAN paper's baselines have none].")] = None,
+    z_dist: Annotated[Optional[str], typer.Option(rich_help_panel=P_MODEL, help="Latent prior: normal (N(0, I)) or uniform (U[-1, 1]) [the model's: uniform for began, else normal].")] = None,
     sn_target: Annotated[Optional[float], typer.Option(rich_help_panel=P_MODEL, help=f"Spectral norm target K in W K / sigma(W) {d('sn_target')}.")] = None,
     init: Annotated[Optional[str], typer.Option(rich_help_panel=P_MODEL, help=f"Weight init: ortho, xavier, normal, default {d('init', 'the model default')}.")] = None,
     shared_dim: Annotated[Optional[int], typer.Option(rich_help_panel=P_MODEL, help=f"biggan: shared class-embedding size {d('shared_dim')}.")] = None,
@@ -93,7 +96,7 @@ def train_command(
     lambda_id: Annotated[Optional[float], typer.Option(rich_help_panel=P_METHOD, help=f"cyclegan: identity-loss weight relative to --lambda-cyc; 0: none {d('lambda_id')}.")] = None,
     pool_size: Annotated[Optional[int], typer.Option(rich_help_panel=P_METHOD, help=f"cyclegan: images in each D's history pool; 0: none {d('pool_size')}.")] = None,
     narrow_b: Annotated[Optional[bool], typer.Option("--narrow-b", rich_help_panel=P_DATA, help="shapes-pair: every B shape at one position and size, to reproduce CycleGAN's collapse [off].")] = None,
-    hparams: Annotated[Optional[str], typer.Option(rich_help_panel=P_OPTIM, autocompletion=completer("hparams"), help=f"Named optimiser setting (lr, betas, n_dis): A-F (SNGAN paper), report-A, report-B, report-C {d('hparams', 'none')}.")] = None,
+    hparams: Annotated[Optional[str], typer.Option(rich_help_panel=P_OPTIM, autocompletion=completer("hparams"), help=f"Named optimiser setting (lr, betas, n_dis, lr decay): A-F (SNGAN paper), report-A, report-B, report-C {d('hparams', 'none')}.")] = None,
     steps: Annotated[Optional[int], typer.Option(rich_help_panel=P_OPTIM, help=f"Training iterations (n_dis D steps + 1 G step each) {d('steps')}.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(rich_help_panel=P_OPTIM, help=f"Per-process batch size {d('batch_size')}.")] = None,
     lr_g: Annotated[Optional[float], typer.Option(rich_help_panel=P_OPTIM, help=f"G learning rate {d('lr_g')}.")] = None,
@@ -144,7 +147,7 @@ def train_command(
     given = dict(preset=preset, dataset=dataset, path=path, data_root=data_root, download=download, split=split,
                  data_size=data_size, cond=cond, attrs=split_list(attrs), method=method, model=model, res=res, ch=ch,
                  d_ch=d_ch, z_dim=z_dim, attn_res=attn, attn_pool=attn_pool, cond_mode=cond_mode, sn_g=sn_g,
-                 sn_d=sn_d, d_norm=d_norm, sn_target=sn_target, init=init, shared_dim=shared_dim, hier=hier, loss=loss,
+                 sn_d=sn_d, d_norm=d_norm, d_norm_gamma=d_norm_gamma, z_dist=z_dist, sn_target=sn_target, init=init, shared_dim=shared_dim, hier=hier, loss=loss,
                  gp_weight=gp_weight, gamma=gamma, lambda_k=lambda_k, lr_halving=lr_halving, margin=margin,
                  pt_weight=pt_weight, g_blocks=g_blocks, lambda_cyc=lambda_cyc, lambda_id=lambda_id, pool_size=pool_size,
                  narrow_b=narrow_b, hparams=hparams, steps=steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,

@@ -48,8 +48,9 @@ def contract_path(model_path: Path) -> Path:
 def generator_signature(model_config: ModelConfig) -> Signature:
     """Inputs z (N, z_dim) float32 and, by label kind, class indices int64 (N,) or attributes
     float32 (N, n_attrs); output images float32 (N, C, res, res) in [-1, 1]."""
-    inputs = [TensorSpec("z", ("N", model_config.z_dim), "float32",
-                         "latent vectors; gancli draws them from N(0, I), or truncated (see sampling)")]
+    about = ("latent vectors; gancli draws them from U[-1, 1] (see sampling)" if model_config.z_dist == "uniform"
+             else "latent vectors; gancli draws them from N(0, I), or truncated (see sampling)")
+    inputs = [TensorSpec("z", ("N", model_config.z_dim), "float32", about)]
     if model_config.label_kind == "class":
         inputs.append(TensorSpec("labels", ("N",), "int64",
                                  f"class indices 0..{model_config.n_classes - 1} (labels.class_names)"))
@@ -81,10 +82,17 @@ def labels_section(model_config: ModelConfig, dataset: dict[str, Any], class_nam
     return {"kind": "none"}
 
 
-def sampling_section(label_kind: str) -> dict[str, Any]:
-    """The truncation rule, and how ``gancli sample --seed s`` draws z and labels, as lines of plain
-    torch (tests/test_export.py runs them in a process without gancli and gets gancli's z and labels
-    bit for bit, and so its images)."""
+#: z ~ U[-1, 1]^z_dim (BEGAN's prior): no truncation
+UNIFORM_PRIOR = {
+    "what": "each component z_i is drawn independently from U[-1, 1] (Berthelot et al. 2017's prior)",
+    "truncation": "none: the truncation trick resamples Gaussian z; gancli refuses --truncation for this model",
+}
+
+
+def sampling_section(label_kind: str, z_dist: str = "normal") -> dict[str, Any]:
+    """The prior and truncation rule, and how ``gancli sample --seed s`` draws z and labels, as lines
+    of plain torch (tests/test_export.py runs them in a process without gancli and gets gancli's z and
+    labels bit for bit, and so its images)."""
     labels = {
         "class": ["freq = torch.tensor(contract['labels']['frequencies'], dtype=torch.float64)",
                   "labels = torch.multinomial(freq, n, replacement=True, generator=g_labels)"],
@@ -92,24 +100,32 @@ def sampling_section(label_kind: str) -> dict[str, Any]:
                   "labels = (torch.rand(n, len(freq), generator=g_labels, dtype=torch.float64) < freq).float()"],
         "none": ["labels = None"],
     }[label_kind]
+    if z_dist == "uniform":
+        prior = {"prior": "uniform", "uniform": UNIFORM_PRIOR}
+        draw = ["z = torch.rand(n, contract['z_dim'], generator=g_z) * 2 - 1  # U[-1, 1]; no truncation"]
+        inputs = "contract (this JSON as a dict), seed, n"
+    else:
+        prior = {"prior": "normal", "truncation": TRUNCATION}
+        draw = ["z = torch.randn(n, contract['z_dim'], generator=g_z)",
+                "if t is not None:  # the truncation trick: redraw what lies outside [-t, t]",
+                "    outside = z.abs() > t",
+                "    while outside.any():",
+                "        z[outside] = torch.randn(int(outside.sum()), generator=g_z)",
+                "        outside = z.abs() > t"]
+        inputs = "contract (this JSON as a dict), seed, n, t (None: no truncation)"
     return {
-        "truncation": TRUNCATION,
+        **prior,
         "gancli_sample_seed": {
             "about": "the z and labels gancli sample --seed seed -n n [--truncation t] feeds G, in image order "
                      "(without --class, --attrs, --interp or a truncation sweep): two CPU torch.Generators, one "
                      "for z, one for labels",
-            "inputs": "contract (this JSON as a dict), seed, n, t (None: no truncation)",
+            "inputs": inputs,
             "label_seed_offset": LABEL_SEED_OFFSET,
             "python": [
                 "import torch",
                 "g_z = torch.Generator().manual_seed(seed)",
                 f"g_labels = torch.Generator().manual_seed((seed + {LABEL_SEED_OFFSET}) % 2**63)",
-                "z = torch.randn(n, contract['z_dim'], generator=g_z)",
-                "if t is not None:  # the truncation trick: redraw what lies outside [-t, t]",
-                "    outside = z.abs() > t",
-                "    while outside.any():",
-                "        z[outside] = torch.randn(int(outside.sum()), generator=g_z)",
-                "        outside = z.abs() > t",
+                *draw,
                 *labels,
             ],
         },
@@ -126,7 +142,7 @@ def generator_contract(*, fmt: str, file: str, usage: str, signature: Signature,
         "z_dim": model_config.z_dim,
         "labels": labels,
         "to_uint8": TO_UINT8,
-        "sampling": sampling_section(labels["kind"]),
+        "sampling": sampling_section(labels["kind"], model_config.z_dist or "normal"),
         "baked_in": baked_in,
         "verified": verified,
     }

@@ -156,11 +156,11 @@ def _described_file(json_path: Path) -> str | None:
 
 
 def _generator_inputs(ckpt: LoadedCheckpoint, n: int, seed: int) -> tuple[torch.Tensor, ...]:
-    """z ~ N(0, I) and labels drawn as the data has them, from gancli's seeded generators."""
-    from gancli.sampling import labels_like_data, seeded_generators, truncated_normal
+    """z from the model's prior and labels drawn as the data has them, from gancli's seeded generators."""
+    from gancli.sampling import draw_latents, labels_like_data, seeded_generators
 
     g_z, g_labels = seeded_generators(seed)
-    z = truncated_normal(n, ckpt.model_config.z_dim, None, g_z)
+    z = draw_latents(n, ckpt.model_config, None, g_z)
     labels = labels_like_data(ckpt.model_config, ckpt.dataset, n, g_labels)
     return (z,) if labels is None else (z, labels)
 

@@ -77,8 +77,8 @@ def _real_images(train_config: dict, res: int, channels: int, req: AttnRequest) 
 def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
                    runs_root: str | Path = RUNS_ROOT) -> tuple[AttnResult, list[AttentionBlock]]:
     from gancli.methods import LoadedCheckpoint, load_run_checkpoint
-    from gancli.sampling import (data_labels, finite_output, load_generator, parse_classes, seeded_generators,
-                                 truncated_normal)
+    from gancli.sampling import (data_labels, draw_latents, finite_output, load_generator, parse_classes,
+                                 seeded_generators)
     from gancli.viz.grid import to_uint8
 
     req.check()
@@ -102,7 +102,7 @@ def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
     def generated_batch():
         n = req.n
         z_gen, label_gen = seeded_generators(req.seed)
-        z = truncated_normal(n, cfg.z_dim, req.truncation, z_gen)
+        z = draw_latents(n, cfg, req.truncation, z_gen)
         y = data_labels(gen, n, label_gen)
         if req.classes is not None:
             chosen = parse_classes(req.classes, gen)

@@ -56,8 +56,9 @@ def checkpoint_info(target: str | Path | None, runs_root: str | Path = RUNS_ROOT
     return info
 
 
-#: model fields that are not choices: the data sets them, or another field says them (sn_d is d_norm == "sn")
-NOT_CHOICES = ("name", "res", "channels", "n_classes", "n_attrs", "sn_d")
+#: model fields that are not choices: the data sets them, another field says them (sn_d is d_norm == "sn"),
+#: or the run's gancli did (revision)
+NOT_CHOICES = ("name", "res", "channels", "n_classes", "n_attrs", "sn_d", "revision")
 
 
 def model_changes(model) -> dict[str, dict[str, Any]]:
@@ -70,7 +71,11 @@ def model_changes(model) -> dict[str, dict[str, Any]]:
 
     try:
         defaults = resolve_model(ModelConfig(name=model.name, res=model.res, channels=model.channels,
-                                             n_classes=model.n_classes, n_attrs=model.n_attrs)).to_dict()
+                                             n_classes=model.n_classes, n_attrs=model.n_attrs,
+                                             revision=model.revision)).to_dict()
+        # d_norm_gamma's default depends on d_norm (none for sn): compare with the default for the run's d_norm
+        defaults["d_norm_gamma"] = resolve_model(ModelConfig(name=model.name, res=model.res, d_norm=model.d_norm,
+                                                             revision=model.revision)).d_norm_gamma
     except GancliError:  # a model that cannot be built without options: nothing to compare with
         return {}
     defaults["d_ch"] = model.ch

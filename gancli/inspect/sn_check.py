@@ -10,6 +10,7 @@ from gancli.config import RUNS_ROOT, ModelConfig, SnRequest
 from gancli.errors import GancliError
 from gancli.inspect.spectral_audit import (NetAudit, audit_layers, gradient_norms, lipschitz_bound, net_dict,
                                            not_covered, record_inputs)
+from gancli.models import draw_z
 
 
 def _models(target, req: SnRequest, runs_root) -> tuple[Any, torch.nn.Module, torch.nn.Module, dict, dict, str, int]:
@@ -149,10 +150,10 @@ def sn_check(target: str | Path | None, req: SnRequest, runs_root: str | Path = 
             for _ in range(req.warmup):  # each training-mode forward runs one power iteration per SN layer
                 y = labels_like_data(cfg, dataset, 8, g)
                 D(torch.rand(8, cfg.channels, cfg.res, cfg.res, generator=g) * 2 - 1, y)
-                G(torch.randn(8, cfg.z_dim, generator=g), y)
+                G(draw_z(8, cfg, generator=g), y)
     G.eval()
     D.eval()
-    z = torch.randn(req.n, cfg.z_dim, generator=g)
+    z = draw_z(req.n, cfg, generator=g)
     y_fake = labels_like_data(cfg, dataset, req.n, g)
     with torch.no_grad():
         fake = G(z, y_fake)

@@ -53,15 +53,17 @@ class GBlock(nn.Module):
 
 
 class DBlock(nn.Module):
-    """``norm``: D's feature normalisation (``--d-norm``); BN / LN go into every block but the first."""
+    """``norm``: D's feature normalisation (``--d-norm``); BN / LN go into every block but the first,
+    with a learnable scale only if ``norm_gamma``."""
 
-    def __init__(self, in_ch: int, out_ch: int, down: bool = True, first: bool = False, norm: str = "none"):
+    def __init__(self, in_ch: int, out_ch: int, down: bool = True, first: bool = False, norm: str = "none",
+                 norm_gamma: bool = True):
         super().__init__()
         self.down = down
         self.first = first
-        self.norm1 = feature_norm("none" if first else norm, in_ch)
+        self.norm1 = feature_norm("none" if first else norm, in_ch, gamma=norm_gamma)
         self.conv1 = set_init_gain(nn.Conv2d(in_ch, out_ch, 3, padding=1), RELU_GAIN)
-        self.norm2 = feature_norm("none" if first else norm, out_ch)
+        self.norm2 = feature_norm("none" if first else norm, out_ch, gamma=norm_gamma)
         self.conv2 = set_init_gain(nn.Conv2d(out_ch, out_ch, 3, padding=1), RELU_GAIN)
         self.learnable_sc = first or down or in_ch != out_ch
         if self.learnable_sc:
@@ -100,13 +102,14 @@ class DCGANUp(nn.Module):
 class DCGANDown(nn.Module):
     """(N, C_in, H, W) -> (N, C_out, H/2, W/2): conv 4x4 stride 2 [-> BN | LN] -> LeakyReLU(0.2).
 
-    ``norm`` is D's feature normalisation (``--d-norm``; the D builds the first layer with "none").
-    With spectral normalization (the default) there is none, as in SNGAN's "standard CNN"."""
+    ``norm`` is D's feature normalisation (``--d-norm``; the D builds the first layer with "none"),
+    with a learnable scale only if ``norm_gamma``. With spectral normalization (the default) there
+    is none, as in SNGAN's "standard CNN"."""
 
-    def __init__(self, in_ch: int, out_ch: int, norm: str = "none"):
+    def __init__(self, in_ch: int, out_ch: int, norm: str = "none", norm_gamma: bool = True):
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1)
-        self.norm = feature_norm(norm, out_ch)
+        self.norm = feature_norm(norm, out_ch, gamma=norm_gamma)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.leaky_relu(self.norm(self.conv(x)), 0.2)

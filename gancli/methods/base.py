@@ -25,7 +25,7 @@ from torch import nn
 
 from gancli.config import ModelConfig, TrainConfig
 from gancli.methods.grids import fixed_layout, real_images
-from gancli.models import build_network
+from gancli.models import build_network, draw_z
 from gancli.registry import Registry
 
 
@@ -47,6 +47,10 @@ class TrainContext:
     @property
     def conditional(self) -> bool:
         return self.model_cfg.label_kind != "none"
+
+    def draw_z(self, n: int) -> torch.Tensor:
+        """n latents from the model's prior, on the device: (n, z_dim)."""
+        return draw_z(n, self.model_cfg, device=self.device)
 
     def autocast(self):
         if self.amp_dtype is None:
@@ -131,7 +135,7 @@ class Method:
     def grid_layout(self, dataset, seed: int) -> Any:
         """The fixed inputs of the progress grids, drawn once per run (default: latents and labels
         of :func:`gancli.methods.grids.fixed_layout`)."""
-        return fixed_layout(dataset, self.ctx.model_cfg.z_dim, seed, self.ctx.conditional)
+        return fixed_layout(dataset, self.ctx.model_cfg, seed, self.ctx.conditional)
 
     def grid_images(self, nets: dict[str, nn.Module], layout: Any) -> tuple[torch.Tensor, int]:
         """The progress grid from ``nets`` (name -> network in eval mode, the EMA where averaged):

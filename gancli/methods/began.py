@@ -131,9 +131,9 @@ class BEGANMethod(AutoencoderDMethod):
                     group["lr"] *= 0.5
             self.since_best = 0
         real, _ = ctx.next_batch()
-        b, z_dim = real.shape[0], ctx.model_cfg.z_dim
+        b = real.shape[0]
         with ctx.autocast(), torch.no_grad():
-            fake = G(torch.randn(b, z_dim, device=ctx.device))
+            fake = G(ctx.draw_z(b))
         with ctx.autocast():  # one D forward over [x; G(z_D)]: D has no batch statistics
             recon = D(torch.cat([real, fake.to(real.dtype)]))
         loss_real = reconstruction_loss(real, recon[:b])
@@ -143,7 +143,7 @@ class BEGANMethod(AutoencoderDMethod):
 
         self._frozen_d(True)
         with ctx.autocast():
-            fake_g = G(torch.randn(b, z_dim, device=ctx.device))
+            fake_g = G(ctx.draw_z(b))
             recon_g = D(fake_g)
         g_loss = reconstruction_loss(fake_g, recon_g)  # gradients through G(z) and D(G(z))
         ctx.backward_step(g_loss, self.optimizers["g"])

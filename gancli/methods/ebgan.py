@@ -55,9 +55,9 @@ class EBGANMethod(AutoencoderDMethod):
         ctx, cfg = self.ctx, self.ctx.cfg
         G, D = self.train_nets["G"], self.train_nets["D"]
         real, _ = ctx.next_batch()
-        b, z_dim = real.shape[0], ctx.model_cfg.z_dim
+        b = real.shape[0]
         with ctx.autocast(), torch.no_grad():
-            fake = G(torch.randn(b, z_dim, device=ctx.device))
+            fake = G(ctx.draw_z(b))
         with ctx.autocast():  # one D forward over [x; G(z)]: D has no batch statistics
             both = torch.cat([real, fake.to(real.dtype)])
             energies = energy(both, D(both))
@@ -67,7 +67,7 @@ class EBGANMethod(AutoencoderDMethod):
 
         self._frozen_d(True)
         with ctx.autocast():
-            fake_g = G(torch.randn(b, z_dim, device=ctx.device))
+            fake_g = G(ctx.draw_z(b))
             recon, embedding = D(fake_g, return_embedding=True)
         pt = pulling_away(embedding)
         g_loss = energy(fake_g, recon).mean() + cfg.pt_weight * pt

@@ -43,10 +43,17 @@ class GANMethod(Method):
     @classmethod
     def check_config(cls, cfg) -> None:
         from gancli.errors import GancliError
-        from gancli.losses import LOSSES
         from gancli.models import MODELS
 
-        LOSSES.get(cfg.loss)
+        loss = get_loss(cfg.loss, gp_weight=cfg.gp_weight)
+        if loss.gp_weight and cfg.model.d_norm == "bn":
+            # Gulrajani et al. 2017 (§4): the penalty is on each input's own gradient norm, and batch
+            # norm makes a critic's output depend on the rest of the batch, so the penalty would
+            # couple the samples of [real; fake; x_hat]; they replace BN by layer norm in the critic
+            raise GancliError(f"a gradient penalty (--loss {cfg.loss}{'' if cfg.gp_weight is None else f', --gp-weight {cfg.gp_weight:g}'}) "
+                              "needs a critic without batch norm: BN makes D(x) depend on the whole batch, so "
+                              "the penalty would no longer be per sample (Gulrajani et al. use layer norm); "
+                              "choose --d-norm ln, sn or none")
         if cfg.split_d and cfg.model.d_norm == "bn":
             raise GancliError("--split-d with --d-norm bn would give D's batch norm two batches (real, then fake) "
                               "instead of one: the gradients would differ from the joint pass; drop one of them")
@@ -71,13 +78,13 @@ class GANMethod(Method):
         ctx, cfg = self.ctx, self.ctx.cfg
         G, D = self.train_nets["G"], self.train_nets["D"]
         opt_g, opt_d = self.optimizers["g"], self.optimizers["d"]
-        b, z_dim = cfg.batch_size, ctx.model_cfg.z_dim
+        b = cfg.batch_size
         fake_for_g = None
         for _ in range(cfg.n_dis):
             real, y_real = ctx.next_batch()
             # the gradient penalty interpolates real and fake images: give both the same labels
             y_fake = y_real if (self.loss.gp_weight and ctx.conditional) else ctx.fake_labels(b)
-            z = torch.randn(b, z_dim, device=ctx.device)
+            z = ctx.draw_z(b)
             with ctx.autocast():
                 if cfg.reuse_fake:
                     fake_for_g = G(z, y_fake)
@@ -119,7 +126,7 @@ class GANMethod(Method):
                 fake, y_fake = fake_for_g, y_fake_for_g
             else:
                 y_fake = ctx.fake_labels(b)
-                fake = G(torch.randn(b, z_dim, device=ctx.device), y_fake)
+                fake = G(ctx.draw_z(b), y_fake)
             g_loss = self.loss.g_loss(D(fake, y_fake).float())
             if cfg.ortho_reg > 0:
                 g_loss = g_loss + cfg.ortho_reg * orthogonal_regularization(self.nets["G"])

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import torch
 
+from gancli.config import ModelConfig
 from gancli.data import GanDataset
+from gancli.models import draw_z
 
 COLUMNS = 8
 
@@ -23,20 +25,21 @@ class GridLayout:
     row_labels: list[str]
 
 
-def fixed_layout(dataset: GanDataset, z_dim: int, seed: int, conditional: bool) -> GridLayout:
+def fixed_layout(dataset: GanDataset, model_cfg: ModelConfig, seed: int, conditional: bool) -> GridLayout:
+    """The grid's latents from the model's prior (``model_cfg`` resolved) and labels."""
     g = torch.Generator().manual_seed(seed + 12345)
     if conditional and dataset.label_kind == "class":
         rows = min(dataset.n_classes, 16)
-        z = torch.randn(COLUMNS, z_dim, generator=g).repeat(rows, 1)
+        z = draw_z(COLUMNS, model_cfg, generator=g).repeat(rows, 1)
         y = torch.arange(rows).repeat_interleave(COLUMNS)
         return GridLayout(z, y, COLUMNS, dataset.class_names[:rows])
     if conditional and dataset.label_kind == "attrs":
         pick = torch.randint(len(dataset.labels), (COLUMNS,), generator=g)
         y = dataset.labels[pick].float().repeat_interleave(COLUMNS, dim=0)
-        z = torch.randn(COLUMNS, z_dim, generator=g).repeat(COLUMNS, 1)
+        z = draw_z(COLUMNS, model_cfg, generator=g).repeat(COLUMNS, 1)
         names = [",".join(n for n, v in zip(dataset.attr_names, row) if v > 0.5) or "-" for row in dataset.labels[pick]]
         return GridLayout(z, y, COLUMNS, names)
-    z = torch.randn(COLUMNS * COLUMNS, z_dim, generator=g)
+    z = draw_z(COLUMNS * COLUMNS, model_cfg, generator=g)
     return GridLayout(z, None, COLUMNS, [])
 
 

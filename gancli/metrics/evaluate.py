@@ -45,12 +45,13 @@ def generated_features(G: torch.nn.Module, model_cfg, dataset: dict[str, Any], n
                        seed: int = 0, truncation: float | None = None, batch_size: int = 100) -> GeneratedFeatures:
     """n images from G (in its current mode), batch by batch, straight into ``extract``.
 
-    z ~ N(0, I) (truncated to [-t, t] by resampling with ``truncation``) from a generator seeded
-    with ``seed``; class labels by the data's frequencies from a second one. Global RNG untouched,
-    so evaluating during training does not change the training run."""
-    from gancli.sampling import finite_output, labels_like_data, seeded_generators, truncated_normal
+    z from the model's prior (N(0, I), truncated to [-t, t] by resampling with ``truncation``; or
+    U[-1, 1]) from a generator seeded with ``seed``; class labels by the data's frequencies from a
+    second one. Global RNG untouched, so evaluating during training does not change the training run."""
+    from gancli.sampling import check_prior_truncation, draw_latents, finite_output, labels_like_data, seeded_generators
     from gancli.viz.grid import quantize
 
+    check_prior_truncation(model_cfg, truncation)
     started = time.time()
     z_gen, label_gen = seeded_generators(seed)
     labels = labels_like_data(model_cfg, dataset, n, label_gen)
@@ -58,7 +59,7 @@ def generated_features(G: torch.nn.Module, model_cfg, dataset: dict[str, Any], n
     parts: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
-        z = truncated_normal(size, model_cfg.z_dim, truncation, z_gen).to(device)
+        z = draw_latents(size, model_cfg, truncation, z_gen).to(device)
         y = None if labels is None else labels[start: start + size].to(device)
         out = extract(quantize(finite_output(G(z, y))))  # the pixels a saved PNG would hold, on G's device
         for layer in layers:

@@ -10,7 +10,7 @@ from typing import Callable
 
 from torch import nn
 
-from gancli.config import ModelConfig
+from gancli.config import MODEL_REVISION, ModelConfig
 from gancli.errors import GancliError
 from gancli.layers import INIT_SCHEMES, apply_spectral_norm, init_weights
 from gancli.registry import Registry
@@ -31,9 +31,16 @@ class ModelSpec:
     default_d_norm: str | None = None  # D's normalisation when none is asked for (None: sn, or none with --no-sn-d)
     options: tuple[str, ...] = ()  # model options only this model reads (e.g. cyclegan's g_blocks)
     translator: bool = False  # G(x) maps images to images (CycleGAN), instead of G(z, y)
+    z_dist: str = "normal"  # the latent prior G is trained on (gancli.config.Z_DISTS)
+    baseline_norms: bool = False  # D's bn / ln / wn are the SNGAN paper's baselines (gamma optional: --d-norm-gamma)
 
 
 MODELS: Registry[ModelSpec] = Registry("model")
+GAMMA_NORMS = ("bn", "ln", "wn")  # D normalisations with an optional learnable scale
+
+
+def _baseline_models() -> list[str]:
+    return [name for name in MODELS.names() if MODELS.get(name).baseline_norms]
 
 
 def resolve_model(cfg: ModelConfig) -> ModelConfig:
@@ -58,6 +65,20 @@ def resolve_model(cfg: ModelConfig) -> ModelConfig:
     if d["d_norm"] not in spec.d_norms:
         raise GancliError(f"model {cfg.name} supports --d-norm {', '.join(spec.d_norms)}, not {d['d_norm']!r}")
     d["sn_d"] = d["d_norm"] == "sn"
+    legacy = cfg.revision < MODEL_REVISION
+    if spec.baseline_norms and d["d_norm"] in GAMMA_NORMS:
+        if d["d_norm_gamma"] is None:
+            d["d_norm_gamma"] = legacy  # revision 1 built them with gamma
+    elif d["d_norm_gamma"]:
+        raise GancliError(f"--d-norm-gamma applies to D's bn, ln or wn of the models {', '.join(_baseline_models())}"
+                          f"; not to {cfg.name} with --d-norm {d['d_norm']}")
+    else:
+        d["d_norm_gamma"] = None
+    if spec.translator:
+        if d["z_dist"] is not None:
+            raise GancliError(f"--z-dist does not apply to {cfg.name}: its G translates images and draws no z")
+    elif d["z_dist"] is None:
+        d["z_dist"] = "normal" if legacy else spec.z_dist
     if d["d_ch"] is None:
         d["d_ch"] = cfg.ch
     for key, value in spec.defaults(cfg).items():
@@ -104,5 +125,6 @@ def count_parameters(net: nn.Module) -> int:
 
 # register the zoo (import for side effects)
 from gancli.models import dcgan_spec, cnn, sngan, sagan, biggan, began, cyclegan  # noqa: E402,F401,I001  (registry order)
+from gancli.models.prior import draw_z  # noqa: E402
 
-__all__ = ["MODELS", "ModelSpec", "build_models", "build_network", "resolve_model", "count_parameters"]
+__all__ = ["MODELS", "ModelSpec", "build_models", "build_network", "resolve_model", "count_parameters", "draw_z"]

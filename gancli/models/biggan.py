@@ -14,4 +14,5 @@ MODELS.register("biggan")(ModelSpec(
     has_attention=True,
     summary="BigGAN: shared embedding + hierarchical z into CBN, attention, ortho init",
     d_norms=D_NORMS,
+    baseline_norms=True,
 ))

@@ -22,7 +22,8 @@ has b = 6). At 28 px (MNIST) b = 7 and there are two 2x stages: G drops its last
 Conditioning (cond_mode "proj"): conditional BN in G (class embeddings, or linear maps of a multi-hot
 vector), a projection head on D's flattened features, as ``dcgan --cond-mode proj``.
 ``--d-norm``: BN / LN after every D conv but the first, none on the linear layer; WN on every conv
-and the linear layer; SN (the default) is added by ``build_network``.
+and the linear layer; none with a learnable scale unless ``--d-norm-gamma`` (the paper's baselines
+have none); SN (the default) is added by ``build_network``.
 """
 from __future__ import annotations
 
@@ -97,11 +98,11 @@ class CNNDiscriminator(nn.Module):
         for i, (mult, k, stride) in enumerate(layers):
             out_ch = cfg.d_ch * mult
             self.convs.append(nn.Conv2d(in_ch, out_ch, k, stride, 1))
-            self.norms.append(feature_norm("none" if i == 0 else norm, out_ch))
+            self.norms.append(feature_norm("none" if i == 0 else norm, out_ch, gamma=bool(cfg.d_norm_gamma)))
             in_ch = out_ch
         self.head = ProjectionHead(in_ch * bottom * bottom, cfg.label_kind, cfg.n_labels)
         if cfg.d_norm == "wn":
-            apply_weight_norm(self)
+            apply_weight_norm(self, gamma=bool(cfg.d_norm_gamma))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """phi(x): (N, 8 d_ch b b), the flattened output of the last conv (after its lReLU)."""
@@ -127,6 +128,7 @@ def _register() -> None:
         summary="the SNGAN paper's standard CNN (28, 32, 64 px); D normalisation sn, bn, ln, wn or none",
         resolutions=RESOLUTIONS,
         d_norms=D_NORMS,
+        baseline_norms=True,
     ))
 
 

@@ -80,14 +80,15 @@ class DCGANDiscriminator(nn.Module):
         self.downs = nn.ModuleList()
         in_ch = cfg.channels
         for i, w in enumerate(widths):
-            self.downs.append(DCGANDown(in_ch + (extra if i == 1 else 0), w, norm="none" if i == 0 else norm))
+            self.downs.append(DCGANDown(in_ch + (extra if i == 1 else 0), w, norm="none" if i == 0 else norm,
+                                        norm_gamma=bool(cfg.d_norm_gamma)))
             in_ch = w
         if n_down == 1 and self.concat:
             raise ValueError("dcgan needs at least two D layers for concat conditioning")
         features = widths[-1] * bottom * bottom
         self.head = ProjectionHead(features, "none" if self.concat else cfg.label_kind, cfg.n_labels)
         if cfg.d_norm == "wn":
-            apply_weight_norm(self)
+            apply_weight_norm(self, gamma=bool(cfg.d_norm_gamma))
 
     def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = x

@@ -12,4 +12,5 @@ MODELS.register("dcgan")(ModelSpec(
     summary="DCGAN with strided convs (28-256 px); D norm sn (default), bn, ln, wn or none; cGAN concat or projection",
     resolutions=(28, 32, 64, 128, 256),
     d_norms=D_NORMS,
+    baseline_norms=True,
 ))

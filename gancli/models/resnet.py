@@ -131,7 +131,8 @@ class ResNetDiscriminator(nn.Module):
         in_ch, res = cfg.channels, cfg.res
         placed: set[int] = set()
         for i, (w, down) in enumerate(zip(widths, downs)):
-            self.blocks.append(DBlock(in_ch, w, down=down, first=(i == 0), norm=cfg.d_norm or "none"))
+            self.blocks.append(DBlock(in_ch, w, down=down, first=(i == 0), norm=cfg.d_norm or "none",
+                                      norm_gamma=bool(cfg.d_norm_gamma)))
             in_ch = w
             res = res // 2 if down else res
             if res in cfg.attn_res and res not in placed:  # after the first block reaching res
@@ -139,7 +140,7 @@ class ResNetDiscriminator(nn.Module):
                 placed.add(res)
         self.head = ProjectionHead(widths[-1], cfg.label_kind, cfg.n_labels)
         if cfg.d_norm == "wn":
-            apply_weight_norm(self)
+            apply_weight_norm(self, gamma=bool(cfg.d_norm_gamma))
 
     def features(self, x: torch.Tensor, return_attn: bool = False):
         """phi(x): (N, F) after the blocks, ReLU and global sum pooling."""

@@ -14,4 +14,5 @@ MODELS.register("sagan")(ModelSpec(
     has_attention=True,
     summary="ResNet G/D + self-attention, SN in G and D, CBN + projection",
     d_norms=D_NORMS,
+    baseline_norms=True,
 ))

@@ -10,4 +10,5 @@ MODELS.register("sngan")(ModelSpec(
     defaults=lambda cfg: {"sn_g": False, "init": "xavier", "cond_mode": "proj", "attn_res": []},
     summary="ResNet G/D, SN in D, CBN + projection",
     d_norms=D_NORMS,
+    baseline_norms=True,
 ))

@@ -19,7 +19,8 @@ from gancli.config import RUNS_ROOT, ModelConfig, SampleRequest
 from gancli.errors import GancliError
 from gancli.registry import match_names
 from gancli.methods import LoadedCheckpoint, load_run_checkpoint
-from gancli.sampling.latents import TruncatedNormalRows, finite_output, labels_in_pieces, labels_like_data, seeded_generators, slerp, truncated_normal
+from gancli.sampling.latents import (check_prior_truncation, draw_latents, finite_output, interpolate, labels_in_pieces,
+                                     labels_like_data, latent_rows, seeded_generators)
 
 
 
@@ -182,10 +183,12 @@ def plan_samples(gen: LoadedGenerator, req: SampleRequest) -> SamplePlan:
     the same z for a given layout whatever the labels. Except for interpolations (whose z are made
     at once), z and labels are drawn a piece of at most ``batch_size`` rows at a time."""
     req.check()
+    for t in req.truncation or []:
+        check_prior_truncation(gen.model_config, t)
     if req.interp is not None:
         z, y = _interpolation_inputs(gen, req)
         return SamplePlan(len(z), req.interp, lambda: iter([(z, y)]), interp=req.interp)
-    z_dim, pieces = gen.model_config.z_dim, req.batch_size
+    pieces = req.batch_size
     truncations = req.truncation or [None]
     classes = parse_classes(req.classes, gen) if req.classes is not None else None
     fixed = parse_attrs(req.attrs, gen) if req.attrs is not None else None
@@ -196,7 +199,7 @@ def plan_samples(gen: LoadedGenerator, req: SampleRequest) -> SamplePlan:
 
         def class_rows():
             for k in classes:  # each row redraws the same z from the seed
-                z = TruncatedNormalRows(cols, z_dim, truncations[0], seeded_generators(req.seed)[0])
+                z = latent_rows(cols, gen.model_config, truncations[0], seeded_generators(req.seed)[0])
                 for size in _piece_sizes(cols, pieces):
                     yield z.take(size), torch.full((size,), k, dtype=torch.int64)
 
@@ -205,7 +208,7 @@ def plan_samples(gen: LoadedGenerator, req: SampleRequest) -> SamplePlan:
     def rows():
         for t in truncations:  # a sweep: every row from the same seed, so the same base z and labels
             z_gen, label_gen = seeded_generators(req.seed)
-            z = TruncatedNormalRows(req.n, z_dim, t, z_gen)
+            z = latent_rows(req.n, gen.model_config, t, z_gen)
             labels = labels_in_pieces(gen.model_config, gen.dataset, req.n, label_gen)
             for size in _piece_sizes(req.n, pieces):
                 y = torch.full((size,), classes[0], dtype=torch.int64) if classes is not None else labels(size)
@@ -304,7 +307,7 @@ class _Collector:
 
 
 def _interpolation_inputs(gen: LoadedGenerator, req: SampleRequest) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """n rows, each ``interp`` steps from z_a to z_b by slerp; for a class model also from class a to
+    """n rows, each ``interp`` steps from z_a to z_b by slerp (a straight line for uniform z); for a class model also from class a to
     class b through the class embedding (soft one-hot labels mix the embedding rows). With
     ``truncation`` the two endpoints are truncated; points between them can leave [-t, t] a little
     (slerp keeps the norm, not the box). Returns z (n * interp, z_dim) and the labels, row by row."""
@@ -314,10 +317,10 @@ def _interpolation_inputs(gen: LoadedGenerator, req: SampleRequest) -> tuple[tor
     chosen = parse_classes(req.classes, gen) if req.classes is not None else None  # errors for the wrong model kind
     fixed = parse_attrs(req.attrs, gen) if req.attrs is not None else None
     t_max = req.truncation[0] if req.truncation else None
-    za = truncated_normal(rows, z_dim, t_max, g)
-    zb = truncated_normal(rows, z_dim, t_max, g)
+    za = draw_latents(rows, gen.model_config, t_max, g)
+    zb = draw_latents(rows, gen.model_config, t_max, g)
     t = torch.linspace(0, 1, steps)
-    z = slerp(za, zb, t).reshape(rows * steps, z_dim)
+    z = interpolate(za, zb, t, gen.model_config.z_dist).reshape(rows * steps, z_dim)
     y = None
     if gen.label_kind == "class":
         k = gen.model_config.n_classes

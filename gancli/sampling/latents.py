@@ -18,6 +18,7 @@ import torch
 
 from gancli.config import ModelConfig, check_truncation
 from gancli.errors import GancliError
+from gancli.models import draw_z
 
 
 
@@ -34,6 +35,41 @@ def truncated_normal(n: int, dim: int, truncation: float | None, generator: torc
         z[outside] = torch.randn(int(outside.sum()), generator=generator)
         outside = z.abs() > truncation
     return z
+
+
+def check_prior_truncation(model_config: ModelConfig, truncation: float | None) -> None:
+    """Truncation is defined for Gaussian z: a model trained on uniform z (BEGAN) refuses it."""
+    if truncation is not None and model_config.z_dist == "uniform":
+        raise GancliError(f"--truncation resamples Gaussian z; this {model_config.name} model draws z ~ U[-1, 1] "
+                          "(its prior is bounded already): leave --truncation out")
+
+
+def draw_latents(n: int, model_config: ModelConfig, truncation: float | None,
+                 generator: torch.Generator) -> torch.Tensor:
+    """z: (n, z_dim) float32 from the model's prior: ``truncated_normal`` for Gaussian z, U[-1, 1]
+    for uniform z (which takes no truncation)."""
+    check_prior_truncation(model_config, truncation)
+    if model_config.z_dist == "uniform":
+        return draw_z(n, model_config, generator=generator)
+    return truncated_normal(n, model_config.z_dim, truncation, generator)
+
+
+def latent_rows(n: int, model_config: ModelConfig, truncation: float | None, generator: torch.Generator):
+    """``draw_latents(n, model_config, truncation, generator)``'s rows handed out k at a time, bit for
+    bit: an object with ``take(k) -> (k, z_dim)``. ``generator`` itself is not advanced."""
+    check_prior_truncation(model_config, truncation)
+    if model_config.z_dist == "uniform":
+        return UniformRows(n, model_config.z_dim, generator)
+    return TruncatedNormalRows(n, model_config.z_dim, truncation, generator)
+
+
+def interpolate(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, z_dist: str = "normal") -> torch.Tensor:
+    """Walks from the rows of a to those of b (N, D) at fractions t (K,) -> (N, K, D): slerp for Gaussian
+    z (which keeps the typical norm), a straight line for uniform z (which stays inside the cube)."""
+    if z_dist == "uniform":
+        t = t[None, :, None]
+        return (1 - t) * a[:, None, :] + t * b[:, None, :]
+    return slerp(a, b, t)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -90,6 +126,19 @@ class InPieces:
 def normals_in_pieces(total: int, generator: torch.Generator) -> InPieces:
     """``torch.randn(total, generator=generator)``, in pieces."""
     return InPieces(lambda size, g: torch.randn(size, generator=g), total, generator, unit=16, min_last=16)
+
+
+class UniformRows:
+    """The rows of ``draw_z(n, cfg, generator)`` for uniform z, handed out k at a time (CPU
+    ``torch.rand`` takes the generator's numbers one value after the other, so pieces need no unit);
+    ``generator`` itself is not advanced."""
+
+    def __init__(self, n: int, dim: int, generator: torch.Generator):
+        self.dim = dim
+        self.values = InPieces(lambda size, g: torch.rand(size, generator=g), n * dim, _copy(generator))
+
+    def take(self, k: int) -> torch.Tensor:
+        return self.values.take(k * self.dim).mul_(2.0).sub_(1.0).view(k, self.dim)
 
 
 class TruncatedNormalRows:

@@ -355,6 +355,7 @@ def samples_sheet(results: StudyResults, path: Path, per_row: int = 8) -> tuple[
     and a row of real images."""
     import torch
 
+    from gancli.models import draw_z
     from gancli.sampling import finite_output, labels_like_data, load_generator, seeded_generators
     from gancli.viz.grid import save_grid
 
@@ -367,7 +368,7 @@ def samples_sheet(results: StudyResults, path: Path, per_row: int = 8) -> tuple[
         seen.add(run.setting)
         gen = load_generator(run.path)
         z_gen, label_gen = seeded_generators(0)  # the same seeds in every row: the same z per z size
-        z = torch.randn(per_row, gen.model_config.z_dim, generator=z_gen)
+        z = draw_z(per_row, gen.model_config, generator=z_gen)
         y = labels_like_data(gen.model_config, gen.dataset, per_row, label_gen)
         if gen.model_config.label_kind == "class":
             y = torch.arange(per_row) % gen.model_config.n_classes

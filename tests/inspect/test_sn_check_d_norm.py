@@ -63,7 +63,7 @@ def test_a_d_without_sn_is_reported_as_such(tmp_path, d_norm):
 def test_weight_norm_rows_audit_the_weight_used():
     from gancli.inspect.spectral_audit import audit_layers
 
-    _, D = build_models(ModelConfig(name="cnn", res=32, ch=4, d_norm="wn"))
+    _, D = build_models(ModelConfig(name="cnn", res=32, ch=4, d_norm="wn", d_norm_gamma=True))
     with torch.no_grad():
         D.convs[2].parametrizations.weight.original0.mul_(3.0)  # g three times ||v||
     rows = {r.name: r for r in audit_layers(D, "D", {}, no_sn_by_design=True)}
@@ -74,6 +74,17 @@ def test_weight_norm_rows_audit_the_weight_used():
     assert row.sigma_mat_raw == pytest.approx(float(torch.linalg.matrix_norm(v, 2)), rel=1e-6)
     assert row.sigma_mat == pytest.approx(3 * row.sigma_mat_raw, rel=1e-5)
     assert row.exempt and not row.normalized and not row.drifted
+
+
+def test_weight_norm_without_g_audits_the_unit_row_weight():
+    from gancli.inspect.spectral_audit import audit_layers
+
+    _, D = build_models(ModelConfig(name="cnn", res=32, ch=4, d_norm="wn"))
+    rows = {r.name: r for r in audit_layers(D, "D", {}, no_sn_by_design=True)}
+    v = D.convs[2].parametrizations.weight.original.detach().flatten(1).double()
+    unit_rows = v / v.norm(dim=1, keepdim=True)  # W = v / ||v|| per output channel, by hand
+    assert rows["D.convs.2"].sigma_mat == pytest.approx(float(torch.linalg.matrix_norm(unit_rows, 2)), rel=1e-6)
+    assert rows["D.convs.2"].sigma_mat_raw == pytest.approx(float(torch.linalg.matrix_norm(v, 2)), rel=1e-6)
 
 
 def test_an_sn_d_is_still_audited_as_before(tmp_path):

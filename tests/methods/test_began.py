@@ -171,3 +171,36 @@ def test_sample_plot_and_sn_check_read_a_began_run(ae_cfg, tmp_path):
     result = runner.invoke(app, ["sn-check", str(tmp_path / "run"), "--net", "d", "-n", "2", "--iters", "5"])
     assert result.exit_code == 0, result.output
     assert "D.encoder.fc" in result.stdout or "encoder.fc" in result.stdout
+
+
+@pytest.mark.parametrize("preset", ["began", "ebgan"])
+def test_training_draws_z_from_the_uniform_prior(ae_cfg, preset):
+    """Berthelot et al. 2017 (and EBGAN's reference code) draw z ~ U[-1, 1]: every z G sees in a step."""
+    from gancli.training.loop import Trainer
+
+    trainer = Trainer(ae_cfg(preset, "z"), show_progress=False)
+    assert trainer.model_cfg.z_dist == "uniform" and trainer.model_cfg.revision == 2
+    seen = []
+    trainer.method.nets["G"].register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    trainer.train_step()
+    z = torch.cat(seen)
+    assert len(seen) == 2 and z.shape[1] == 64  # the D step's fakes and the G step's
+    assert z.min() >= -1.0 and z.max() <= 1.0  # N(0, 1) would put a third of 1,024 values outside
+    assert z.std().item() == pytest.approx((1 / 3) ** 0.5, abs=0.05)  # U[-1, 1]: variance 1/3
+
+
+def test_sampling_a_began_run_uses_its_prior_and_refuses_truncation(ae_cfg, tmp_path):
+    from gancli.cli.main import app
+    from gancli.config import SampleRequest
+    from gancli.sampling import draw_latents, load_generator, sample, seeded_generators
+
+    train(ae_cfg("began", "run", steps=2), show_progress=False)
+    gen = load_generator(tmp_path / "run")
+    samples = sample(gen, SampleRequest(n=6, seed=3, batch_size=4))
+    expected = draw_latents(6, gen.model_config, None, seeded_generators(3)[0])
+    torch.testing.assert_close(samples.z, expected, rtol=0, atol=0)  # the same draw, in pieces of 4
+    assert samples.z.min() >= -1.0 and samples.z.max() <= 1.0
+    result = CliRunner().invoke(app, ["sample", str(tmp_path / "run"), "--truncation", "0.5", "--out",
+                                      str(tmp_path / "t.png")])
+    assert result.exit_code == 1 and "z ~ U[-1, 1]" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "t.png").exists()

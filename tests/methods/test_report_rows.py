@@ -9,10 +9,10 @@ from gancli.checkpoint import load_checkpoint
 from gancli.cli.main import app
 
 ROWS = {  # preset -> (method, model, loss, D normalisation)
-    "sngan": ("gan", "cnn", "hinge", "sn"),
+    "sngan": ("gan", "cnn", "ns", "sn"),
     "wgan-gp": ("gan", "cnn", "wgan-gp", "none"),
-    "bn": ("gan", "cnn", "hinge", "bn"),
-    "ln": ("gan", "cnn", "hinge", "ln"),
+    "bn": ("gan", "cnn", "ns", "bn"),
+    "ln": ("gan", "cnn", "ns", "ln"),
     "began": ("began", "began", None, "none"),
     "ebgan": ("ebgan", "began", None, "none"),
 }
@@ -34,6 +34,7 @@ def test_each_row_trains_on_mnist_at_28_px(tmp_path, fake_mnist_root, preset):
     config = json.loads((run / "config.json").read_text())["train"]
     if loss:
         assert config["loss"] == loss
-    assert config["preset"] == preset and config["hparams"] == (None if preset == "sngan" else "report-A")
+    assert config["preset"] == preset and config["hparams"] == "report-A"
+    assert (config["n_dis"], config["lr_decay"]) == (5 if preset == "wgan-gp" else 1, 0.0)
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [1, 2]
