@@ -112,6 +112,7 @@ class ModelConfig:
     g_blocks: int | None = None  # CycleGAN: residual blocks of the ResNet generator [6 at <= 128 px, 9 at 256]
     d_norm_gamma: bool | None = None  # a learnable scale gamma in D's bn / ln / wn; None: the model's (no: the SNGAN paper's baselines)
     z_dist: str | None = None  # the latent prior: normal (N(0, I)) or uniform (U[-1, 1]); None: the model's (BEGAN: uniform)
+    mbstd: int = 0  # D: minibatch standard deviation over groups of this many images (ProGAN); 0: off
     revision: int = MODEL_REVISION  # the conventions the networks were built under (not an option: see LEGACY)
 
     @property
@@ -153,6 +154,8 @@ class ModelConfig:
             raise GancliError("a model is conditioned on classes or on attributes, not both")
         if self.n_classes < 0 or self.n_attrs < 0:
             raise GancliError("n_classes and n_attrs must be >= 0")
+        if not 0 <= self.mbstd <= 64:
+            raise GancliError(f"--mbstd is a group size between 1 and 64 (0: off), got {self.mbstd}")
         if self.g_blocks is not None and not 0 <= self.g_blocks <= 64:
             raise GancliError(f"--g-blocks must be between 0 and 64, got {self.g_blocks}")
         for name, most in (("ch", MAX_WIDTH), ("d_ch", MAX_WIDTH), ("z_dim", MAX_Z_DIM), ("shared_dim", MAX_Z_DIM)):
@@ -296,6 +299,12 @@ class TrainConfig:
     lambda_id: float = 0.5  # CycleGAN: identity-loss weight, relative to lambda_cyc (0: none)
     pool_size: int = 50  # CycleGAN: images in each D's history pool (0: no pool)
     narrow_b: bool = False  # shapes-pair: every B shape at one position and size (reproduces collapse)
+    augment: str | None = None  # gan: differentiable augmentation of D's inputs: diffaug[:ops] or ada (gancli.augment)
+    ada_target: float = 0.6  # ada: the r_t = E[sign(D(x_real))] that p is steered to
+    ada_interval: int = 4  # ada: iterations between adjustments of p
+    ada_kimg: float = 500.0  # ada: thousands of real images over which p can rise from 0 to 1
+    reg: list[str] = field(default_factory=list)  # gan: D regularisers NAME[:weight]: lecam, cr, bcr, r1
+    accumulate: int = 1  # gan: each D and G step over this many batches of --batch-size (BigGAN-PyTorch's accumulations)
     hparams: str | None = None  # a named optimiser setting (SNGAN paper A-F, report-A..C): lr, betas, n_dis
     steps: int = 100_000
     batch_size: int = 64
@@ -394,7 +403,7 @@ class TrainConfig:
         if not isinstance(self.model, ModelConfig):
             raise GancliError(f"the model config must be a table of model options, got {self.model!r}")
         self.model.check()
-        for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every"):
+        for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every", "accumulate"):
             if getattr(self, name) <= 0:
                 raise GancliError(f"{_flag(name)} must be positive, got {getattr(self, name)}")
         if self.data_seed is not None and self.data_seed < 0:

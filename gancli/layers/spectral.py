@@ -7,6 +7,8 @@ is 1 by default: the Lipschitz bound SNGAN tunes.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -64,6 +66,21 @@ def apply_spectral_norm(net: nn.Module, target: float = 1.0, n_power_iterations:
                 spectral_norm(module, target=target, n_power_iterations=n_power_iterations)
                 count += 1
     return count
+
+
+@contextlib.contextmanager
+def power_iteration_off(*nets: nn.Module):
+    """Within the block, spectral norm in ``nets`` uses its current u, v without a power iteration
+    (as in eval mode) while everything else stays in its mode (batch norm keeps batch statistics):
+    the later micro-batches of an accumulated step then see the sigma of the step's first forward."""
+    switched = [m for net in nets for m in net.modules() if type(m).__name__ == "_SpectralNorm" and m.training]
+    for m in switched:
+        m.training = False
+    try:
+        yield
+    finally:
+        for m in switched:
+            m.training = True
 
 
 def sn_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:

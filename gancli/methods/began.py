@@ -75,7 +75,9 @@ class AutoencoderDMethod(Method):
             raise GancliError(f"--method {cls.name} does one D and one G update per step; --n-dis must be 1, "
                               f"got {cfg.n_dis}")
         for flag, used in (("--reuse-fake", cfg.reuse_fake), ("--split-d", cfg.split_d),
-                           ("--gp-weight", bool(cfg.gp_weight)), ("--ortho-reg", cfg.ortho_reg > 0)):
+                           ("--gp-weight", bool(cfg.gp_weight)), ("--ortho-reg", cfg.ortho_reg > 0),
+                           ("--augment", bool(cfg.augment)), ("--reg", bool(cfg.reg)),
+                           ("--accumulate", cfg.accumulate != 1)):
             if used:
                 raise GancliError(f"{flag} is an option of --method gan, not of {cls.name}; "
                                   f"drop it (or start from --preset {cls.name})")

@@ -123,7 +123,9 @@ class CycleGANMethod(Method):
         if cfg.n_dis != 1:
             raise GancliError(f"--method cyclegan does one G and one D update per step; --n-dis must be 1, got {cfg.n_dis}")
         for flag, used in (("--reuse-fake", cfg.reuse_fake), ("--split-d", cfg.split_d),
-                           ("--gp-weight", bool(cfg.gp_weight)), ("--ortho-reg", cfg.ortho_reg > 0)):
+                           ("--gp-weight", bool(cfg.gp_weight)), ("--ortho-reg", cfg.ortho_reg > 0),
+                           ("--augment", bool(cfg.augment)), ("--reg", bool(cfg.reg)),
+                           ("--accumulate", cfg.accumulate != 1)):
             if used:
                 raise GancliError(f"{flag} is an option of --method gan, not of cyclegan; drop it")
         if cfg.eval_every:

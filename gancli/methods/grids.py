@@ -23,6 +23,7 @@ class GridLayout:
     y: torch.Tensor | None  # labels for G, or None
     nrow: int
     row_labels: list[str]
+    real: torch.Tensor | None = None  # real images in the same layout (a method's watch compares with them)
 
 
 def fixed_layout(dataset: GanDataset, model_cfg: ModelConfig, seed: int, conditional: bool) -> GridLayout:

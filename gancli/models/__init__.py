@@ -56,6 +56,9 @@ def resolve_model(cfg: ModelConfig) -> ModelConfig:
         if d[option] is not None and option not in spec.options:
             raise GancliError(f"--{option.replace('_', '-')} is an option of "
                               f"{', '.join(n for n in MODELS.names() if option in MODELS.get(n).options)}, not of {cfg.name}")
+    if d["mbstd"] and "mbstd" not in spec.options:
+        raise GancliError(f"--mbstd is an option of "
+                          f"{', '.join(n for n in MODELS.names() if 'mbstd' in MODELS.get(n).options)}, not of {cfg.name}")
     if d["d_norm"] is None and spec.default_d_norm is not None:
         d["d_norm"] = spec.default_d_norm
     elif d["d_norm"] is None:

@@ -15,4 +15,5 @@ MODELS.register("biggan")(ModelSpec(
     summary="BigGAN: shared embedding + hierarchical z into CBN, attention, ortho init",
     d_norms=D_NORMS,
     baseline_norms=True,
+    options=("mbstd",),
 ))

@@ -34,6 +34,7 @@ from torch import nn
 from gancli.config import ModelConfig
 from gancli.errors import GancliError
 from gancli.layers import ConditionalBatchNorm2d, ProjectionHead
+from gancli.layers.mbstd import MinibatchStd
 from gancli.layers.norm import apply_weight_norm, feature_norm
 
 #: resolution -> (b, number of 2x stages)
@@ -100,7 +101,8 @@ class CNNDiscriminator(nn.Module):
             self.convs.append(nn.Conv2d(in_ch, out_ch, k, stride, 1))
             self.norms.append(feature_norm("none" if i == 0 else norm, out_ch, gamma=bool(cfg.d_norm_gamma)))
             in_ch = out_ch
-        self.head = ProjectionHead(in_ch * bottom * bottom, cfg.label_kind, cfg.n_labels)
+        self.mbstd = MinibatchStd(cfg.mbstd) if cfg.mbstd else None  # (before the head: one feature more)
+        self.head = ProjectionHead(in_ch * bottom * bottom + (1 if cfg.mbstd else 0), cfg.label_kind, cfg.n_labels)
         if cfg.d_norm == "wn":
             apply_weight_norm(self, gamma=bool(cfg.d_norm_gamma))
 
@@ -112,7 +114,8 @@ class CNNDiscriminator(nn.Module):
         return h.flatten(1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.features(x), y)
+        h = self.features(x)
+        return self.head(self.mbstd(h) if self.mbstd is not None else h, y)
 
 
 def _register() -> None:
@@ -129,6 +132,7 @@ def _register() -> None:
         resolutions=RESOLUTIONS,
         d_norms=D_NORMS,
         baseline_norms=True,
+        options=("mbstd",),
     ))
 
 

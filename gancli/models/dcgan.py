@@ -20,6 +20,7 @@ from torch import nn
 from gancli.config import ModelConfig
 from gancli.errors import GancliError
 from gancli.layers import ConditionalBatchNorm2d, DCGANDown, DCGANUp, ProjectionHead
+from gancli.layers.mbstd import MinibatchStd
 from gancli.layers.norm import apply_weight_norm
 
 
@@ -86,7 +87,9 @@ class DCGANDiscriminator(nn.Module):
         if n_down == 1 and self.concat:
             raise ValueError("dcgan needs at least two D layers for concat conditioning")
         features = widths[-1] * bottom * bottom
-        self.head = ProjectionHead(features, "none" if self.concat else cfg.label_kind, cfg.n_labels)
+        self.mbstd = MinibatchStd(cfg.mbstd) if cfg.mbstd else None  # (before the head: one feature more)
+        self.head = ProjectionHead(features + (1 if cfg.mbstd else 0), "none" if self.concat else cfg.label_kind,
+                                   cfg.n_labels)
         if cfg.d_norm == "wn":
             apply_weight_norm(self, gamma=bool(cfg.d_norm_gamma))
 
@@ -101,4 +104,6 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x, y)
+        if self.mbstd is not None:
+            h = self.mbstd(h)
         return self.head(h, None if self.concat else y)

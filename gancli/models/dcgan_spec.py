@@ -13,4 +13,5 @@ MODELS.register("dcgan")(ModelSpec(
     resolutions=(28, 32, 64, 128, 256),
     d_norms=D_NORMS,
     baseline_norms=True,
+    options=("mbstd",),
 ))

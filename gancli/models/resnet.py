@@ -22,6 +22,7 @@ from torch import nn
 from gancli.config import ModelConfig
 from gancli.layers import DBlock, GBlock, ProjectionHead, SelfAttention
 from gancli.layers.cbn import lookup
+from gancli.layers.mbstd import MinibatchStd
 from gancli.layers.norm import apply_weight_norm
 from gancli.layers.spectral import exempt_from_sn
 
@@ -138,7 +139,8 @@ class ResNetDiscriminator(nn.Module):
             if res in cfg.attn_res and res not in placed:  # after the first block reaching res
                 self.attn[str(i)] = SelfAttention(w, pool=cfg.attn_pool)
                 placed.add(res)
-        self.head = ProjectionHead(widths[-1], cfg.label_kind, cfg.n_labels)
+        self.mbstd = MinibatchStd(cfg.mbstd) if cfg.mbstd else None  # (before the head: one feature more)
+        self.head = ProjectionHead(widths[-1] + (1 if cfg.mbstd else 0), cfg.label_kind, cfg.n_labels)
         if cfg.d_norm == "wn":
             apply_weight_norm(self, gamma=bool(cfg.d_norm_gamma))
 
@@ -159,5 +161,8 @@ class ResNetDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_attn: bool = False):
         if return_attn:
             h, maps = self.features(x, return_attn=True)
-            return self.head(h, y), maps
-        return self.head(self.features(x), y)
+            return self.head(self._with_mbstd(h), y), maps
+        return self.head(self._with_mbstd(self.features(x)), y)
+
+    def _with_mbstd(self, h: torch.Tensor) -> torch.Tensor:
+        return self.mbstd(h) if self.mbstd is not None else h

@@ -15,4 +15,5 @@ MODELS.register("sagan")(ModelSpec(
     summary="ResNet G/D + self-attention, SN in G and D, CBN + projection",
     d_norms=D_NORMS,
     baseline_norms=True,
+    options=("mbstd",),
 ))

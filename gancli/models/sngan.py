@@ -11,4 +11,5 @@ MODELS.register("sngan")(ModelSpec(
     summary="ResNet G/D, SN in D, CBN + projection",
     d_norms=D_NORMS,
     baseline_norms=True,
+    options=("mbstd",),
 ))

@@ -157,13 +157,14 @@ BOOKKEEPING = ("step", "time", "img_s", "event", "alarm")
 
 
 def format_stats(record: dict, labels: dict[str, str], formats: dict[str, str] | None = None) -> str:
-    """``97 img/s  D 1.234  G 0.567  D(x) +0.12 ...``: img/s, then every statistic of the record."""
+    """``97 img/s  D 1.234  G 0.567  D(x) +0.12 ...``: img/s, then every statistic of the record but
+    those whose label is "" (kept in metrics.jsonl, left off the line)."""
     formats = formats or {}
     names = [k for k in labels if k in record]
     names += [k for k in record if k not in labels and k not in BOOKKEEPING and not k.startswith("lr_")]
     parts = [f"{record['img_s']:.0f} img/s"] if "img_s" in record else []
     parts += [f"{labels.get(name, name)} {record[name]:{formats.get(name, '.3f')}}" for name in names
-              if isinstance(record[name], (int, float))]
+              if isinstance(record[name], (int, float)) and labels.get(name, name)]  # label "": metrics.jsonl only
     return "  ".join(parts)
 
 
