@@ -559,7 +559,7 @@ class EvalRequest:
 
     metrics: list[str] = field(default_factory=list)  # names of gancli.metrics.METRICS; empty: fid
     n: int = 10_000  # generated images
-    feature_extractor: str | None = None  # None: shapes-net for a shapes run, else inception
+    feature_extractor: str | None = None  # None: shapes-factor-net for a shapes run, else inception
     inception_weights: str | None = None
     ref: str | None = None  # a folder of images or an .npz (instead of a dataset)
     data: str | None = None  # a dataset by name instead of the run's own
@@ -575,6 +575,7 @@ class EvalRequest:
     cache_dir: str | None = None
     kid_subsets: int = 100
     kid_subset_size: int = 1000
+    nn: bool = False  # nearest training images of the first samples, and the memorisation statistic
 
     def check(self) -> None:
         """Bad numbers and clashing options, found before anything is loaded (metric names and

@@ -14,7 +14,7 @@ D = EvalRequest  # the defaults
 
 @command("eval", examples=[
     ("gancli eval c10 --fid --kid -n 10000", "FID and KID of 10,000 samples against the run's training data"),
-    ("gancli eval demo --fid --per-class --json", "FID overall and within each class, as JSON"),
+    ("gancli eval demo --prdc --nn --per-class", "density, coverage, FID per class; nearest training images, memorisation"),
     ("gancli eval c10 --fid --inception-weights ~/weights/pt_inception-2015-12-05.pth", "offline, with a local copy of the Inception weights"),
 ])
 def eval_command(
@@ -23,8 +23,10 @@ def eval_command(
     isc: Annotated[bool, typer.Option("--is", help="Inception Score (on the extractor's logits) [off].")] = False,
     kid: Annotated[bool, typer.Option("--kid", help="Kernel Inception Distance (unbiased MMD, 100 subsets) [off].")] = False,
     prc: Annotated[bool, typer.Option("--prc", help="Precision and recall (k-NN manifolds, k = 3) [off].")] = False,
+    prdc: Annotated[bool, typer.Option("--prdc", help="Precision, recall, density and coverage (Naeem et al. 2020, k = 5) [off].")] = False,
+    nn: Annotated[bool, typer.Option("--nn", help="Nearest training images of 8 samples (a PNG in the run's samples/) and the memorisation statistic: median distance to the nearest training image over that to the nearest held-out one [off].")] = False,
     n: Annotated[int, typer.Option("-n", "--n", help="Generated images.")] = D.n,
-    feature_extractor: Annotated[Optional[str], typer.Option(help="inception or shapes-net [shapes-net for a shapes run, else inception].")] = None,
+    feature_extractor: Annotated[Optional[str], typer.Option(help="inception, shapes-factor-net or shapes-net (the class-only features of gancli before 0.2) [shapes-factor-net for a shapes run, else inception].")] = None,
     inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights (no download) [none: torch-fidelity's cache].")] = None,
     ref: Annotated[Optional[str], typer.Option(help="Reference images: a folder, or an .npz of uint8 images [the run's training data].")] = None,
     data: Annotated[Optional[str], typer.Option(help="Reference dataset by name instead of the run's own [the run's].")] = None,
@@ -50,11 +52,11 @@ def eval_command(
     from gancli.device import resolve_device
     from gancli.metrics.evaluate import evaluate
 
-    chosen = [name for name, asked in (("fid", fid), ("is", isc), ("kid", kid), ("prc", prc)) if asked]
+    chosen = [name for name, asked in (("fid", fid), ("is", isc), ("kid", kid), ("prc", prc), ("prdc", prdc)) if asked]
     req = EvalRequest(metrics=chosen, n=n, feature_extractor=feature_extractor,
                       inception_weights=inception_weights, ref=ref, data=data, data_root=data_root, split=split,
                       ref_n=ref_n, per_class=per_class, chunks=chunks, truncation=truncation, seed=seed,
-                      batch_size=batch_size, cache=cache, cache_dir=cache_dir)
+                      batch_size=batch_size, cache=cache, cache_dir=cache_dir, nn=nn)
     req.check()  # bad numbers fail before the checkpoint is even read
     result = evaluate(target, req, device=resolve_device(device), ema=ema, log=log)
     if result.unlogged is not None:
@@ -106,6 +108,11 @@ def print_result(result) -> None:
     rows += [(f"FID, {len(m.get('fid_chunks', []))} chunks of {m.get('chunk_size')}",
               f"{m['fid_chunks_mean']:.4g} ± {m['fid_chunks_std']:.2g}" if "fid_chunks_mean" in m else None),
              ("class accuracy", f"{100 * m['class_accuracy']:.1f}%" if "class_accuracy" in m else None)]
+    rows += [(f"spread of {factor.replace('_', ' ')} (vs real)", f"{value:.3f}")
+             for factor, value in (m.get("factor_spread") or {}).items()]
+    if "nn_ratio" in m:
+        rows += [("memorisation: d(train) / d(held-out), median", f"{m['nn_ratio']:.3f}"),
+                 ("memorisation: nearer a training image", f"{100 * m['nn_train_closer']:.1f}%")]
     for name, value in rows:
         if value is not None:
             table.add_row(name, value)
@@ -137,6 +144,10 @@ def print_result(result) -> None:
 
     for note in caveats(result.record()):
         console.print(f"note: {note}", highlight=False)
+    if "nn_note" in m:
+        console.print(f"note: memorisation not measured: {m['nn_note']}", highlight=False)
+    if "nn_grid" in m:
+        console.print(f"nearest training images: {m['nn_grid']}", highlight=False)
     from gancli.viz.units import format_seconds as secs
 
     s = result.seconds

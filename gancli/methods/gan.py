@@ -39,6 +39,7 @@ from gancli.regularizers import DStep, build_regs, check_regs
 MAX_ACCUMULATE = 1024  # batches per step: more is a typo (and hours per step)
 DIVERSITY_ALARM = 0.25  # div below this: G's images spread a quarter of the real ones' in D's features
 ALARM_WARMUP = 0.25  # the alarm is armed once div reached DIVERSITY_ALARM, or after this share of the steps
+ALARM_MIN_STEPS = 200  # ... but never before this step: G draws nothing yet in a short run's first steps
 
 
 def head_features(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
@@ -88,7 +89,7 @@ class GANMethod(Method):
     name = "gan"
     stat_labels = {"d_loss": "D", "g_loss": "G", "d_real": "D(x)", "d_fake": "D(G(z))"}
     stat_formats = {"d_real": "+.2f", "d_fake": "+.2f"}
-    panels = {"losses": ("d_loss", "g_loss"), "D outputs": ("d_real", "d_fake"), "diversity (fake / real spread)": ("div",),
+    panels = {"losses": ("d_loss", "g_loss"), "D outputs": ("d_real", "d_fake"), "diversity (fake / real spread)": ("div", "spread"),
               "ADA": ("ada_p", "ada_rt"), "LeCam running means": ("lecam_alpha_real", "lecam_alpha_fake")}
     resumable_options = frozenset({"split_d"})
 
@@ -149,9 +150,10 @@ class GANMethod(Method):
         self.regs = build_regs(cfg.reg)
         self.chunks = cfg.accumulate
         self.alarm_armed = False
-        # the parts' statistics go to metrics.jsonl; the progress line shows p (ADA) and div
+        # the parts' statistics go to metrics.jsonl; the progress line shows p (ADA), div and (shapes runs:
+        # the trainer's factor probe) spread
         quiet = {"ada_rt": "", "lecam_alpha_real": "", "lecam_alpha_fake": ""}
-        self.stat_labels = {**self.stat_labels, "div": "div", "ada_p": "p", **quiet,
+        self.stat_labels = {**self.stat_labels, "div": "div", "spread": "spread", "ada_p": "p", **quiet,
                             **{f"reg_{reg.name}": "" for reg in self.regs}}
 
     def _to_d(self, x: torch.Tensor) -> torch.Tensor:
@@ -311,7 +313,7 @@ class GANMethod(Method):
             fake = torch.cat([nets["G"](layout.z[i: i + 64].to(device), None if y is None else y[i: i + 64])
                               for i in range(0, len(layout.z), 64)])
             ratio = feature_spread_ratio(nets["D"], fake, layout.real.to(device), y)
-        if ratio >= DIVERSITY_ALARM or step >= ALARM_WARMUP * self.ctx.cfg.steps:
+        if ratio >= DIVERSITY_ALARM or step >= max(ALARM_WARMUP * self.ctx.cfg.steps, ALARM_MIN_STEPS):
             self.alarm_armed = True
         if ratio >= DIVERSITY_ALARM or not self.alarm_armed:
             return {"div": ratio}, None

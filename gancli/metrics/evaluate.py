@@ -32,18 +32,24 @@ from gancli.metrics.reference import (Reference, dataset_key, dataset_reference,
                                       reference_features)
 from gancli.metrics.registry import METRICS, check_metrics
 
+NN_ROWS, NN_K = 8, 5  # --nn's grid: the first 8 generated samples, each with its 5 nearest training images
+NN_REF_MAX = 20_000  # training and held-out images the memorisation statistic compares, at most
+
 @dataclass
 class GeneratedFeatures:
     features: dict[str, torch.Tensor]  # {layer: float32 (n, d)}
     labels: torch.Tensor | None  # the classes G was asked for (int64 (n,)), attributes, or None
     seconds: float
+    images: torch.Tensor | None = None  # uint8 (keep, 3, R, R): the first images, when asked for
 
 
 # ---------------------------------------------------------------------------------------- streams
 @torch.no_grad()
 def generated_features(G: torch.nn.Module, model_cfg, dataset: dict[str, Any], n: int, extract, layers: list[str],
-                       seed: int = 0, truncation: float | None = None, batch_size: int = 100) -> GeneratedFeatures:
-    """n images from G (in its current mode), batch by batch, straight into ``extract``.
+                       seed: int = 0, truncation: float | None = None, batch_size: int = 100,
+                       keep: int = 0) -> GeneratedFeatures:
+    """n images from G (in its current mode), batch by batch, straight into ``extract``; the first
+    ``keep`` images themselves are kept too (uint8, for ``--nn``'s grid).
 
     z from the model's prior (N(0, I), truncated to [-t, t] by resampling with ``truncation``; or
     U[-1, 1]) from a generator seeded with ``seed``; class labels by the data's frequencies from a
@@ -57,14 +63,19 @@ def generated_features(G: torch.nn.Module, model_cfg, dataset: dict[str, Any], n
     labels = labels_like_data(model_cfg, dataset, n, label_gen)
     device = next(G.parameters()).device
     parts: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+    kept: list[torch.Tensor] = []
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
         z = draw_latents(size, model_cfg, truncation, z_gen).to(device)
         y = None if labels is None else labels[start: start + size].to(device)
-        out = extract(quantize(finite_output(G(z, y))))  # the pixels a saved PNG would hold, on G's device
+        images = quantize(finite_output(G(z, y)))  # the pixels a saved PNG would hold, on G's device
+        out = extract(images)
         for layer in layers:
             parts[layer].append(out[layer].float().cpu())
-    return GeneratedFeatures({layer: torch.cat(p) for layer, p in parts.items()}, labels, time.time() - started)
+        if start < keep:
+            kept.append(images[: keep - start].cpu())
+    return GeneratedFeatures({layer: torch.cat(p) for layer, p in parts.items()}, labels, time.time() - started,
+                             torch.cat(kept) if kept else None)
 
 
 def make_extract(extractor, device: torch.device | str):
@@ -157,6 +168,35 @@ def run_reference(train_config: dict[str, Any], res: int, req: EvalRequest) -> R
     return dataset_reference(ds, dataset_key(name, root, split, size, seed, res), req.ref_n)
 
 
+def memorisation_references(train_config: dict[str, Any], res: int) -> tuple[Reference, Reference | None, str]:
+    """(the run's training images, as many held-out images of the same data or None, a note).
+
+    Held out: the dataset's ``test`` split (same root and seed) when the run trained on ``train``;
+    both sets are cut to the smaller one's size (random subsets), so that nearer-to-train is a
+    coin flip for a G that does not copy."""
+    from gancli.data import build_dataset
+
+    name, split = train_config.get("dataset"), train_config.get("split", "train")
+    if name is None:
+        raise GancliError("--nn: this checkpoint does not say what it was trained on")
+    root, seed, size = train_config.get("data_root"), dataset_seed(train_config), train_config.get("data_size")
+    kwargs = dict(root=root, res=res, seed=seed)
+    train_ds = build_dataset(name, cond=False, split=split, size=size, **kwargs)
+    held_ds, note = None, ""
+    if split != "train":
+        note = f"no held-out split: the run trained on its {split} split"
+    else:
+        try:
+            held_ds = build_dataset(name, cond=False, split="test", size=None, **kwargs)
+        except GancliError as err:
+            note = f"no held-out split ({str(err).splitlines()[0]})"
+    m = min(len(train_ds), len(held_ds)) if held_ds is not None else len(train_ds)
+    m = min(m, NN_REF_MAX)
+    train = dataset_reference(train_ds, dataset_key(name, root, split, size, seed, res), m)
+    held = None if held_ds is None else dataset_reference(held_ds, dataset_key(name, root, "test", None, seed, res), m)
+    return train, held, note
+
+
 # ---------------------------------------------------------------------------------------- evaluate
 @dataclass
 class EvalResult:
@@ -174,6 +214,7 @@ class EvalResult:
     seed: int = 0  # the seed of the generated z and labels
     ema: bool | None = None  # whether the EMA weights were scored (None: not known to the caller)
     mirrored: list[str] = field(default_factory=list)  # the run's loggers the record also went to
+    nn_grid: torch.Tensor | None = field(default=None, repr=False)  # --nn: uint8 (rows, 1 + k, 3, R, R)
 
     def record(self) -> dict[str, Any]:
         """The JSON line for metrics.jsonl (and ``--json``): the scores and what they were scored on,
@@ -208,7 +249,9 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
     wants_accuracy = spec.classifies_shapes and is_class_model and tuple(class_names) == SHAPE_CLASSES
     needs_ref = any(METRICS.get(m).needs_reference for m in metrics) or req.per_class or req.chunks is not None
     uses_logits = any(METRICS.get(m).layer == "logits" for m in metrics) or wants_accuracy
-    layers = sorted({spec.feature_layer} | ({spec.logits_layer} if uses_logits else set()))
+    factors = spec.factors_layer if needs_ref else None
+    ref_layers = spec.reference_layers if needs_ref else [spec.feature_layer]
+    layers = sorted(set(ref_layers) | ({spec.logits_layer} if uses_logits else set()))
     weights = req.inception_weights if name == "inception" else None
     if extractor is None:
         extractor = build_extractor(name, layers, device, weights)  # fails (offline) before any work
@@ -230,11 +273,12 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
         if ref_features is not None:
             ref_feats, cached = ref_features, True
         else:
-            ref_feats, cached = reference_features(ref, extract, extractor_key(name, weights), [spec.feature_layer], req.batch_size,
+            ref_feats, cached = reference_features(ref, extract, extractor_key(name, weights), ref_layers, req.batch_size,
                                                    use_cache=req.cache,
                                                    root=Path(req.cache_dir) if req.cache_dir else None)
         seconds["reference"] = time.time() - t0
-    gen = generated_features(G, model_cfg, dataset, req.n, extract, layers, req.seed, req.truncation, req.batch_size)
+    gen = generated_features(G, model_cfg, dataset, req.n, extract, layers, req.seed, req.truncation, req.batch_size,
+                             keep=NN_ROWS if req.nn else 0)
     seconds["generated"] = gen.seconds
     t0 = time.time()
     out: dict[str, Any] = compute_metrics(metrics, gen.features, ref_feats, spec.feature_layer, spec.logits_layer, req)
@@ -252,10 +296,44 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
     if wants_accuracy:
         out["class_accuracy"], out["class_accuracy_per_class"] = class_accuracy(
             gen.features[spec.logits_layer], gen.labels, class_names)
+    if factors and factors in ref_feats:
+        from gancli.metrics.diversity import spread_ratios
+
+        out["factor_spread"] = spread_ratios(gen.features[factors], ref_feats[factors])
     seconds["metrics"] = time.time() - t0
+    nn_grid = None
+    if req.nn:
+        t0 = time.time()
+        nn_grid = nearest_training_images(gen, train_config, model_cfg.res, extract, extractor_key(name, weights),
+                                          spec.feature_layer, req, out)
+        seconds["nn"] = time.time() - t0
     seconds["total"] = time.time() - started
     return EvalResult(step, checkpoint, req.n, name, ref.description if ref else None, ref.n if ref else None,
-                      cached, out, seconds, truncation=req.truncation, seed=req.seed, ema=ema)
+                      cached, out, seconds, truncation=req.truncation, seed=req.seed, ema=ema, nn_grid=nn_grid)
+
+
+def nearest_training_images(gen: GeneratedFeatures, train_config: dict[str, Any], res: int, extract, extractor: str,
+                            layer: str, req: EvalRequest, out: dict[str, Any]) -> torch.Tensor:
+    """``--nn``: puts the memorisation statistic (or a note why there is none) into ``out`` and
+    returns the grid: uint8 (rows, 1 + NN_K, 3, R, R), each generated sample then its NN_K nearest
+    training images, nearest first."""
+    from gancli.metrics.diversity import memorisation
+    from gancli.metrics.knn import nearest
+
+    train, held, note = memorisation_references(train_config, res)
+    cache = dict(use_cache=req.cache, root=Path(req.cache_dir) if req.cache_dir else None)
+    train_feats = reference_features(train, extract, extractor, [layer], req.batch_size, **cache)[0][layer]
+    if held is not None:
+        held_feats = reference_features(held, extract, extractor, [layer], req.batch_size, **cache)[0][layer]
+        out.update(memorisation(gen.features[layer], train_feats, held_feats))
+        out["nn_reference_n"] = train.n
+    else:
+        out["nn_note"] = note
+    k = min(NN_K, train.n)
+    rows = gen.images
+    _, idx = nearest(gen.features[layer][: len(rows)], train_feats, k)
+    neighbours = train.read(idx.flatten()).reshape(len(rows), k, *rows.shape[1:])
+    return torch.cat([rows[:, None], neighbours], dim=1)
 
 
 def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device | str = "cpu", ema: bool | None = None,
@@ -280,6 +358,9 @@ def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device |
     result = evaluate_generator(gen.G, gen.model_config, gen.dataset, gen.checkpoint.train_config, req,
                                 step=gen.step, checkpoint=str(gen.path), device=device, ema=gen.ema)
     run = gen.checkpoint.run_dir
+    if result.nn_grid is not None:
+        result.metrics["nn_grid"] = str(save_nn_grid(result.nn_grid, (run / "samples" if run is not None else
+                                                                      Path(gen.path).parent) / f"nn-step-{gen.step}.png"))
     if log and run is not None:
         record = result.record()
         if append_record(run / "metrics.jsonl", record) is None:
@@ -289,6 +370,23 @@ def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device |
 
             result.mirrored = append_to_loggers(list(gen.checkpoint.train_config.get("logger") or []), run, record)
     return result
+
+
+def save_nn_grid(grid: torch.Tensor, path: Path) -> Path:
+    """``--nn``'s grid as a PNG: one row per generated sample (first column), its nearest training
+    images to the right, nearest first; a wider gap after the first column."""
+    import numpy as np
+
+    from gancli.viz.grid import save_png, tile
+
+    rows, cols = grid.shape[:2]
+    array = tile(grid.flatten(0, 1).permute(0, 2, 3, 1).numpy(), cols)
+    side = grid.shape[-1]
+    gap = np.full((array.shape[0], 4, 3), 255, dtype=np.uint8)
+    cut = 2 + side + 2
+    array = np.concatenate([array[:, :cut], gap, array[:, cut:]], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_png(array, path, scale=max(1, 96 // side))
 
 
 def append_record(path: Path, record: dict[str, Any]) -> Path | None:

@@ -4,9 +4,15 @@
   features for FID / KID / PR, 1008 unbiased logits for IS. Its 92 MB weights are downloaded on
   first use into torch's hub cache; offline that fails, and :func:`build_extractor` says what to do.
   A weights file already on disk (given, or in the cache) is loaded with ``weights_only=True``.
+- ``shapes-factor-net``: gancli's small network of the built-in ``shapes`` data that reads every
+  factor the data varies (class, shape colour, background colour, position, size): 128-d features
+  that keep where the shape is, 8 class logits, 9 factor predictions. Shipped in the package: no
+  download. The default for shapes runs.
 - ``shapes-net``: gancli's small classifier of the built-in ``shapes`` data (64-d pooled features,
-  8 logits), shipped in the package: no download. Registered with torch-fidelity under the same
-  name, so torch-fidelity builds and runs it like any of its own extractors.
+  8 logits), shipped in the package: no download. It sees the class, hardly the colours, position
+  or size; the default for shapes runs before shapes-factor-net, kept so that old numbers reproduce.
+  Both are registered with torch-fidelity under the same names, so torch-fidelity builds and runs
+  them like any of its own extractors.
 - ``shapes-pair-net``: the same network trained on both styles of ``shapes-pair`` (filled shapes and
   outlines), for CycleGAN runs on it: FID of translations and class preservation, offline.
 
@@ -26,6 +32,8 @@ from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3 as INC
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from gancli.errors import GancliError
+from gancli.metrics.shapes_factor_net import WEIGHTS_PATH as FACTOR_WEIGHTS_PATH
+from gancli.metrics.shapes_factor_net import load_shapes_factor_net
 from gancli.metrics.shapes_net import PAIR_WEIGHTS_PATH, WEIGHTS_PATH, load_shapes_net
 
 INCEPTION_FILE = INCEPTION_URL.rsplit("/", 1)[1]
@@ -77,6 +85,39 @@ class FeatureExtractorShapesPairNet(FeatureExtractorShapesNet):
     default_weights = PAIR_WEIGHTS_PATH
 
 
+class FeatureExtractorShapesFactorNet(FeatureExtractorShapesNet):
+    """torch-fidelity wrapper of :class:`~gancli.metrics.shapes_factor_net.ShapesFactorNet`.
+
+    forward(x uint8 (N, 3, H, W)) -> tuple of the requested features among ``features`` (N, 128)
+    (the linear embedding of the flattened last stage), ``logits`` (N, 8) and ``factors`` (N, 9:
+    shape colour, background colour, centre, radius, in their units)."""
+
+    default_weights = FACTOR_WEIGHTS_PATH
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        FeatureExtractorBase.__init__(self, name, features_list)
+        self.net = load_shapes_factor_net(feature_extractor_weights_path or self.default_weights)
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: torch.Tensor):
+        if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"shapes-factor-net takes uint8 (N, 3, H, W) images, got {x.dtype} {tuple(x.shape)}")
+        features = self.net.features(x.float().div_(127.5).sub_(1.0))
+        out = {"features": features}
+        if "logits" in self.features_list:
+            out["logits"] = self.net.fc(features)
+        if "factors" in self.features_list:
+            out["factors"] = self.net.factor_head(features) * self.net.factor_std + self.net.factor_mean
+        return tuple(out[name] for name in self.features_list)
+
+    @staticmethod
+    def get_provided_features_list():
+        return "features", "logits", "factors"
+
+
+if "shapes-factor-net" not in FEATURE_EXTRACTORS_REGISTRY:
+    torch_fidelity.register_feature_extractor("shapes-factor-net", FeatureExtractorShapesFactorNet)
 if "shapes-net" not in FEATURE_EXTRACTORS_REGISTRY:
     torch_fidelity.register_feature_extractor("shapes-net", FeatureExtractorShapesNet)
 if "shapes-pair-net" not in FEATURE_EXTRACTORS_REGISTRY:
@@ -90,10 +131,23 @@ class ExtractorSpec:
     feature_layer: str  # for FID / KID / PR
     logits_layer: str  # for IS
     classifies_shapes: bool  # its logits are the 8 shapes classes: gives conditional accuracy
+    factors_layer: str | None = None  # predicted factors of the data (shapes-factor-net): gives their spreads
+
+    @property
+    def reference_layers(self) -> list[str]:
+        """What a reference's features are kept of: the feature layer, and the factors where predicted."""
+        return [self.feature_layer] + ([self.factors_layer] if self.factors_layer else [])
+
+    @property
+    def layers(self) -> list[str]:
+        """Every layer an evaluation may read: build the extractor with these."""
+        return self.reference_layers + [self.logits_layer]
 
 
 EXTRACTORS = {
     "inception": ExtractorSpec("inception", "inception-v3-compat", "2048", "logits_unbiased", False),
+    "shapes-factor-net": ExtractorSpec("shapes-factor-net", "shapes-factor-net", "features", "logits", True,
+                                       "factors"),
     "shapes-net": ExtractorSpec("shapes-net", "shapes-net", "features", "logits", True),
     "shapes-pair-net": ExtractorSpec("shapes-pair-net", "shapes-pair-net", "features", "logits", True),
 }
@@ -106,9 +160,9 @@ def extractor_spec(name: str) -> ExtractorSpec:
 
 
 def default_extractor(dataset: str | None) -> str:
-    """The built-in shapes-net for a shapes run (fully offline), shapes-pair-net for shapes-pair,
-    Inception for everything else."""
-    return {"shapes": "shapes-net", "shapes-pair": "shapes-pair-net"}.get(dataset or "", "inception")
+    """The built-in shapes-factor-net for a shapes run (fully offline), shapes-pair-net for
+    shapes-pair, Inception for everything else."""
+    return {"shapes": "shapes-factor-net", "shapes-pair": "shapes-pair-net"}.get(dataset or "", "inception")
 
 
 def extractor_key(name: str, weights: str | Path | None) -> str:
@@ -129,7 +183,7 @@ def missing_inception_message(err: Exception | None = None) -> str:
             f"  torch-fidelity needs {INCEPTION_FILE} (92 MB) from\n"
             f"  {INCEPTION_URL}\n"
             f"  Download it on a machine with internet and put it at {inception_cache_path()},\n"
-            f"  or pass --inception-weights PATH; for a shapes run, --feature-extractor shapes-net needs no download.")
+            f"  or pass --inception-weights PATH; for a shapes run, --feature-extractor shapes-factor-net needs no download.")
 
 
 def check_inception_weights(path: str | Path, cached: bool = False) -> dict[str, torch.Tensor]:

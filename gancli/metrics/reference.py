@@ -44,10 +44,14 @@ class Reference:
     class_names: list[str] = field(default_factory=list)
     _read: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)  # indices -> uint8
 
+    def read(self, indices: torch.Tensor) -> torch.Tensor:
+        """uint8 (len(indices), 3, R, R): the reference images at ``indices`` (grey as RGB)."""
+        images = self._read(indices)
+        return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         for start in range(0, self.n, batch_size):
-            images = self._read(torch.arange(start, min(start + batch_size, self.n)))
-            yield images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images  # grey -> RGB
+            yield self.read(torch.arange(start, min(start + batch_size, self.n)))
 
 
 def dataset_reference(ds, key: dict[str, Any], ref_n: int | None = None) -> Reference:

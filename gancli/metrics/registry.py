@@ -1,6 +1,6 @@
 """The metrics of ``gancli eval`` by name: one vocabulary for the CLI, the record and the plots.
 
-Each metric says what it is called (``fid``, ``is``, ``kid``, ``prc``: the names of ``--eval-metrics``
+Each metric says what it is called (``fid``, ``is``, ``kid``, ``prc``, ``prdc``: the names of ``--eval-metrics``
 and of ``EvalRequest.metrics``), the keys it writes into the metrics.jsonl record, whether it needs
 reference features, the smallest sample it accepts, how to compute it from features (torch-fidelity's
 formulas) and how to show it. A new metric is one ``register_metric`` call here (plus, if it
@@ -30,6 +30,7 @@ class Metric:
     why_min_n: str = ""  # why min_n, for the error message
     #: table rows (label, value) from a record; None: one row (title, show(record))
     rows: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
+    self_labelled: bool = False  # show() names its values ("precision 0.81, recall 0.62"): no title before it
 
     def table_rows(self, record: dict[str, Any]) -> list[tuple[str, str]]:
         return self.rows(record) if self.rows else [(self.title, self.show(record))]
@@ -38,6 +39,7 @@ class Metric:
 METRICS: Registry[Metric] = Registry("metric")
 IS_SPLITS = 10
 PRC_K = 3
+PRDC_K = 5  # Naeem et al.'s default
 
 
 def register_metric(metric: Metric) -> Metric:
@@ -78,6 +80,14 @@ def _prc(gen, ref, feature_layer, logits_layer, req) -> dict[str, Any]:
     return {"precision": prc["precision"], "recall": prc["recall"], "f_score": prc["f_score"]}
 
 
+def _prdc(gen, ref, feature_layer, logits_layer, req) -> dict[str, Any]:
+    from gancli.metrics.knn import prdc
+
+    out = prdc(ref[feature_layer], gen[feature_layer], k=PRDC_K)
+    return {"prdc_precision": out["precision"], "prdc_recall": out["recall"], "density": out["density"],
+            "coverage": out["coverage"], "prdc_k": PRDC_K}
+
+
 register_metric(Metric("fid", "FID", ("fid",), True, "features", 2, _fid,
                        lambda r: f"{r['fid']:.4g}", (("fid", "FID"),)))
 register_metric(Metric("is", "IS", ("is_mean", "is_std"), False, "logits", IS_SPLITS, _is,
@@ -89,7 +99,19 @@ register_metric(Metric("prc", "precision / recall", ("precision", "recall", "f_s
                        PRC_K + 1, _prc, lambda r: f"precision {r['precision']:.3f}, recall {r['recall']:.3f}",
                        (("precision", "precision"), ("recall", "recall")),
                        why_min_n=f"k-nearest neighbours with k = {PRC_K}",
-                       rows=lambda r: [("precision", f"{r['precision']:.4g}"), ("recall", f"{r['recall']:.4g}")]))
+                       rows=lambda r: [("precision", f"{r['precision']:.4g}"), ("recall", f"{r['recall']:.4g}")],
+                       self_labelled=True))
+register_metric(Metric("prdc", "precision / recall / density / coverage",
+                       ("prdc_precision", "prdc_recall", "density", "coverage", "prdc_k"), True, "features",
+                       PRDC_K + 1, _prdc,
+                       lambda r: f"density {r['density']:.3f}, coverage {r['coverage']:.3f}",
+                       (("prdc_precision", "precision"), ("prdc_recall", "recall"), ("density", "density"),
+                        ("coverage", "coverage")),
+                       why_min_n=f"k-nearest neighbours with k = {PRDC_K}",
+                       rows=lambda r: [(f"precision (k = {r.get('prdc_k', PRDC_K)})", f"{r['prdc_precision']:.4g}"),
+                                       (f"recall (k = {r.get('prdc_k', PRDC_K)})", f"{r['prdc_recall']:.4g}"),
+                                       ("density", f"{r['density']:.4g}"), ("coverage", f"{r['coverage']:.4g}")],
+                       self_labelled=True))
 
 
 def check_metrics(names: list[str], n: int, flag: str = "-n") -> list[str]:
@@ -124,7 +146,7 @@ def caveats(record: dict[str, Any]) -> list[str]:
 
 def format_record(record: dict[str, Any]) -> str:
     """``FID 7.47, IS 3.1, KID 0.012, precision 0.81, recall 0.62, class accuracy 95.7%``."""
-    parts = [m.show(record) if m.name == "prc" else f"{m.title} {m.show(record)}" for m in present(record)]
+    parts = [m.show(record) if m.self_labelled else f"{m.title} {m.show(record)}" for m in present(record)]
     if "class_accuracy" in record:
         parts.append(f"class accuracy {100 * record['class_accuracy']:.1f}%")
     for direction, label in (("a2b", "A->B"), ("b2a", "B->A")):  # a translation run's record (CycleGAN)

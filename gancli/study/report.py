@@ -187,7 +187,7 @@ def real_data_row(run: RunResult) -> dict[str, float]:
     n = int(record.get("n") or cfg.eval_n)
     spec = extractor_spec(record.get("feature_extractor") or default_extractor(cfg.dataset))
     weights = cfg.inception_weights if spec.name == "inception" else None
-    extractor = build_extractor(spec.name, [spec.feature_layer, spec.logits_layer], "cpu", weights)
+    extractor = build_extractor(spec.name, spec.layers, "cpu", weights)
     extract = make_extract(extractor, "cpu")
     res = int(run.config["model"]["res"])
     train_ds = build_dataset(cfg.dataset, root=cfg.data_root, res=res, split=cfg.split, seed=cfg.dataset_seed,

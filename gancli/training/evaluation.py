@@ -40,14 +40,13 @@ class TrainEvaluator:
         self.req = EvalRequest(metrics=sorted(metrics), n=cfg.eval_n, feature_extractor=spec.name,
                                inception_weights=weights, seed=cfg.seed)
         self.req.check()
-        layers = [spec.feature_layer, spec.logits_layer]
-        self.extractor = build_extractor(spec.name, layers, trainer.device, weights)
+        self.extractor = build_extractor(spec.name, spec.layers, trainer.device, weights)
         key = dataset_key(cfg.dataset, cfg.data_root, cfg.split, cfg.data_size, cfg.dataset_seed, cfg.model.res)
         self.reference = dataset_reference(trainer.dataset, key)
         self.ref_features = None
         if any(METRICS.get(m).needs_reference for m in metrics):
             self.ref_features, _ = reference_features(self.reference, make_extract(self.extractor, trainer.device),
-                                                      extractor_key(spec.name, weights), [spec.feature_layer])
+                                                      extractor_key(spec.name, weights), spec.reference_layers)
 
     def __call__(self, step: int) -> dict[str, Any]:
         """Evaluates G_ema (or G without EMA) in eval mode; returns the metrics.jsonl record."""

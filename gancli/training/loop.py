@@ -362,7 +362,25 @@ class Trainer:
         return save_grid(images, path, nrow, scale=2 if self.model_cfg.res <= 32 else 1)
 
     def watch(self, layout) -> tuple[dict[str, float], str | None]:
-        return self._in_eval_mode(lambda nets: self.method.watch(nets, layout, self.step))
+        """The method's statistics of its grid (and alarm); on the built-in shapes data also
+        ``spread``, the factor spreads of G's grid over the real grid's (SpreadProbe)."""
+        stats, alarm = self._in_eval_mode(lambda nets: self.method.watch(nets, layout, self.step))
+        probe = self._spread_probe(layout)
+        if probe is not None:
+            images, _ = self._in_eval_mode(lambda nets: self.method.grid_images(nets, layout))
+            stats = {**stats, "spread": probe(images)}
+        return stats, alarm
+
+    def _spread_probe(self, layout):
+        if not hasattr(self, "_probe"):
+            real = getattr(layout, "real", None)
+            shapes = self.dataset_info.get("name") == "shapes" and self.model_cfg.channels == 3
+            self._probe = None
+            if shapes and real is not None and len(real) > 1:
+                from gancli.metrics.diversity import SpreadProbe
+
+                self._probe = SpreadProbe(real, self.device)
+        return self._probe
 
 
 def _check_finite(pending: list[tuple[int, torch.Tensor]], names: list[str], run: RunDir | None) -> torch.Tensor | None:

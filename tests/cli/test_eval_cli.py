@@ -20,7 +20,9 @@ def test_json_on_stdout_and_a_line_in_metrics_jsonl(tiny_run):
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert record["step"] == 7 and record["n"] == 20 and record["reference_n"] == 30
-    assert record["feature_extractor"] == "shapes-net" and record["fid"] > 0 and "kid_mean" in record
+    assert record["feature_extractor"] == "shapes-factor-net" and record["fid"] > 0 and "kid_mean" in record
+    # the spread of each factor of the data, generated over real (an untrained G: far from 1)
+    assert set(record["factor_spread"]) == {"shape_colour", "background", "position", "size"}
     logged = json.loads((tiny_run / "metrics.jsonl").read_text().splitlines()[-1])
     assert logged["fid"] == pytest.approx(record["fid"]) and logged["event"] == "eval"
 

@@ -168,11 +168,13 @@ def test_eval_of_a_loose_checkpoint_says_nothing_of_a_log(tiny_run, tmp_path, _c
 
 
 def test_precision_recall_on_shapes_net_carry_a_caveat_in_the_table_only(tiny_run, _cache):
-    table = runner.invoke(app, ["eval", str(tiny_run), "--prc", "-n", "8", "--ref-n", "8", "--no-log"])
+    table = runner.invoke(app, ["eval", str(tiny_run), "--prc", "-n", "8", "--ref-n", "8", "--no-log",
+                                "--feature-extractor", "shapes-net"])
     assert table.exit_code == 0, table.output
     assert ("note: precision / recall on shapes-net's 64-d features are coarse (k-NN manifolds, k = 3, in a "
             "small feature space)") in " ".join(table.stdout.split())
-    as_json = runner.invoke(app, ["eval", str(tiny_run), "--prc", "-n", "8", "--ref-n", "8", "--no-log", "--json"])
+    as_json = runner.invoke(app, ["eval", str(tiny_run), "--prc", "-n", "8", "--ref-n", "8", "--no-log", "--json",
+                                  "--feature-extractor", "shapes-net"])
     assert "coarse" not in as_json.output and "precision" in json.loads(as_json.stdout)
     fid_only = runner.invoke(app, ["eval", str(tiny_run), "-n", "8", "--ref-n", "8", "--no-log"])
     assert "coarse" not in fid_only.output

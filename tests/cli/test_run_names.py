@@ -71,7 +71,8 @@ def test_completion_of_names(monkeypatch):
     assert _complete("gancli train shapes", monkeypatch) == ["shapes", "shapes-pair"]
     assert _complete("gancli train --eval-metrics fid,k", monkeypatch) == ["fid,kid"]
     assert _complete("gancli train --logger t", monkeypatch) == ["tensorboard"]
-    assert _complete("gancli train --feature-extractor shapes-", monkeypatch) == ["shapes-net", "shapes-pair-net"]
+    assert _complete("gancli train --feature-extractor shapes-", monkeypatch) == ["shapes-factor-net", "shapes-net",
+                                                                                 "shapes-pair-net"]
 
 
 def test_completion_of_runs_and_checkpoints(tmp_path, monkeypatch):

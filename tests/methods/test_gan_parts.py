@@ -94,7 +94,8 @@ def test_ada_lecam_r1_and_mbstd_resume_bit_exactly(tmp_path):
         assert_same(a[part], b[part], part)
     records = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "ada_p" in r]
-    assert len(steps) == 6 and {"reg_lecam", "reg_r1", "lecam_alpha_real", "div"} <= set(steps[-1])
+    assert len(steps) == 6 and {"reg_lecam", "reg_r1", "lecam_alpha_real", "div", "spread"} <= set(steps[-1])
+    assert all(0.0 <= r["spread"] < 3.0 for r in steps)  # shapes: the factor probe's ratio, logged every step
     # p follows the heuristic by hand: every iteration (interval 1) 8 images move it by 8 / 16 = 0.5
     p = 0.0
     for r in steps:

@@ -102,19 +102,22 @@ class _Images(Dataset):
         return self.images[i]
 
 
-def test_streaming_equals_torch_fidelity_on_the_same_images(tiny_run, tmp_path):
-    """Our path (G -> uint8 -> shapes-net, batch by batch) against torch-fidelity's own pipeline over
+@pytest.mark.parametrize("extractor", [None, "shapes-net"])  # None: the default, shapes-factor-net
+def test_streaming_equals_torch_fidelity_on_the_same_images(tiny_run, tmp_path, extractor):
+    """Our path (G -> uint8 -> extractor, batch by batch) against torch-fidelity's own pipeline over
     the same images materialised as a tensor dataset: the same FID and KID."""
     import torch_fidelity
 
     from gancli.data import build_dataset
 
-    req = EvalRequest(metrics=["fid", "kid"], n=64, ref_n=96, seed=5, batch_size=16, kid_subsets=10, kid_subset_size=32)
+    req = EvalRequest(metrics=["fid", "kid"], n=64, ref_n=96, seed=5, batch_size=16, kid_subsets=10, kid_subset_size=32,
+                      feature_extractor=extractor)
     result = evaluate(tiny_run, req, log=False)
+    assert result.feature_extractor == (extractor or "shapes-factor-net")
     fake = _fakes_as_evaluated(load_generator(tiny_run), 64, seed=5)
     real = build_dataset("shapes", res=32, cond=True, size=96, seed=0).images
     theirs = torch_fidelity.calculate_metrics(input1=_Images(fake), input2=_Images(real), fid=True, kid=True,
-                                              feature_extractor="shapes-net", kid_subsets=10, kid_subset_size=32,
+                                              feature_extractor=result.feature_extractor, kid_subsets=10, kid_subset_size=32,
                                               rng_seed=2025, cuda=False, cache=False, verbose=False, save_cpu_ram=True)
     assert result.metrics["fid"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-4)
     assert result.metrics["kid_mean"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-3)
@@ -143,7 +146,7 @@ def test_reference_features_are_cached_by_key(tiny_run, tmp_path, monkeypatch):
     evaluate(tiny_run, EvalRequest(n=16, ref_n=40, batch_size=20, cache=False), log=False)
     evaluate(tiny_run, EvalRequest(n=16, ref_n=30, batch_size=20), log=False)  # another count: another key
     assert sum(calls) == 40 + 40 + 30
-    assert len(list((tmp_path / "cache").glob("shapes-train-32px-shapes-net-*.pt"))) == 2
+    assert len(list((tmp_path / "cache").glob("shapes-train-32px-shapes-factor-net-*.pt"))) == 2
 
 
 def test_metrics_jsonl_gets_one_eval_line_with_the_step(tiny_run):

@@ -8,15 +8,16 @@ from gancli.metrics.registry import METRICS, check_metrics, format_record, prese
 
 
 def test_one_vocabulary():
-    assert METRICS.names() == ["fid", "is", "kid", "prc"]
-    assert [METRICS.get(m).keys[0] for m in METRICS.names()] == ["fid", "is_mean", "kid_mean", "precision"]
-    assert [m for m in METRICS.names() if METRICS.get(m).needs_reference] == ["fid", "kid", "prc"]
+    assert METRICS.names() == ["fid", "is", "kid", "prc", "prdc"]
+    assert [METRICS.get(m).keys[0] for m in METRICS.names()] == ["fid", "is_mean", "kid_mean", "precision",
+                                                                 "prdc_precision"]
+    assert [m for m in METRICS.names() if METRICS.get(m).needs_reference] == ["fid", "kid", "prc", "prdc"]
 
 
 def test_check_metrics_orders_and_refuses():
     assert check_metrics(["kid", "fid"], 100) == ["fid", "kid"]
     assert check_metrics([], 100) == ["fid"]
-    with pytest.raises(GancliError, match="unknown metric 'isc'; choose one of: fid, is, kid, prc"):
+    with pytest.raises(GancliError, match="unknown metric 'isc'; choose one of: fid, is, kid, prc, prdc"):
         check_metrics(["isc"], 100)
     with pytest.raises(GancliError, match=r"--is needs -n of at least 10 \(it averages over 10 splits\), got 5"):
         check_metrics(["is"], 5)

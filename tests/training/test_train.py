@@ -219,7 +219,8 @@ def test_eval_every_logs_metrics_and_leaves_training_unchanged(tmp_path, monkeyp
     evals = [l for l in lines if l.get("event") == "eval"]
     assert [e["step"] for e in evals] == [3, 6]
     for e in evals:
-        assert e["n"] == 16 and e["feature_extractor"] == "shapes-net" and e["reference_n"] == 96
+        assert e["n"] == 16 and e["feature_extractor"] == "shapes-factor-net" and e["reference_n"] == 96
+        assert set(e["factor_spread"]) == {"shape_colour", "background", "position", "size"}
         assert e["fid"] > 0 and "kid_mean" in e and 0 <= e["class_accuracy"] <= 1
         assert (e["truncation"], e["ema"], e["seed"]) == (None, True, 0)  # G_ema on plain z, the run's seed
     assert evaluated.last_eval == evals[-1]
