@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -233,3 +234,14 @@ def test_jobs_two_trains_in_worker_processes_like_one_process(done, tmp_path):
         fids = [[json.loads(l)["fid"] for l in (root / "runs" / name / "metrics.jsonl").read_text().splitlines()
                  if '"eval"' in l] for root in (tmp_path / "p", study.out)]
         assert fids[0] == pytest.approx(fids[1], rel=1e-4)  # the same run, whatever the process
+
+
+def test_the_shipped_study_files_load_and_check():
+    """docs/compare.md's demo runs as documented: every study file under docs/studies/ is in the
+    repository, parses, and plans valid runs (the .gitignore rule for studies/ once hid it)."""
+    files = sorted((Path(__file__).parents[2] / "docs" / "studies").glob("*.toml"))
+    assert [f.name for f in files] == ["shapes-4.toml"]
+    study = load_study_file(files[0])
+    study.check()
+    assert sorted({plan.name.split("__")[0] for plan in study.runs()}) == ["dcgan", "sagan", "sngan", "wgan-gp"]
+    assert len(study.runs()) == 8
