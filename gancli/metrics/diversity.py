@@ -67,7 +67,9 @@ class SpreadProbe:
     @torch.no_grad()
     def _factors(self, images: torch.Tensor) -> torch.Tensor:
         """Factors of images in [-1, 1], quantised as a saved PNG would be."""
-        x = torch.round((images.float().clamp(-1, 1) + 1) * 127.5) / 127.5 - 1
+        from gancli.viz.grid import quantize
+
+        x = quantize(images).float() / 127.5 - 1
         return self.net.predict(x.to(next(self.net.parameters()).device))[1].cpu()
 
     def __call__(self, fake: torch.Tensor) -> float:

@@ -46,21 +46,26 @@ class FeatureExtractorShapesNet(FeatureExtractorBase):
     ``features`` (N, 64) (global-average-pooled last stage) and ``logits`` (N, 8)."""
 
     default_weights = WEIGHTS_PATH
+    load = staticmethod(load_shapes_net)
 
     def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
         super().__init__(name, features_list)
-        self.net = load_shapes_net(feature_extractor_weights_path or self.default_weights)
+        self.net = self.load(feature_extractor_weights_path or self.default_weights)
         self.requires_grad_(False)
         self.eval()
 
     def forward(self, x: torch.Tensor):
         if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"shapes-net takes uint8 (N, 3, H, W) images, got {x.dtype} {tuple(x.shape)}")
-        features = self.net.features(x.float().div_(127.5).sub_(1.0))
+            raise ValueError(f"{self.name} takes uint8 (N, 3, H, W) images, got {x.dtype} {tuple(x.shape)}")
+        out = self.heads(self.net.features(x.float().div_(127.5).sub_(1.0)))
+        return tuple(out[name] for name in self.features_list)
+
+    def heads(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{layer: output} of the requested layers, from the features."""
         out = {"features": features}
         if "logits" in self.features_list:
             out["logits"] = self.net.fc(features)
-        return tuple(out[name] for name in self.features_list)
+        return out
 
     @staticmethod
     def get_provided_features_list():
@@ -93,23 +98,13 @@ class FeatureExtractorShapesFactorNet(FeatureExtractorShapesNet):
     shape colour, background colour, centre, radius, in their units)."""
 
     default_weights = FACTOR_WEIGHTS_PATH
+    load = staticmethod(load_shapes_factor_net)
 
-    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
-        FeatureExtractorBase.__init__(self, name, features_list)
-        self.net = load_shapes_factor_net(feature_extractor_weights_path or self.default_weights)
-        self.requires_grad_(False)
-        self.eval()
-
-    def forward(self, x: torch.Tensor):
-        if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"shapes-factor-net takes uint8 (N, 3, H, W) images, got {x.dtype} {tuple(x.shape)}")
-        features = self.net.features(x.float().div_(127.5).sub_(1.0))
-        out = {"features": features}
-        if "logits" in self.features_list:
-            out["logits"] = self.net.fc(features)
+    def heads(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = super().heads(features)
         if "factors" in self.features_list:
             out["factors"] = self.net.factor_head(features) * self.net.factor_std + self.net.factor_mean
-        return tuple(out[name] for name in self.features_list)
+        return out
 
     @staticmethod
     def get_provided_features_list():

@@ -28,11 +28,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from gancli.errors import GancliError
-from gancli.metrics.shapes_net import INPUT_RES, _stage
+from gancli.metrics.shapes_net import INPUT_RES, _stage, load_weights, to_input_res
 
 FEATURE_DIM = 128
 SQUEEZE = 32  # channels of the flattened 4x4 map
@@ -62,10 +60,7 @@ class ShapesFactorNet(nn.Module):
         self.register_buffer("factor_std", torch.ones(len(FACTORS)))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != INPUT_RES or x.shape[-2] != INPUT_RES:
-            x = F.interpolate(x, size=(INPUT_RES, INPUT_RES), mode="area" if x.shape[-1] > INPUT_RES
-                              else "bilinear")
-        return self.embed(self.body(x).flatten(1))
+        return self.embed(self.body(to_input_res(x)).flatten(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))
@@ -83,12 +78,5 @@ class ShapesFactorNet(nn.Module):
 
 def load_shapes_factor_net(path: str | Path | None = None, device: str | torch.device = "cpu") -> ShapesFactorNet:
     """The shipped (or given) weights, in eval mode, float32."""
-    path = Path(path) if path is not None else WEIGHTS_PATH
-    if not path.is_file():
-        raise GancliError(f"shapes-factor-net weights not found at {path}; rebuild them with "
-                          "'python benchmarks/train_shapes_factor_net.py'")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    with torch.random.fork_rng(devices=[]):  # the throw-away initial weights must not move a training run's RNG
-        net = ShapesFactorNet(n_classes=int(state["n_classes"]))
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["weights"].items()})
-    return net.eval().to(device)
+    return load_weights(ShapesFactorNet, Path(path) if path is not None else WEIGHTS_PATH, "shapes-factor-net",
+                        "python benchmarks/train_shapes_factor_net.py", device)

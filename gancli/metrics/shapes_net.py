@@ -49,24 +49,35 @@ class ShapesNet(nn.Module):
         self.fc = nn.Linear(widths[-1], n_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != INPUT_RES or x.shape[-2] != INPUT_RES:
-            x = F.interpolate(x, size=(INPUT_RES, INPUT_RES), mode="area" if x.shape[-1] > INPUT_RES
-                              else "bilinear")
-        return self.body(x).mean(dim=(2, 3))
+        return self.body(to_input_res(x)).mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))
 
 
-def load_shapes_net(path: str | Path | None = None, device: str | torch.device = "cpu") -> ShapesNet:
-    """The shipped (or given) weights, in eval mode, float32."""
+def to_input_res(x: torch.Tensor) -> torch.Tensor:
+    """x resized to INPUT_RES (area when shrinking, bilinear when growing), or x itself."""
+    if x.shape[-1] != INPUT_RES or x.shape[-2] != INPUT_RES:
+        x = F.interpolate(x, size=(INPUT_RES, INPUT_RES), mode="area" if x.shape[-1] > INPUT_RES else "bilinear")
+    return x
+
+
+def load_weights(net_class, path: Path, what: str, rebuild: str, device: str | torch.device = "cpu"):
+    """``net_class(n_classes=...)`` with the weights file at ``path`` (float16 stored, float32
+    loaded, ``weights_only=True``), in eval mode; a missing file names ``rebuild``. The throw-away
+    initial weights are drawn on a forked RNG: loading an extractor mid-training moves no run's RNG."""
     from gancli.errors import GancliError
 
-    path = Path(path) if path is not None else WEIGHTS_PATH
     if not path.is_file():
-        raise GancliError(f"shapes-net weights not found at {path}; rebuild them with "
-                          "'python -m gancli.metrics.train_shapes_net'")
+        raise GancliError(f"{what} weights not found at {path}; rebuild them with '{rebuild}'")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    net = ShapesNet(n_classes=int(state["n_classes"]))
+    with torch.random.fork_rng(devices=[]):
+        net = net_class(n_classes=int(state["n_classes"]))
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["weights"].items()})
     return net.eval().to(device)
+
+
+def load_shapes_net(path: str | Path | None = None, device: str | torch.device = "cpu") -> ShapesNet:
+    """The shipped (or given) weights, in eval mode, float32."""
+    return load_weights(ShapesNet, Path(path) if path is not None else WEIGHTS_PATH, "shapes-net",
+                        "python -m gancli.metrics.train_shapes_net", device)
