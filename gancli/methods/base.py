@@ -150,6 +150,10 @@ class Method:
         """Real images laid out as the progress grid (``samples/real.png``); None: none to show."""
         return real_images(dataset, layout, seed, self.ctx.conditional)
 
+    #: the grid images (as :meth:`grid_images` makes them) the last :meth:`watch` drew, or None: the
+    #: trainer's own probes of the grid read them instead of drawing them again
+    watched_grid: torch.Tensor | None = None
+
     def watch(self, nets: dict[str, nn.Module], layout: Any, step: int) -> tuple[dict[str, float], str | None]:
         """Called at every log step (nets as in :meth:`grid_images`): extra statistics for the
         metrics record, and an alarm (one line) when something has gone wrong, or None."""

@@ -310,8 +310,8 @@ class GANMethod(Method):
         device = self.ctx.device
         y = layout.y.to(device) if layout.y is not None else None
         with torch.no_grad():
-            fake = torch.cat([nets["G"](layout.z[i: i + 64].to(device), None if y is None else y[i: i + 64])
-                              for i in range(0, len(layout.z), 64)])
+            fake, _ = self.grid_images(nets, layout)
+            self.watched_grid = fake
             ratio = feature_spread_ratio(nets["D"], fake, layout.real.to(device), y)
         if ratio >= DIVERSITY_ALARM or step >= max(ALARM_WARMUP * self.ctx.cfg.steps, ALARM_MIN_STEPS):
             self.alarm_armed = True

@@ -364,11 +364,15 @@ class Trainer:
     def watch(self, layout) -> tuple[dict[str, float], str | None]:
         """The method's statistics of its grid (and alarm); on the built-in shapes data also
         ``spread``, the factor spreads of G's grid over the real grid's (SpreadProbe)."""
+        self.method.watched_grid = None
         stats, alarm = self._in_eval_mode(lambda nets: self.method.watch(nets, layout, self.step))
         probe = self._spread_probe(layout)
         if probe is not None:
-            images, _ = self._in_eval_mode(lambda nets: self.method.grid_images(nets, layout))
+            images = self.method.watched_grid
+            if images is None:
+                images, _ = self._in_eval_mode(lambda nets: self.method.grid_images(nets, layout))
             stats = {**stats, "spread": probe(images)}
+        self.method.watched_grid = None  # not kept between log steps
         return stats, alarm
 
     def _spread_probe(self, layout):
