@@ -101,7 +101,7 @@ def test_auto_preset_is_quick_on_shapes_and_sagan_elsewhere(tmp_path, fake_cifar
     quick = resolved["train"]
     assert quick["preset"] == "quick"
     assert (quick["model"]["ch"], quick["model"]["d_ch"], quick["batch_size"], quick["lr_g"], quick["lr_d"], quick["reuse_fake"],
-            quick["ema_decay"], quick["steps"]) == (8, 24, 24, 4e-4, 1.6e-3, True, 0.99, 1600)
+            quick["ema_decay"], quick["steps"]) == (8, 24, 24, 4e-4, 4e-4, True, 0.99, 1600)
     assert (resolved["model"]["ch"], resolved["model"]["d_ch"]) == (8, 24)
     root, _ = fake_cifar_root
     sagan = json.loads(runner.invoke(app, ["train", "cifar10", str(root), "--dry-run"]).stdout)["train"]
