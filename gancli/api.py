@@ -57,7 +57,7 @@ def train_config(dataset: str | None = None, path: str | None = None, config: st
         if out is not None and Path(out).resolve() != resume_dir.resolve():
             raise GancliError(f"--resume continues in the checkpoint's own run directory ({resume_dir}); "
                               "drop --out or give that directory")
-        cfg = resume_config(state, explicit)
+        cfg = resume_config(state, explicit, resume_dir)
     else:
         cfg = TrainConfig.from_options(explicit)
     cfg.validate()

@@ -196,6 +196,8 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
                    f"continue with: gancli train --resume {shlex.quote(str(result.run_dir))}", err=True)
         raise typer.Exit(128 + int(result.signal or signal.SIGINT))
     span = f" (steps {result.step - result.steps_done} -> {result.step})" if result.steps_done != result.step else ""
+    if result.steps_done == 0 and result.last_eval is not None:
+        typer.echo(f"redid the evaluation of step {result.step} (cut off when the run last stopped)", err=True)
     typer.echo(f"trained {result.steps_done} steps{span} in {result.wall_time:.0f} s; last grid: {result.last_grid}; "
                f"checkpoint: {result.last_checkpoint}")
     if result.last_eval is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gancli.config import RUNS_ROOT
-from gancli.viz.curves import read_metrics
+from gancli import runlog
 
 
 def checkpoint_info(target: str | Path | None, runs_root: str | Path = RUNS_ROOT) -> dict[str, Any]:
@@ -92,38 +92,17 @@ def model_changes(model) -> dict[str, dict[str, Any]]:
 
 
 def training_seconds(path: Path, step: int | None = None) -> float | None:
-    """Wall time of training up to ``step``: the ``time`` of the last log record at or before it,
-    summed over the processes that trained the run (``time`` restarts at 0 when a run resumes)."""
-    if not path.exists():
-        return None
-    total, segment, last = 0.0, 0.0, None
-    train, _ = read_metrics(path)
-    for record in train:
-        t = record.get("time")
-        if not isinstance(t, (int, float)) or (step is not None and record.get("step", 0) > step):
-            continue
-        if last is not None and t < last:  # a resumed process: a new clock
-            total += segment
-        segment = last = float(t)
-    return total + segment if last is not None else None
+    """Wall time of training up to ``step``, summed over the processes that trained the run."""
+    return runlog.training_seconds(runlog.read_records(path), step)
 
 
 def last_metrics(path: Path, step: int | None = None, event: str | None = None) -> dict[str, Any] | None:
     """The last metrics.jsonl record at or before ``step`` (the run may have gone on past this
     checkpoint): a training record, or with ``event="eval"`` an evaluation."""
-    if not path.exists():
-        return None
     best = None
-    with open(path) as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by a crash
-                continue
-            if not isinstance(record, dict) or record.get("event") != event:
-                continue
-            if step is None or record.get("step", 0) <= step:
-                best = record
+    for record in runlog.read_records(path):
+        if record.get("event") == event and (step is None or record["step"] <= step):
+            best = record
     return best
 
 

@@ -73,6 +73,10 @@ def build_run_report(ckpt: LoadedCheckpoint, req: RunReportRequest, device: Any 
         except GancliError as err:
             notes[section.title] = str(err)
             body = html.note(_sentence(str(err)))
+        except (TypeError, ValueError, KeyError, AttributeError) as err:  # a hand-edited or foreign record
+            why = f"not shown: the run's files hold a record of another shape ({type(err).__name__}: {str(err)[:120]})"
+            notes[section.title] = why
+            body = html.note(_sentence(why))
         parts.append(html.section(section.title, body, anchor=section.anchor))
     nav = "<nav>" + "".join(f"<a href='#{s.anchor}'>{html.esc(s.title)}</a>" for s in chosen) + "</nav>"
     heading = f"gancli run {name}: {ckpt.model_config.name}, step {ckpt.step}"

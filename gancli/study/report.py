@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gancli import runlog
 from gancli.errors import GancliError
 from gancli.study.spec import parse_run_name
 from gancli.viz import html
@@ -71,44 +72,41 @@ class StudyResults:
     notes: list[str] = field(default_factory=list)
 
 
-def _records(path: Path) -> list[dict[str, Any]]:
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut short by a crash
-    return records
-
-
 def read_run(path: Path) -> RunResult | None:
     """One finished or partial run directory -> its values; None when it has no evaluation yet."""
     try:
         config = json.loads((path / "config.json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not (path / "metrics.jsonl").is_file():
         return None
-    records = _records(path / "metrics.jsonl")
-    evals = sorted((r for r in records if r.get("event") == "eval" and "fid" in r), key=lambda r: r["step"])
-    if not evals:
+    records = runlog.read_records(path / "metrics.jsonl")
+    evals = sorted((r for r in records if r.get("event") == "eval" and runlog.number(r, "fid") is not None),
+                   key=lambda r: r["step"])
+    if not evals or not isinstance(config, dict):
         return None
     train = config.get("train", {})
+    if not isinstance(train, dict):
+        return None
     parsed = parse_run_name(path.name)
-    variant, hparams, seed = parsed if parsed else (path.name, train.get("hparams"), int(train.get("seed", 0)))
+    variant, hparams, seed = parsed if parsed else (path.name, train.get("hparams"), train.get("seed") if isinstance(train.get("seed"), int) else 0)
     best = min(evals, key=lambda r: r["fid"])
     final = evals[-1]
-    steps_logged = [r for r in records if "img_s" in r and r.get("event") is None]
+    steps_logged = [r for r in records if runlog.number(r, "img_s") is not None and r.get("event") is None]
+    seconds = runlog.training_seconds(records)
     values = {"best_fid": best["fid"], "best_step": float(best["step"]), "final_fid": final["fid"],
-              "wall_min": (steps_logged[-1]["time"] / 60) if steps_logged and "time" in steps_logged[-1] else math.nan,
+              "wall_min": seconds / 60 if seconds is not None else math.nan,
               "img_s": (sum(r["img_s"] for r in steps_logged) / len(steps_logged)) if steps_logged else math.nan}
     for key, source in (("final_is", "is_mean"), ("final_kid", "kid_mean"), ("final_accuracy", "class_accuracy")):
-        if source in final:
+        if runlog.number(final, source) is not None:
             values[key] = final[source]
-    curves = {key: [(r["step"], r[key]) for r in steps_logged if key in r] for key in METHOD_CURVES}
-    last_step = max([int(r.get("step", 0)) for r in records] or [0])
+    curves = {key: [(r["step"], r[key]) for r in steps_logged if runlog.number(r, key) is not None]
+              for key in METHOD_CURVES}
+    last_step = max([r["step"] for r in records] or [0])
+    steps = train.get("steps", 0)
     return RunResult(path.name, variant, hparams, seed, path, config, evals, values,
-                     {k: v for k, v in curves.items() if v}, last_step, int(train.get("steps", 0)))
+                     {k: v for k, v in curves.items() if v}, last_step,
+                     steps if isinstance(steps, int) and not isinstance(steps, bool) else 0)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -153,6 +151,11 @@ def collect(folder: str | Path, real_row: bool = True) -> StudyResults:
     if unfinished:
         results.notes.append("still training, left out: " + ", ".join(f"{r.name} (step {r.step} of {r.steps})"
                                                                       for r in unfinished))
+    early = [r for r in runs if r.evals[-1]["step"] < r.step]
+    if early:
+        results.notes.append("final figures from an earlier step (the last evaluation is missing; rerun the study "
+                             "to redo it): " + ", ".join(f"{r.name} (step {r.evals[-1]['step']} of {r.step})"
+                                                         for r in early))
     missing = [p.name for p in candidates if p.name not in {r.name for r in found}]
     if missing:
         results.notes.append(f"not evaluated yet, left out: {', '.join(missing)}")

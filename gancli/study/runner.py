@@ -1,10 +1,13 @@
 """Running a study: each plan is one ``gancli train`` run in ``<study>/runs/<name>``.
 
-A run whose last checkpoint has reached its steps is skipped; one with an earlier checkpoint is
-resumed (bit-exactly, as ``--resume``); one without a checkpoint starts (again). ``study.json``
-records the study; running a changed study into the same folder is refused with the differences
-named. ``--jobs K`` runs K plans at once in worker processes, each with ``cores // K`` threads
-(OMP_NUM_THREADS and ``torch.set_num_threads``), so the machine is not oversubscribed.
+A run whose last checkpoint has reached its steps and whose last evaluation is recorded is skipped;
+one with an earlier checkpoint (or an evaluation cut off) is resumed (bit-exactly, as ``--resume``);
+one without a checkpoint starts (again). ``study.json`` records the study. A study may grow into
+its folder (seeds, variants, hparams, steps: only what is new trains); a run that was started keeps
+the options it was started with, and a change to them is refused, naming the run and the option.
+``--jobs K`` runs K plans at once in worker processes, each with ``cores // K`` threads
+(OMP_NUM_THREADS and ``torch.set_num_threads``), so the machine is not oversubscribed; the workers
+die with the study's process (a stop signal is passed on to them, and each saves its run).
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ def run_state(plan: RunPlan) -> tuple[str, int]:
     """("done" | "resume" | "new", the step of its last checkpoint)."""
     from gancli.checkpoint import load_checkpoint
     from gancli.config import TrainConfig
+    from gancli.training import missing_eval
 
     last = Path(plan.options["out"]) / "checkpoints" / "last.pt"
     if not last.is_file():
@@ -37,28 +41,73 @@ def run_state(plan: RunPlan) -> tuple[str, int]:
         step = int(load_checkpoint(last).get("step", 0))
     except GancliError:
         return "resume", 0  # let --resume say what is wrong with it
-    steps = TrainConfig.from_options(plan.options).steps
-    return ("done" if step >= steps else "resume"), step
+    cfg = TrainConfig.from_options(plan.options)
+    if step >= cfg.steps and not missing_eval(cfg, step, Path(plan.options["out"])):
+        return "done", step
+    return "resume", step
 
 
 def plan_states(study: Study) -> list[tuple[RunPlan, str, int]]:
     return [(plan, *run_state(plan)) for plan in study.runs()]
 
 
+#: options a finished or started run may be given again with another value: it trains on to the new
+#: step count; everything else it was trained with must stay as it was
+GROWABLE = ("steps", "out")
+
+
+def trained_with(plan: RunPlan) -> dict[str, Any] | None:
+    """The resolved train options a plan's run folder was started with (its config.json), or None
+    when nothing was started there yet."""
+    path = Path(plan.options["out"]) / "config.json"
+    if not path.is_file():
+        return None
+    from gancli.config import TrainConfig, parse_json, read_option_file
+
+    try:
+        saved = parse_json(read_option_file(path, "run config"), str(path))
+        return _comparable(TrainConfig.from_dict(saved["train"]).to_dict())
+    except (GancliError, KeyError, TypeError) as err:
+        raise GancliError(f"run {plan.name}: {path} cannot be read ({err}); move that run folder away") from None
+
+
+def _comparable(train: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps({k: v for k, v in train.items() if k not in GROWABLE}))
+
+
+def plan_changes(plan: RunPlan) -> list[str]:
+    """How the options a plan now asks for differ from what its started run was trained with ([] when
+    they do not, or nothing was started)."""
+    from gancli.config import TrainConfig
+    from gancli.study.spec import _diff
+
+    before = trained_with(plan)
+    if before is None:
+        return []
+    return _diff(before, _comparable(TrainConfig.from_options(plan.options).to_dict()))
+
+
 def check_manifest(study: Study) -> None:
-    """Refuses a study folder made by a different study; creates the folder and study.json."""
+    """A study may grow (new seeds, variants, hparams: only the new runs train) and may change a
+    setting that no started run was trained with; a run that was started keeps its options (a
+    change is refused, naming the run and the option). Creates the folder; writes study.json."""
     path = study.out / MANIFEST
+    if path.exists() and not path.is_file():
+        raise GancliError(f"{path} is not a gancli study file; choose another --out")
     if path.is_file():
+        from gancli.config import parse_json, read_option_file
+
         try:
-            saved = json.loads(path.read_text())["study"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
+            saved = parse_json(read_option_file(path, "study file"), str(path))
+            saved["study"]
+        except (GancliError, KeyError, TypeError) as err:
             raise GancliError(f"{path} is not a gancli study file ({err}); choose another --out") from None
-        changes = study.differences(saved)
+    for plan in study.runs():
+        changes = plan_changes(plan)
         if changes:
-            shown = "; ".join(changes[:6]) + ("; ..." if len(changes) > 6 else "")
-            raise GancliError(f"{study.out} holds a different study ({shown}); rerun it unchanged to resume it, "
-                              "or choose another --out")
-        return
+            shown = "; ".join(changes[:4]) + ("; ..." if len(changes) > 4 else "")
+            raise GancliError(f"{study.out}: run {plan.name} was trained with other options ({shown}); rerun it "
+                              "with the options it was started with, or choose another --out")
     try:
         study.out.mkdir(parents=True, exist_ok=True)
         from gancli.checkpoint import atomic_write_bytes
@@ -101,7 +150,7 @@ def run_plan(plan: RunPlan) -> dict[str, Any]:
         return {"name": plan.name, "state": "done", "step": step, "seconds": 0.0}
     if state == "resume":
         saved, run_dir = load_resume(plan.options["out"])
-        cfg = resume_config(saved, {"steps": TrainConfig.from_options(plan.options).steps})
+        cfg = resume_config(saved, {"steps": TrainConfig.from_options(plan.options).steps}, run_dir)
         result = train(cfg, show_progress=False, resume_state=saved, resume_dir=run_dir)
     else:
         result = train(TrainConfig.from_options(plan.options), show_progress=False)
@@ -112,25 +161,86 @@ def run_plan(plan: RunPlan) -> dict[str, Any]:
     return summary
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
     import torch
 
     from gancli.device import keep_freed_memory
 
+    die_with_parent(parent)
     torch.set_num_threads(threads)
     keep_freed_memory()
 
 
-def _run_in_worker(plan: RunPlan) -> dict[str, Any]:
+def die_with_parent(parent: int) -> None:
+    """This worker is sent SIGTERM when the study's process dies, however it dies (kill -9
+    included): the training loop saves and stops on it, as for a single run (Linux's parent-death
+    signal; elsewhere a worker notices at its next run). If the parent is already gone, stop now."""
+    import ctypes
+    import signal as signals
+
     try:
-        return run_plan(plan)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signals.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _run_in_worker(plan: RunPlan, parent: int | None = None) -> dict[str, Any]:
+    if parent is not None and os.getppid() != parent:
+        return {"name": plan.name, "state": "failed", "error": "the study's process is gone"}
+    try:
+        summary = run_plan(plan)
     except GancliError as err:
-        return {"name": plan.name, "state": "failed", "error": str(err)}
+        summary = {"name": plan.name, "state": "failed", "error": str(err)}
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)  # the run is saved; nobody is left to read the summary or send the next run
+    return summary
+
+
+class _Interrupt:
+    """In the study's process while workers train: SIGINT, SIGTERM and SIGHUP are passed on to the
+    workers (each saves its run and stops at its next step) and no run starts after them."""
+
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self, pool):
+        self.pool, self.signal, self._old = pool, None, {}
+
+    def __enter__(self):
+        import signal as signals
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                sig = getattr(signals, name, None)
+                if sig is not None:
+                    self._old[sig] = signals.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        import signal as signals
+
+        self.signal = signals.Signals(signum).name
+        for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
+            try:
+                os.kill(proc.pid, signals.SIGTERM)
+            except (OSError, ProcessLookupError):
+                pass
+
+    def __exit__(self, *exc):
+        import signal as signals
+
+        for sig, handler in self._old.items():
+            signals.signal(sig, handler)
+        return False
 
 
 def run_study(study: Study, jobs: int = 1, echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Runs every plan that is not finished; returns their summaries. Stops at the first failure
-    (with jobs > 1: after the runs under way), naming the run."""
+    (with jobs > 1: after the runs under way), naming the run. A stop signal (Ctrl-C, SIGTERM) saves
+    the runs under way and ends the study with a line that says so; rerunning it continues."""
     if jobs < 1:
         raise GancliError(f"--jobs must be at least 1, got {jobs}")
     check_manifest(study)
@@ -148,24 +258,54 @@ def run_study(study: Study, jobs: int = 1, echo: Callable[[str], None] = print) 
             echo(_line(summary, done + i, len(states)))
             summaries.append(summary)
             if summary.get("interrupted"):
-                raise GancliError(f"run {plan.name} was interrupted; run the same command again to continue the study")
+                raise GancliError(f"run {plan.name} was interrupted at step {summary['step']} (saved); run the same "
+                                  "command again to continue the study")
         return summaries
     threads = max(1, (os.cpu_count() or 1) // jobs)
     previous = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(threads)  # the workers inherit it before they import torch
+    stopped = None
     try:
         import multiprocessing as mp
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
 
+        parent = os.getpid()
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(threads,)) as pool:
-            for i, summary in enumerate(pool.map(_run_in_worker, todo), 1):
-                echo(_line(summary, done + i, len(states)))
-                summaries.append(summary)
+                                 initargs=(threads, parent)) as pool, _Interrupt(pool) as interrupt:
+            queue = list(todo)
+            running: dict[Any, RunPlan] = {}
+            while queue or running:
+                while queue and len(running) < jobs and interrupt.signal is None:
+                    plan = queue.pop(0)
+                    running[pool.submit(_run_in_worker, plan, parent)] = plan
+                if not running:
+                    break
+                finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    plan = running.pop(future)
+                    try:
+                        summary = future.result()
+                    except BrokenProcessPool:
+                        if interrupt.signal is not None:
+                            continue  # a worker between runs, ended by the stop signal
+                        summary = {"name": plan.name, "state": "failed",
+                                   "error": "its worker process died (killed, or out of memory); rerun the study to "
+                                            "resume it from its last checkpoint"}
+                    echo(_line(summary, done + len(summaries) + 1, len(states)))
+                    summaries.append(summary)
+                if any(s["state"] == "failed" and "worker process died" in s.get("error", "") for s in summaries):
+                    queue.clear()
+            stopped = interrupt.signal
     finally:
         if previous is None:
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = previous
+    if stopped is not None:
+        saved = [f"{s['name']} at step {s['step']}" for s in summaries if s.get("interrupted")]
+        raise GancliError(f"study stopped by {stopped}" + (f"; saved {', '.join(saved)}" if saved else "") +
+                          "; run the same command again to continue it")
     failed = [s for s in summaries if s["state"] == "failed"]
     if failed:
         raise GancliError(f"run {failed[0]['name']} failed: {failed[0]['error']}")
@@ -176,6 +316,8 @@ def _line(summary: dict[str, Any], index: int, total: int) -> str:
     if summary["state"] == "failed":
         return f"[{index}/{total}] {summary['name']}: failed: {summary['error']}"
     span = f"steps {summary['from']} -> {summary['step']}" if summary.get("from") else f"{summary['step']} steps"
+    if summary.get("interrupted"):
+        return f"[{index}/{total}] {summary['name']}: interrupted at step {summary['step']} (saved) after {summary['seconds']:.0f} s"
     fid = f", FID {summary['fid']:.2f}" if "fid" in summary else ""
     return f"[{index}/{total}] {summary['name']}: {summary['state']} {span} in {summary['seconds']:.0f} s{fid}"
 

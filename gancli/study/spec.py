@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gancli.config import PRESETS, TrainConfig, toml_module
+from gancli.config import PRESETS, TrainConfig, parse_toml, read_option_file
 from gancli.errors import GancliError
 
 STUDY_KEYS = ("out", "seeds", "hparams", "common", "variants")
@@ -38,6 +38,10 @@ STUDY_KEYS = ("out", "seeds", "hparams", "common", "variants")
 STUDY_METRICS = ["fid", "is", "kid"]
 STUDY_EVAL_N = 2000
 EVALS_PER_RUN = 8  # --eval-every defaults to steps / 8
+MAX_SEEDS = 1000  # seeds per variant and setting (a count or a list)
+MAX_RUNS = 10_000  # runs in one study
+#: options a study sets for each run itself
+PLACED = ("out", "resume", "seed", "name")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SEPARATOR = "__"  # run folder names: <variant>[__<hparams>]__s<seed>
 
@@ -113,10 +117,19 @@ class Study:
             if not NAME_RE.match(name) or SEPARATOR in name:
                 raise GancliError(f"variant name {name!r}: use letters, digits, '.', '-' and single '_'")
         for h in self.hparams:
-            if h is not None and h not in HPARAMS:
+            if h is not None and (not isinstance(h, str) or h not in HPARAMS):
                 raise GancliError(f"unknown hparams {h!r}; choose among {', '.join(HPARAMS)}")
-        if "out" in self.common or "resume" in self.common:
-            raise GancliError("a study places every run itself: leave out and resume out of its options")
+        repeated = sorted({h for h in self.hparams if h is not None and self.hparams.count(h) > 1})
+        if repeated:
+            raise GancliError(f"hparams {repeated[0]!r} is named twice")
+        for where, options in [("common", self.common)] + [(f"variant {v!r}", o) for v, o in self.variants.items()]:
+            placed = [key for key in PLACED if key in options]
+            if placed:
+                raise GancliError(f"{where}: a study places and seeds every run itself: leave {', '.join(placed)} "
+                                  "out of its options (seeds: the study's seeds)")
+        if len(self.variants) * len(self.hparams) * len(self.seeds) > MAX_RUNS:
+            raise GancliError(f"the study has more than {MAX_RUNS} runs")
+        checked: set[str] = set()
         for plan in self.runs():
             try:
                 cfg = TrainConfig.from_options(plan.options).validate()
@@ -124,6 +137,15 @@ class Study:
                 raise GancliError(f"variant {plan.variant!r}: {err}") from None
             if cfg.eval_every <= 0:
                 raise GancliError(f"variant {plan.variant!r}: a study evaluates every run; --eval-every must be > 0")
+            key = json.dumps({k: v for k, v in plan.options.items() if k not in ("seed", "out")}, sort_keys=True,
+                             default=str)
+            if key not in checked:  # every check gancli train makes before training, once per distinct run
+                checked.add(key)
+                try:
+                    check_run(cfg)
+                except GancliError as err:
+                    where = f"variant {plan.variant!r}" + (f" under hparams {plan.hparams}" if plan.hparams else "")
+                    raise GancliError(f"{where}: {err}") from None
 
     def runs(self) -> list[RunPlan]:
         """Every variant x hparams x seed, in that order, with its full options."""
@@ -145,9 +167,14 @@ class Study:
     def to_dict(self) -> dict[str, Any]:
         return {"variants": self.variants, "common": self.common, "hparams": self.hparams, "seeds": self.seeds}
 
-    def differences(self, saved: dict[str, Any]) -> list[str]:
-        """What differs from a saved study (``to_dict()``), named: [] when it is the same study."""
-        return _diff(saved, json.loads(json.dumps(self.to_dict())))
+
+def check_run(cfg: TrainConfig) -> None:
+    """What ``gancli train`` checks before it trains: names, the method's own rules, and the data
+    (its files, its fit with the method), without training anything."""
+    from gancli.training import check_names, prepare
+
+    check_names(cfg)
+    prepare(cfg)
 
 
 def _steps_of(options: dict[str, Any]) -> int:
@@ -161,14 +188,20 @@ def _seed_list(seeds: int | list[int]) -> list[int]:
     if isinstance(seeds, bool) or not isinstance(seeds, (int, list)):
         raise GancliError(f"seeds is a count or a list of seeds, got {seeds!r}")
     if isinstance(seeds, int):
-        if seeds < 1:
-            raise GancliError(f"--seeds must be at least 1, got {seeds}")
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise GancliError(f"--seeds must be between 1 and {MAX_SEEDS}, got {seeds}")
         return list(range(seeds))
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
-        raise GancliError(f"seeds must be a non-empty list of integers >= 0, got {seeds!r}")
+    if not seeds or len(seeds) > MAX_SEEDS or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                       and 0 <= s < 2**31 for s in seeds):
+        raise GancliError(f"seeds must be a list of 1 to {MAX_SEEDS} integers in [0, 2^31), got {_short(seeds)}")
     if len(set(seeds)) != len(seeds):
         raise GancliError(f"seeds are repeated: {seeds}")
     return list(seeds)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def default_out(variants: list[str]) -> Path:
@@ -192,16 +225,8 @@ def _diff(old: Any, new: Any, where: str = "") -> list[str]:
 
 def load_study_file(path: str | Path, out: str | Path | None = None) -> Study:
     """A study from a TOML file (module docstring); ``out`` overrides the file's."""
-    tomllib = toml_module()
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise GancliError(f"--study {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise GancliError(f"--study {path} cannot be read ({err})") from None
-    except tomllib.TOMLDecodeError as err:
-        raise GancliError(f"--study {path} is not valid TOML ({err})") from None
+    data = parse_toml(read_option_file(path, "--study"), f"--study {path}")
     unknown = sorted(set(data) - set(STUDY_KEYS))
     if unknown:
         raise GancliError(f"--study {path}: unknown keys {', '.join(unknown)} (a study has {', '.join(STUDY_KEYS)})")
@@ -214,6 +239,11 @@ def load_study_file(path: str | Path, out: str | Path | None = None) -> Study:
     hparams = data.get("hparams")
     if isinstance(hparams, str):
         hparams = [hparams]
+    if hparams is not None and (not isinstance(hparams, list) or not all(isinstance(h, str) for h in hparams)):
+        raise GancliError(f"--study {path}: hparams is a name or a list of names (\"A\", [\"A\", \"B\"]), got {_short(hparams)}")
+    out_value = data.get("out")
+    if out_value is not None and not isinstance(out_value, str):
+        raise GancliError(f"--study {path}: out is a folder name, got {_short(out_value)}")
     study = Study({name: dict(options) for name, options in variants.items()}, dict(common),
                   list(hparams) if hparams else [None], _seed_list(data.get("seeds", 1)),
                   Path(out or data.get("out") or Path("studies") / path.stem))

@@ -479,6 +479,11 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None,
     if progress.enabled:
         progress.banner(start_banner(trainer, run.path))
     with _Signals() as stop, progress:
+        if evaluator is not None and first_step > 0 and dist.is_main and missing_eval(cfg, first_step, run.path):
+            last_eval = evaluator(first_step)  # cut off last time: the figure of this step is redone
+            run.log_metrics(last_eval)
+            loggers.metrics(last_eval)
+            progress.show_eval(last_eval)
         while trainer.step < cfg.steps:
             stats = trainer.train_step()
             names = list(stats)
@@ -556,9 +561,21 @@ RESUMABLE_OVERRIDES = {"logger", "steps", "device", "sync_bn", "log_every", "sam
                        "inception_weights", "allow_data_change"}
 
 
-def resume_config(state: dict, explicit: dict) -> TrainConfig:
+def eval_due(cfg: TrainConfig, step: int) -> bool:
+    """Whether the run evaluates at ``step`` (every ``--eval-every`` steps and at the last)."""
+    return bool(cfg.eval_every) and step > 0 and (step % cfg.eval_every == 0 or step >= cfg.steps)
+
+
+def missing_eval(cfg: TrainConfig, step: int, run_dir: Path | None) -> bool:
+    """Whether the evaluation due at checkpoint ``step`` is not in the run's metrics.jsonl: the
+    process was cut off while evaluating (the checkpoint is saved first). Resuming redoes it."""
+    return run_dir is not None and eval_due(cfg, step) and not RunDir(Path(run_dir)).has_eval(step)
+
+
+def resume_config(state: dict, explicit: dict, run_dir: Path | None = None) -> TrainConfig:
     """The checkpoint's TrainConfig with the explicitly given options (flat, by flag name) that may
-    change on resume; any other option that differs from the checkpoint's is an error."""
+    change on resume; any other option that differs from the checkpoint's is an error. A run that
+    has reached its steps resumes only to redo an evaluation it lost (``missing_eval``)."""
     saved = TrainConfig.from_dict(state["train_config"])
     base = saved.options()
     method = METHODS.get(saved.method) if saved.method in METHODS else None
@@ -571,11 +588,12 @@ def resume_config(state: dict, explicit: dict) -> TrainConfig:
                 f"--{key.replace('_', '-')} cannot change when resuming (the checkpoint has {base.get(key)!r})"
             )
     cfg = TrainConfig.from_flat(base)
-    if cfg.steps <= int(state["step"]):
+    if cfg.steps <= int(state["step"]) and not (cfg.steps == int(state["step"]) and missing_eval(cfg, cfg.steps, run_dir)):
         raise GancliError(
             f"the checkpoint is already at step {state['step']}; pass --steps larger than that to train on"
         )
     return cfg
 
 
-__all__ = ["train", "Trainer", "TrainResult", "check_names", "load_resume", "prepare", "resume_config"]
+__all__ = ["train", "Trainer", "TrainResult", "check_names", "eval_due", "load_resume", "missing_eval", "prepare",
+           "resume_config"]

@@ -18,6 +18,7 @@ from gancli import __version__
 from gancli.checkpoint import atomic_write_bytes, files_by_step, run_path_for_name, save_checkpoint
 from gancli.config import RUNS_ROOT, ModelConfig, TrainConfig
 from gancli.errors import GancliError
+from gancli.runlog import has_eval, parse_record, read_records
 
 
 FINGERPRINT_IMAGES = 64  # images read for a dataset's content fingerprint (evenly spaced)
@@ -145,12 +146,8 @@ class RunDir:
             return 0
         kept, dropped = [], 0
         for line in self.metrics_path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by a crash
-                dropped += 1
-                continue
-            if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] > step:
+            record = parse_record(line)
+            if record is None or record["step"] > step:  # a line cut short by a crash, or past the checkpoint
                 dropped += 1
             else:
                 kept.append(line if line.endswith("\n") else line + "\n")
@@ -158,6 +155,10 @@ class RunDir:
             text = "".join(kept)
             atomic_write_bytes(self.metrics_path, lambda f: f.write(text.encode()))
         return dropped
+
+    def has_eval(self, step: int) -> bool:
+        """Whether metrics.jsonl records an evaluation at ``step``."""
+        return has_eval(read_records(self.metrics_path), step)
 
     @staticmethod
     def default_path(cfg: TrainConfig) -> Path:

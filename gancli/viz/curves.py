@@ -10,13 +10,13 @@ percentile (a few early spikes no longer set the scale; the panel says how many 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gancli.errors import GancliError
+from gancli.runlog import number, read_records, split_records
 
 #: training-record keys that are bookkeeping, not curves
 NOT_DRAWN = ("step", "time", "img_s", "event")
@@ -35,24 +35,17 @@ ROBUST_PERCENTILES = (1.0, 99.0)
 
 
 def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(training records, evaluation records) of a metrics.jsonl; lines cut short by a crash are skipped."""
-    train, evals = [], []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and "step" in record:
-                (evals if record.get("event") == "eval" else train).append(record)
-    return train, evals
+    """(training records, evaluation records) of a metrics.jsonl (``gancli.runlog``: lines that are
+    not records are skipped)."""
+    return split_records(read_records(path))
 
 
 def eval_setting(record: dict[str, Any], key: str) -> tuple:
     """What makes evaluation values comparable: (feature extractor, images, reference, truncation,
     without EMA); the reference only for metrics that compare with one."""
     reference = None if key in REFERENCE_FREE else record.get("reference")
-    return record.get("feature_extractor"), record.get("n"), reference, record.get("truncation"), record.get("ema") is False
+    parts = (record.get("feature_extractor"), record.get("n"), reference, record.get("truncation"))
+    return (*(p if p is None or isinstance(p, (str, int, float)) else str(p) for p in parts), record.get("ema") is False)
 
 
 def _short_reference(reference: str) -> str:
@@ -75,8 +68,8 @@ def eval_series(evals: list[dict[str, Any]], key: str) -> list[tuple[str, list[t
     the order the settings first appear."""
     by_setting: dict[tuple, list[tuple[int, float]]] = {}
     for record in evals:
-        value = record.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = number(record, key)
+        if value is not None:
             scale = 100.0 if key in PERCENT else 1.0
             by_setting.setdefault(eval_setting(record, key), []).append((record["step"], scale * value))
     references = {setting[2] for setting in by_setting}
@@ -160,7 +153,7 @@ def plot_curves(metrics_path: Path, out: Path, title: str | None = None,
                     lines += 1
                     described = described or bool(setting)
                 continue
-            points = [(r["step"], r[key]) for r in source if isinstance(r.get(key), (int, float))]
+            points = [(r["step"], number(r, key)) for r in source if number(r, key) is not None]
             if points:
                 steps, ys = zip(*points)
                 ax.plot(steps, ys, label=label)

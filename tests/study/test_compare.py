@@ -115,10 +115,10 @@ def test_rerun_skips_finished_runs_and_resumes_an_interrupted_one_bit_exactly(do
         torch.testing.assert_close(resumed["networks"]["G"][key], value, rtol=0, atol=0)
 
 
-def test_a_changed_study_is_refused_with_the_differences(done):
+def test_a_changed_run_is_refused_with_the_differences(done):
     study, _, _, _ = done
-    with pytest.raises(GancliError, match=r"holds a different study \(common.steps 4 -> 6\)"):
-        run_study(tiny_study(study.out, steps=6), echo=lambda line: None)
+    with pytest.raises(GancliError, match=r"run dcgan__s0 was trained with other options \(model.ch 4 -> 8\)"):
+        run_study(tiny_study(study.out, ch=8), echo=lambda line: None)
 
 
 def test_printed_commands_run_as_printed_and_collect_rebuilds_the_table(done, tmp_path):
@@ -240,8 +240,11 @@ def test_the_shipped_study_files_load_and_check():
     """docs/compare.md's demo runs as documented: every study file under docs/studies/ is in the
     repository, parses, and plans valid runs (the .gitignore rule for studies/ once hid it)."""
     files = sorted((Path(__file__).parents[2] / "docs" / "studies").glob("*.toml"))
-    assert [f.name for f in files] == ["shapes-4.toml"]
+    assert [f.name for f in files] == ["shapes-4.toml", "small-data.toml"]
     study = load_study_file(files[0])
     study.check()
     assert sorted({plan.name.split("__")[0] for plan in study.runs()}) == ["dcgan", "sagan", "sngan", "wgan-gp"]
     assert len(study.runs()) == 8
+    small = load_study_file(files[1])
+    sizes = {plan.options["data_size"] for plan in small.runs()}
+    assert sizes == {250, 1000, 20000} and len(small.runs()) == 15
