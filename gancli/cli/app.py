@@ -133,10 +133,14 @@ def command(name: str, examples: list[tuple[str, str]] | None = None):
     def decorator(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            from gancli.errors import GancliError
+            from gancli.errors import GancliError, Stopped, stop_signals_raise
 
             try:
-                return fn(*args, **kwargs)
+                with stop_signals_raise():
+                    return fn(*args, **kwargs)
+            except Stopped as err:
+                typer.secho(f"error: {err}", fg="red", err=True)
+                raise typer.Exit(128 + err.signum) from None
             except GancliError as err:
                 typer.secho(f"error: {err}", fg="red", err=True)
                 raise typer.Exit(1) from None

@@ -46,13 +46,19 @@ def _visible_files(directory: Path, recursive: bool) -> list[Path]:
     return sorted(files)
 
 
-def scan_folder(root: Path) -> tuple[list[Path], list[int], list[str], list[Path]]:
+def scan_folder(root: Path, flat: bool = False) -> tuple[list[Path], list[int], list[str], list[Path]]:
     """List candidate images -> ``(paths, class index per path, class names, files left out)``.
 
     Class mode when at least one sub-folder holds an image-named file; then loose files at the
     top level are not part of any class and are left out. Flat mode: class index 0 for all and
     class names []. Files in sub-folders that hold no image are left out in both modes.
+    ``flat=True`` (a domain of CycleGAN's layout): every image under ``root``, sub-folders included,
+    as CycleGAN's own loader walks them.
     """
+    if flat:
+        files = _visible_files(root, recursive=True)
+        images = [path for path in files if is_image_name(path)]
+        return images, [0] * len(images), [], [path for path in files if not is_image_name(path)]
     sub_folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     per_folder = {folder.name: _visible_files(folder, recursive=True) for folder in sub_folders}
     per_class = {name: files for name, files in per_folder.items() if any(map(is_image_name, files))}
@@ -71,8 +77,9 @@ def scan_folder(root: Path) -> tuple[list[Path], list[int], list[str], list[Path
 
 
 @DATASETS.register("folder")
-def build_folder(*, root, res, cond, attrs, split, download, seed, size) -> GanDataset:
-    """A folder of images; ``split`` may be "train" or "all" (both: every image)."""
+def build_folder(*, root, res, cond, attrs, split, download, seed, size, flat: bool = False) -> GanDataset:
+    """A folder of images; ``split`` may be "train" or "all" (both: every image). ``flat``: one set of
+    images, sub-folders included, never classes (``scan_folder``)."""
     reject_attrs("folder", attrs)
     check_split("folder", split, ("train", "all"))
     if root is None:
@@ -80,7 +87,7 @@ def build_folder(*, root, res, cond, attrs, split, download, seed, size) -> GanD
     directory = Path(root).expanduser()
     if not directory.is_dir():
         raise GancliError(f"image folder {directory} does not exist or is not a directory")
-    paths, classes, class_names, left_out = scan_folder(directory)
+    paths, classes, class_names, left_out = scan_folder(directory, flat=flat)
     report = SkipReport()
     report.add(NOT_AN_IMAGE, [path.relative_to(directory).as_posix() for path in left_out])
     if cond and not class_names:

@@ -158,7 +158,8 @@ def build_folder_pair(*, root, res, split, seed, size, narrow_b) -> TwoDomainDat
     monet2photo ...) ship: ``split`` reads ``DIR/<split>A`` and ``DIR/<split>B``.
 
     Each domain is read exactly as the ``folder`` dataset reads a flat folder: RGB, centre square
-    crop, Lanczos resize to ``res``; unreadable, oversized and non-image files are skipped and
+    crop, Lanczos resize to ``res``, sub-folders included (as CycleGAN's loader walks them: a
+    domain has no classes); unreadable, oversized and non-image files are skipped and
     listed in that domain's ``skip_report``. A and B are independent (no pairing by name or
     order), and may hold different numbers of images.
     """
@@ -178,12 +179,12 @@ def build_folder_pair(*, root, res, split, seed, size, narrow_b) -> TwoDomainDat
         )
     domains = {}
     for domain, folder in folders.items():
-        if not scan_folder(folder)[0]:
+        if not scan_folder(folder, flat=True)[0]:
             raise GancliError(
                 f"pair directory {directory}: {folder.name} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)})"
             )
         dataset = build_folder(root=str(folder), res=res, cond=False, attrs=None, split="train",
-                               download=False, seed=seed, size=size)
+                               download=False, seed=seed, size=size, flat=True)
         dataset.name = f"pair/{folder.name}"
         domains[domain] = dataset
     return TwoDomainDataset(name="pair", split=split, a=domains["A"], b=domains["B"], source=str(directory))

@@ -76,6 +76,13 @@ def export_model(req: ExportRequest, runs_root: str | Path = RUNS_ROOT) -> Expor
     if ckpt.path.resolve() in (out.resolve(), json_path.resolve()):
         raise GancliError(f"--out {out} would replace the checkpoint being exported; choose another name")
     inputs = _check_inputs(source, ckpt, req.seed)
+    try:
+        return _write(fmt, source, ckpt, inputs, out, json_path)
+    except OSError as err:  # a full disk, a file-size limit, a folder that refuses files: nothing was left
+        raise GancliError(f"cannot write {out}: {err.strerror or err}; nothing was written") from None
+
+
+def _write(fmt, source: _Source, ckpt: LoadedCheckpoint, inputs, out: Path, json_path: Path) -> ExportResult:
     with _staged([out, json_path]) as (tmp_model, tmp_json):
         facts = fmt.write(source.module, source.signature, _example(source, ckpt), tmp_model)
         diff, n_checked = _compare(fmt.load(tmp_model, source.signature), source, inputs)

@@ -9,6 +9,7 @@ the device of a constant kernel, see docs/export.md).
 """
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -30,7 +31,10 @@ def write_torchscript(module: nn.Module, signature: Signature, example: tuple[to
         warnings.simplefilter("ignore")
         with torch.no_grad():
             traced = torch.jit.trace(module, example, check_trace=False)
-        torch.jit.save(traced, str(path))
+        buffer = io.BytesIO()  # saved in memory, written by Python: a full disk is an OSError, not a C++ abort
+        torch.jit.save(traced, buffer)
+    with open(path, "wb") as f:
+        f.write(buffer.getbuffer())
     return {"torch_version": torch.__version__.split("+")[0]}
 
 

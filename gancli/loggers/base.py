@@ -77,8 +77,20 @@ class RunLogger:
 LOGGERS: Registry[type[RunLogger]] = Registry("logger")
 
 
+class LoggerError(GancliError):
+    """A logger could not write (its folder gone or a file, a full disk, the backend's own error):
+    the training loop saves the run and stops with this line."""
+
+
+def _failed(logger: "RunLogger", err: BaseException) -> LoggerError:
+    text = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+    return LoggerError(f"the {getattr(logger, 'extra', '') or type(logger).__name__} logger could not write "
+                       f"({type(err).__name__}: {text})")
+
+
 class RunLoggers:
-    """Every logger a run asked for, behind one object; keeps the last value of each tag."""
+    """Every logger a run asked for, behind one object; keeps the last value of each tag. Any error
+    of a backend becomes a ``LoggerError`` (one line), whatever the backend raised."""
 
     def __init__(self, loggers: list[RunLogger]):
         self.loggers = loggers
@@ -87,16 +99,28 @@ class RunLoggers:
     def metrics(self, record: dict[str, Any]) -> None:
         self.last.update(scalar_tags(record))
         for logger in self.loggers:
-            logger.metrics(record)
+            try:
+                logger.metrics(record)
+            except Exception as err:  # noqa: BLE001 - a backend's errors are not ours to name
+                raise _failed(logger, err) from None
 
     def image(self, tag: str, path: Path, step: int) -> None:
         for logger in self.loggers:
-            logger.image(tag, path, step)
+            try:
+                logger.image(tag, path, step)
+            except Exception as err:  # noqa: BLE001
+                raise _failed(logger, err) from None
 
     def close(self) -> None:
-        for logger in self.loggers:
-            logger.close(dict(self.last))
-        self.loggers = []
+        loggers, self.loggers = self.loggers, []
+        failure = None
+        for logger in loggers:
+            try:
+                logger.close(dict(self.last))
+            except Exception as err:  # noqa: BLE001
+                failure = failure or _failed(logger, err)
+        if failure is not None:
+            raise failure
 
 
 def check_loggers(names: list[str]) -> None:
@@ -123,4 +147,14 @@ def append_to_loggers(names: list[str], run_path: Path, record: dict[str, Any]) 
 
 
 def open_loggers(names: list[str], run_path: Path, config: dict[str, Any], start_step: int = 0) -> RunLoggers:
-    return RunLoggers([LOGGERS.get(name)(run_path, config, start_step) for name in dict.fromkeys(names)])
+    opened: list[RunLogger] = []
+    for name in dict.fromkeys(names):
+        backend = LOGGERS.get(name)
+        try:
+            opened.append(backend(run_path, config, start_step))
+        except GancliError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            raise LoggerError(f"the {name} logger could not start in {run_path} ({type(err).__name__}: "
+                              f"{(str(err).strip().splitlines() or [''])[0][:200]})") from None
+    return RunLoggers(opened)

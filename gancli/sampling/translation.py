@@ -10,6 +10,8 @@ written at that resolution, one PNG per input, named after it.
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,10 +108,18 @@ class TranslatedFiles:
 def input_files(source: Path) -> tuple[list[Path], dict[str, list[str]]]:
     """The image files ``source`` names (a file, or a folder's image files, sorted) and the names
     of the folder's other files by reason. A missing path or a folder without images: GancliError."""
-    if not source.exists():
-        raise GancliError(f"--input {source} does not exist")
-    if source.is_file():
+    import stat
+
+    try:
+        mode = source.stat().st_mode
+    except FileNotFoundError:
+        raise GancliError(f"--input {source} does not exist") from None
+    except OSError as err:
+        raise GancliError(f"--input {source} cannot be read ({err.strerror or err})") from None
+    if stat.S_ISREG(mode):
         return [source], {}
+    if not stat.S_ISDIR(mode):  # a FIFO or a device would block or never end: refused by type, unopened
+        raise GancliError(f"--input {source} is neither an image file nor a folder")
     files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
     images = [p for p in files if is_image_name(p)]
     if not images:
@@ -157,28 +167,43 @@ def translate_files(tr: LoadedTranslators, source: Path, direction: str, out: Pa
     for reason, names in unread.items():
         skipped.setdefault(reason, []).extend(names)
     translated = translate(net, images, batch_size)
-    stems = _unique_stems(kept)
-    with _staged_folder(out) as staging:
-        for stem, image in zip(stems, to_uint8(translated).numpy()):
-            save_png(image, staging / f"{stem}.png")
-    written_sheet = None
-    if sheet is not None:
-        pairs = torch.stack([images, translated], dim=1).flatten(0, 1)
-        written_sheet = save_grid(pairs, Path(sheet), nrow=2 * min(4, len(images)), scale=2 if tr.res <= 32 else 1)
-    return TranslatedFiles([out / f"{stem}.png" for stem in stems], skipped, written_sheet, tr.res)
+    stems = unique_stems(kept)
+    sheet_tmp = None
+    try:
+        with _staged_folder(out) as staging:
+            for stem, image in zip(stems, to_uint8(translated).numpy()):
+                save_png(image, staging / f"{stem}.png")
+            if sheet is not None:  # written before the folder is renamed into place: both or neither
+                sheet = Path(sheet)
+                sheet_tmp = sheet.with_name(f".{sheet.name}.{os.getpid()}.tmp")
+                pairs = torch.stack([images, translated], dim=1).flatten(0, 1)
+                save_grid(pairs, sheet_tmp, nrow=2 * min(4, len(images)), scale=2 if tr.res <= 32 else 1)
+        if sheet_tmp is not None:
+            os.replace(sheet_tmp, sheet)
+    except OSError as err:
+        raise GancliError(f"cannot write the translations: {err.strerror or err}; nothing was written") from None
+    finally:
+        if sheet_tmp is not None:
+            sheet_tmp.unlink(missing_ok=True)
+    return TranslatedFiles([out / f"{stem}.png" for stem in stems], skipped, sheet, tr.res)
 
 
-def _unique_stems(paths: list[Path]) -> list[str]:
-    """File stems, made unique (a.png and a.jpg -> a, a-1)."""
-    seen: dict[str, int] = {}
+def unique_stems(paths: list[Path]) -> list[str]:
+    """One output name per input, never two alike: a file's stem, and for a stem taken already
+    (a.png beside a.jpg) the stem with its extension, then a number (a.png -> a_png, a_png-2),
+    skipping every name another input has (a-1.png beside a.jpg and a.png)."""
+    taken = {path.stem for path in paths}
+    used: set[str] = set()
     stems = []
     for path in paths:
         stem = path.stem
-        if stem in seen:
-            seen[stem] += 1
-            stem = f"{stem}-{seen[stem]}"
-        else:
-            seen[stem] = 0
+        if stem in used:
+            base = f"{stem}_{path.suffix.lstrip('.').lower()}" if path.suffix else stem
+            stem, k = base, 1
+            while stem in used or stem in taken:
+                k += 1
+                stem = f"{base}-{k}"
+        used.add(stem)
         stems.append(stem)
     return stems
 
@@ -189,5 +214,5 @@ def describe_skipped(skipped: dict[str, Any]) -> str:
 
 
 __all__ = ["DIRECTIONS", "LoadedTranslators", "TranslatedFiles", "check_direction", "describe_skipped",
-           "input_files", "load_translators", "read_inputs", "run_pair_data", "translate", "translate_files",
+           "input_files", "load_translators", "read_inputs", "run_pair_data", "translate", "translate_files", "unique_stems",
            "translation_sheet"]

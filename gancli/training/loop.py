@@ -21,7 +21,7 @@ from gancli.config import TrainConfig
 from gancli.data import PAIR_DATASETS, TwoDomainDataset, build_dataset, build_pair_dataset
 from gancli.device import resolve_device
 from gancli.errors import GancliError
-from gancli.loggers.base import RunLoggers, check_loggers, open_loggers
+from gancli.loggers.base import LoggerError, RunLoggers, check_loggers, open_loggers
 from gancli.methods import METHODS, Method, TrainContext
 from gancli.models import resolve_model
 from gancli.training.data_stream import BatchStream
@@ -413,6 +413,7 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
     dist: DistInfo = trainer.dist
     run = None
     loggers = RunLoggers([])
+    finished = False
     try:
         run_path = resume_dir if resume_dir is not None else RunDir.default_path(cfg)
         run_path = broadcast_object(str(run_path), dist)
@@ -452,18 +453,35 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
         result = _loop(trainer, run, layout, started, evaluator, loggers)
         result.metrics_dropped = dropped
         result.skipped = trainer.dataset.skip_report.summary()
+        finished = True
     finally:
-        loggers.close()
-        if run is not None:
-            run.unlock()
+        try:
+            loggers.close()
+        except LoggerError as err:
+            if finished:  # an error on the way out keeps its own message
+                raise GancliError(f"{err} while closing; the run itself is saved") from None
+        finally:
+            if run is not None:
+                run.unlock()
         cleanup_distributed(dist)
     return result
 
 
 def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None,
           loggers: RunLoggers | None = None) -> TrainResult:
-    cfg, dist = trainer.cfg, trainer.dist
+    """The training steps; a logger that cannot write saves the run and stops it with one line."""
+    dist = trainer.dist
     loggers = loggers or RunLoggers([])
+    try:
+        return _steps(trainer, run, layout, started, evaluator, loggers)
+    except LoggerError as err:  # the networks are consistent at this step: save them, then stop
+        saved = _save_state(trainer, run, run.last_checkpoint()) if dist.is_main else None
+        raise GancliError(f"{err}; training stopped (saved step {trainer.step} to {saved})" if saved else
+                          f"{err}; training stopped") from None
+
+
+def _steps(trainer: Trainer, run: RunDir, layout, started: float, evaluator, loggers: RunLoggers) -> TrainResult:
+    cfg, dist = trainer.cfg, trainer.dist
     from gancli.training.progress import TrainProgress, start_banner
 
     last_grid = last_eval = None
