@@ -185,6 +185,10 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
             typer.echo(estimate_cost(cfg, start_step=start).line(), err=True)
         return
     result = train(cfg, show_progress=show_progress, resume_state=state, resume_dir=resume_dir)
+    if not result.is_main:  # another rank of a torchrun run: rank 0 reports
+        if result.interrupted:
+            raise typer.Exit(128 + int(result.signal or signal.SIGINT))
+        return
     if result.skipped:
         typer.echo(f"note: the dataset's loader skipped files: {result.skipped}", err=True)
     if result.metrics_dropped:

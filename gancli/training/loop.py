@@ -45,6 +45,7 @@ class TrainResult:
     signal: int | None = None  # the signal that stopped the run (SIGINT, SIGTERM, SIGHUP)
     metrics_dropped: int = 0  # metrics.jsonl records past the resumed checkpoint, dropped
     skipped: str = ""  # the dataset's files left out and why ("" when none)
+    is_main: bool = True  # False on the other ranks of a torchrun run (rank 0 reports)
 
 
 def lr_scale(step: int, steps: int, decay: float) -> float:
@@ -88,6 +89,14 @@ class _Signals:
         self.stop_signal: int | None = None
         self.save_requested = False
         self._previous: dict[int, object] = {}
+        self._agreed: tuple[bool, bool] | None = None  # under torchrun: what all ranks agreed this step
+
+    def stop_now(self) -> bool:
+        """Stop at this step: this process's request, or under torchrun every rank's agreed one."""
+        return self.requested if self._agreed is None else self._agreed[0]
+
+    def save_now(self) -> bool:
+        return self.save_requested if self._agreed is None else self._agreed[1]
 
     @property
     def requested(self) -> bool:
@@ -116,6 +125,19 @@ class _Signals:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         return False
+
+    def agree(self, info: DistInfo) -> None:
+        """Under torchrun: a stop or save asked of any rank is asked of all, at the same step (one
+        tiny all-reduce per step), so every rank saves the same consistent state."""
+        if not info.enabled:
+            return
+        import torch.distributed as torch_dist
+
+        flags = torch.tensor([self.stop_signal or 0, int(self.save_requested)], dtype=torch.int64)
+        torch_dist.all_reduce(flags, op=torch_dist.ReduceOp.MAX)
+        if flags[0] and self.stop_signal is None:
+            self.stop_signal = int(flags[0])
+        self._agreed = (bool(flags[0]), bool(flags[1]))
 
 
 def _save_state(trainer: Trainer, run: RunDir, last_ckpt: Path | None) -> Path | None:
@@ -294,13 +316,36 @@ class Trainer:
             "ema": {name: ema.model.state_dict() for name, ema in self.emas.items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.method.optimizers.items()},
             "scaler": self.scaler.state_dict() if self.scaler else None,
-            "rng": {"torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+            "rng": self._rng_state(),
+            "rng_ranks": self._rng_of_ranks(),
+            "world": self.dist.world,
             "data_position": (self.streams[None].state() if None in self.streams
                               else {domain: stream.state() for domain, stream in self.streams.items()}),
         }
 
+    @staticmethod
+    def _rng_state() -> dict:
+        return {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+    def _rng_of_ranks(self) -> list[dict] | None:
+        """Every rank's random state, gathered to each (a collective: every rank saves together)."""
+        if not self.dist.enabled:
+            return None
+        import torch.distributed as torch_dist
+
+        gathered: list = [None] * self.dist.world
+        torch_dist.all_gather_object(gathered, self._rng_state())
+        return gathered
+
     def _load_state(self, state: dict) -> None:
+        world = state.get("world")
+        if isinstance(world, int) and world != self.dist.world:
+            # each process draws a batch of --batch-size: another process count changes the global
+            # batch, each rank's share of the data and its stream of z
+            raise GancliError(f"the checkpoint was trained on {world} process{'es' if world > 1 else ''} (a global "
+                              f"batch of {world} x {self.cfg.batch_size}); this run has {self.dist.world}: resume "
+                              f"it on {world} (torchrun --nproc-per-node {world} ...), or start a new run from it")
         if state.get("method", "gan") != self.method.name:
             raise GancliError(f"the checkpoint was trained with --method {state.get('method')}, not {self.method.name}")
         for name, net in self.method.nets.items():
@@ -317,11 +362,13 @@ class Trainer:
         self.step = int(state["step"])
         for domain, stream in self.streams.items():
             stream.load_state(state["data_position"] if domain is None else state["data_position"][domain])
-        if not self.dist.enabled:
-            torch.set_rng_state(state["rng"]["torch"])
-            if torch.cuda.is_available() and state["rng"]["cuda"]:
-                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        else:  # each rank's stream of z differs; reseed deterministically from the step
+        ranks = state.get("rng_ranks")
+        rng = state["rng"] if not self.dist.enabled else (ranks[self.dist.rank] if ranks else None)
+        if rng is not None:  # every rank continues its own stream of z: an exact resume
+            torch.set_rng_state(rng["torch"])
+            if torch.cuda.is_available() and rng["cuda"]:
+                torch.cuda.set_rng_state_all(rng["cuda"])
+        else:  # a torchrun checkpoint of gancli <= 0.2.0 kept rank 0's state alone: reseeded from the step
             torch.manual_seed(self.cfg.seed * 1000 + self.dist.rank + 7919 * self.step)
 
     # ------------------------------------------------------------------ one iteration
@@ -385,6 +432,29 @@ class Trainer:
 
                 self._probe = SpreadProbe(real, self.device)
         return self._probe
+
+
+#: what a collective raises when another rank of the run is gone (gloo, NCCL)
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL", "gloo",
+             "ProcessGroup", "Socket Timeout", "timed out")
+
+
+def _step_with_peers(trainer: Trainer, last_ckpt: Path | None) -> dict[str, torch.Tensor]:
+    """One iteration; under torchrun, another rank that dies mid-step is one line, not a backend
+    traceback (this rank's state is then mid-step and is not saved: the run resumes from its last
+    checkpoint, as after a kill -9 of a single process)."""
+    if not trainer.dist.enabled:
+        return trainer.train_step()
+    try:
+        return trainer.train_step()
+    except RuntimeError as err:
+        text = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        if not any(marker in str(err) for marker in PEER_LOST):
+            raise
+        where = f"resume from {last_ckpt}" if last_ckpt else "no checkpoint was written yet"
+        raise GancliError(f"another process of this torchrun run stopped during step {trainer.step + 1} ({text}); "
+                          f"training stopped on rank {trainer.dist.rank} ({where} with the same torchrun "
+                          "command and --resume)") from None
 
 
 def _check_finite(pending: list[tuple[int, torch.Tensor]], names: list[str], run: RunDir | None) -> torch.Tensor | None:
@@ -475,7 +545,8 @@ def _loop(trainer: Trainer, run: RunDir, layout, started: float, evaluator=None,
     try:
         return _steps(trainer, run, layout, started, evaluator, loggers)
     except LoggerError as err:  # the networks are consistent at this step: save them, then stop
-        saved = _save_state(trainer, run, run.last_checkpoint()) if dist.is_main else None
+        # (under torchrun the other ranks are in a collective this rank will not join: no save)
+        saved = _save_state(trainer, run, run.last_checkpoint()) if not dist.enabled else None
         raise GancliError(f"{err}; training stopped (saved step {trainer.step} to {saved})" if saved else
                           f"{err}; training stopped") from None
 
@@ -503,7 +574,8 @@ def _steps(trainer: Trainer, run: RunDir, layout, started: float, evaluator, log
             loggers.metrics(last_eval)
             progress.show_eval(last_eval)
         while trainer.step < cfg.steps:
-            stats = trainer.train_step()
+            stats = _step_with_peers(trainer, last_ckpt)
+            stop.agree(dist)
             names = list(stats)
             pending.append((trainer.step, torch.stack(list(stats.values()))))
             interval_steps += 1
@@ -515,7 +587,7 @@ def _steps(trainer: Trainer, run: RunDir, layout, started: float, evaluator, log
                 # the first losses at once, not only after --log-every steps (one sync, not logged)
                 progress.show_first(step, dict(zip(names, pending[-1][1].tolist())))
             want_sample = step % cfg.sample_every == 0 or is_last
-            want_ckpt = step % cfg.ckpt_every == 0 or is_last or stop.requested or stop.save_requested
+            want_ckpt = step % cfg.ckpt_every == 0 or is_last or stop.stop_now() or stop.save_now()
             stop.save_requested = False
             if want_log or want_sample or want_ckpt:
                 table = _check_finite(pending, names, run)
@@ -543,14 +615,14 @@ def _steps(trainer: Trainer, run: RunDir, layout, started: float, evaluator, log
                 if want_ckpt:
                     last_ckpt = _save_state(trainer, run, last_ckpt)
                     saved_step = step
-            if evaluator is not None and (step % cfg.eval_every == 0 or is_last) and not stop.requested:
+            if evaluator is not None and (step % cfg.eval_every == 0 or is_last) and not stop.stop_now():
                 eval_started = time.time()
                 last_eval = evaluator(step)
                 run.log_metrics(last_eval)
                 loggers.metrics(last_eval)
                 progress.show_eval(last_eval)
                 interval_start += time.time() - eval_started  # img/s counts training time only
-            if stop.requested:
+            if stop.stop_now():
                 if saved_step != step:  # the signal came after this step's save decision (while logging, sampling, evaluating)
                     last_ckpt = _save_state(trainer, run, last_ckpt)
                 interrupted = True
@@ -561,7 +633,7 @@ def _steps(trainer: Trainer, run: RunDir, layout, started: float, evaluator, log
             with run.writing(run.progress_gif):
                 save_gif(frames, run.progress_gif)
     return TrainResult(run.path, trainer.step, last_grid, last_ckpt, time.time() - started, interrupted, last_eval,
-                       steps_done=trainer.step - first_step, signal=stop.stop_signal)
+                       steps_done=trainer.step - first_step, signal=stop.stop_signal, is_main=dist.is_main)
 
 
 def load_resume(resume: str) -> tuple[dict, Path]:

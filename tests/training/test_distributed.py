@@ -139,3 +139,71 @@ def test_cross_replica_bn_keeps_float32_accuracy_far_from_zero(tmp_path):
                                        msg=lambda m: f"running_var, mean/std {ratio:g}: {m}")
     for key, expected in (("gw", bn.weight.grad), ("gb", bn.bias.grad)):
         torch.testing.assert_close((parts[0][key] + parts[1][key]).double(), expected, rtol=1e-5, atol=1e-4)
+
+
+def _torchrun_train(tmp_path, port: int, *args: str, nproc: int = 2, check: bool = True):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    env.pop("WORLD_SIZE", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc), "--master-port", str(port),
+           "-m", "gancli", "train", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    if check:
+        assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+TINY_DDP = ["--ch", "4", "--d-ch", "4", "--batch-size", "4", "--data-size", "64", "--device", "cpu", "--log-every", "2",
+            "--sample-every", "100", "--ckpt-every", "3", "--steps", "6"]
+
+
+def test_resume_under_torchrun_is_exact_and_a_world_change_is_refused(tmp_path):
+    from gancli.checkpoint import load_checkpoint
+
+    whole = _torchrun_train(tmp_path, _free_port(), *TINY_DDP, "--out", str(tmp_path / "whole"))
+    assert whole.stdout.count("trained 6 steps") == 1 and "checkpoint: None" not in whole.stdout  # rank 0 reports
+    final = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.pt")
+    assert final["world"] == 2 and len(final["rng_ranks"]) == 2
+    assert not torch.equal(final["rng_ranks"][0]["torch"], final["rng_ranks"][1]["torch"])
+    # cut the run back to its step-3 checkpoint and resume it on two processes
+    import shutil
+
+    shutil.copytree(tmp_path / "whole", tmp_path / "cut")
+    ckpts = tmp_path / "cut" / "checkpoints"
+    (ckpts / "last.pt").write_bytes((ckpts / "step-3.pt").read_bytes())
+    (ckpts / "step-6.pt").unlink()
+    _torchrun_train(tmp_path, _free_port(), "--resume", str(tmp_path / "cut"))
+    resumed = load_checkpoint(ckpts / "last.pt")
+    for net in final["networks"]:
+        for key, value in final["networks"][net].items():
+            torch.testing.assert_close(resumed["networks"][net][key], value, rtol=0, atol=0,
+                                       msg=lambda m: f"{net}.{key}: {m}")
+    # one process would halve the global batch: refused, naming the count to use
+    from typer.testing import CliRunner
+
+    from gancli.cli.main import app
+
+    result = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "whole"), "--steps", "8"])
+    assert result.exit_code == 1 and "the checkpoint was trained on 2 processes" in result.stderr
+    assert "torchrun --nproc-per-node 2" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_rank_lost_mid_step_is_one_line():
+    from types import SimpleNamespace
+
+    from gancli.errors import GancliError
+    from gancli.training.loop import _step_with_peers
+
+    def step():
+        raise RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:1")
+
+    trainer = SimpleNamespace(dist=SimpleNamespace(enabled=True, rank=0), step=11, train_step=step)
+    with pytest.raises(GancliError, match=r"another process of this torchrun run stopped during step 12 .*Connection "
+                                          r"closed by peer.*resume from runs/x/checkpoints/last.pt"):
+        _step_with_peers(trainer, Path("runs/x/checkpoints/last.pt"))
+
+    def bug():
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    trainer.train_step = bug
+    with pytest.raises(RuntimeError, match="mat1"):  # a bug keeps its traceback
+        _step_with_peers(trainer, None)
