@@ -29,7 +29,93 @@ from torch import nn
 from gancli.config import AttnRequest, EvalRequest, ModelConfig, SampleRequest, SnRequest, TrainConfig
 from gancli.errors import GancliError
 
+
+# ============================================================================================ arguments
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is of the annotated type: unions, None, Sequence[X] (not a str), tuple[X, Y],
+    numbers (an int is a float; a bool is neither), Path-like (str or Path), tensors."""
+    import types
+    import typing
+    from collections.abc import Sequence as SequenceABC
+
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is tuple:
+        args = typing.get_args(hint)
+        return isinstance(value, (tuple, list)) and len(value) == len(args) and all(map(_fits, value, args))
+    if origin in (SequenceABC, list):
+        (inner,) = typing.get_args(hint) or (Any,)
+        return (isinstance(value, (list, tuple)) and not isinstance(value, str)
+                and all(_fits(v, inner) for v in value))
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is Path:
+        return isinstance(value, (str, Path))
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _describe(hint: Any) -> str:
+    """A type annotation in words: ``float | Sequence[float] | None`` -> "float, a list of float or None"."""
+    import types
+    import typing
+    from collections.abc import Sequence as SequenceABC
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        words = [_describe(a) for a in args if not (a is str and Path in args)]  # Path: str or Path
+        return ", ".join(words[:-1]) + " or " + words[-1]
+    if origin in (SequenceABC, list):
+        return f"a list of ({_describe(args[0])})" if args else "a list"
+    if origin is tuple:
+        return "(" + ", ".join(_describe(a) for a in args) + ")"
+    if hint is type(None):
+        return "None"
+    if hint is Path:
+        return "str or Path"
+    return getattr(hint, "__qualname__", str(hint)) if getattr(hint, "__module__", "") == "builtins" \
+        else f"{getattr(hint, '__module__', '')}.{getattr(hint, '__qualname__', hint)}"
+
+
+def checked(fn):
+    """Checks a public function's arguments against its annotations before anything runs: a wrong
+    type is one GancliError naming the argument (``n must be int, got '4'``), as the command's own
+    option parsing would refuse it."""
+    import functools
+    import inspect
+    import typing
+
+    signature = inspect.signature(fn)
+    hints: dict[str, Any] = {}
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not hints:
+            hints.update(typing.get_type_hints(fn))
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as err:
+            raise GancliError(f"gancli.{fn.__name__}: {err}") from None
+        for name, value in bound.arguments.items():
+            param = signature.parameters[name]
+            if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or name not in hints:
+                continue
+            if not _fits(value, hints[name]):
+                shown = repr(value)
+                shown = shown if len(shown) <= 60 else shown[:60] + "..."
+                raise GancliError(f"gancli.{fn.__name__}: {name} must be {_describe(hints[name])}, got {shown}")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
 # ============================================================================================ train
+@checked
 def train_config(dataset: str | None = None, path: str | None = None, config: str | Path | None = None,
                  **options: Any) -> tuple[TrainConfig, dict | None, Path | None]:
     """The configuration ``gancli train`` would run with these options, resolved (preset, hparams,
@@ -65,6 +151,7 @@ def train_config(dataset: str | None = None, path: str | None = None, config: st
     return cfg, state, resume_dir
 
 
+@checked
 def train(dataset: str | None = None, path: str | None = None, *, progress: bool = False, **options: Any):
     """``gancli train``: trains and returns a ``TrainResult`` (``run_dir``, ``step``,
     ``last_checkpoint``, ``last_grid``, ``last_eval``, ``wall_time``, ...). The options and their
@@ -110,6 +197,7 @@ class LoadedRun:
         return list(self.dataset.get("attr_names") or [])
 
 
+@checked
 def load(run: str | Path | None = None, device: str = "cpu") -> LoadedRun:
     """A run's networks and configs (``run``: name, directory, checkpoint file, or None = newest)."""
     from gancli.device import resolve_device
@@ -126,6 +214,7 @@ def load(run: str | Path | None = None, device: str = "cpu") -> LoadedRun:
 
 
 # ============================================================================================ sample
+@checked
 def sample(run: str | Path | None = None, n: int = SampleRequest.n, *, truncation: float | Sequence[float] | None = None,
            classes: str | int | None = None, attrs: str | None = None, seed: int | None = None,
            ema: bool | None = None, device: str = "auto", batch_size: int = SampleRequest.batch_size,
@@ -154,6 +243,7 @@ def sample(run: str | Path | None = None, n: int = SampleRequest.n, *, truncatio
     return samples
 
 
+@checked
 def translate(run: str | Path | None, images: torch.Tensor, direction: str = "a2b", ema: bool | None = None,
               device: str = "auto", batch_size: int = 64) -> torch.Tensor:
     """``gancli translate`` on tensors: float images (N, 3, R, R) in [-1, 1] at the run's
@@ -171,6 +261,7 @@ def translate(run: str | Path | None, images: torch.Tensor, direction: str = "a2
 
 
 # ============================================================================================ evaluate
+@checked
 def evaluate(run: str | Path | None = None, metrics: Sequence[str] = ("fid",), n: int = EvalRequest.n, *,
              feature_extractor: str | None = None, inception_weights: str | None = None, ref: str | None = None,
              data: str | None = None, data_root: str | None = None, split: str | None = None,
@@ -193,6 +284,7 @@ def evaluate(run: str | Path | None = None, metrics: Sequence[str] = ("fid",), n
 
 
 # ============================================================================================ inspect
+@checked
 def attention_maps(run: str | Path | None = None, points: Sequence[str | tuple[int, int]] = (), n: int = AttnRequest.n, *,
                    net: str = AttnRequest.net, layer: str | None = None, images: Sequence[str | Path] = (),
                    generated: bool = False, classes: str | int | None = None, truncation: float | None = None,
@@ -212,6 +304,7 @@ def attention_maps(run: str | Path | None = None, points: Sequence[str | tuple[i
     return result.maps
 
 
+@checked
 def sn_check(run: str | Path | None = None, *, net: str = SnRequest.net, tol: float = SnRequest.tol,
              iters: int = SnRequest.iters, rtol: float = SnRequest.rtol, n: int = SnRequest.n, seed: int = SnRequest.seed,
              model: str | None = None, res: int = SnRequest.res, ch: int | None = None,
@@ -229,6 +322,7 @@ def sn_check(run: str | Path | None = None, *, net: str = SnRequest.net, tol: fl
 
 
 # ============================================================================================ export
+@checked
 def export_generator(run: str | Path | None = None, format: str = "torchscript", out: str | Path | None = None,
                      ema: bool | None = None, direction: str | None = None, force: bool = False):
     """``gancli export``: writes the generator (CycleGAN: a translator) as TorchScript or ONNX with
@@ -243,6 +337,7 @@ def export_generator(run: str | Path | None = None, format: str = "torchscript",
 
 
 # ============================================================================================ report
+@checked
 def write_report(run: str | Path | None = None, out: str | Path | None = None,
                  points: Sequence[str | tuple[int, int]] = (), seed: int = 0, device: str = "auto") -> Path:
     """``gancli report``: writes the run's self-contained HTML page (default ``RUN/report.html``)

@@ -68,7 +68,8 @@ def check_types(obj: Any) -> None:
         value = getattr(obj, f.name)
         if f.type in _SCALARS or "|" in f.type or f.type.startswith("list["):
             if not _value_fits(value, f.type):
-                raise GancliError(f"{_flag(f.name)} must be {f.type.replace(' | None', ' or none')}, got {value!r}")
+                flag = "--model" if (type(obj).__name__, f.name) == ("ModelConfig", "name") else _flag(f.name)
+                raise GancliError(f"{flag} must be {f.type.replace(' | None', ' or none')}, got {value!r}")
 
 
 #: Model-building conventions change when gancli is made more faithful to a paper. A config records the
@@ -82,6 +83,8 @@ MODEL_REVISION = 2
 LEGACY_REVISION = 1
 Z_DISTS = ("normal", "uniform")
 
+MAX_TRAIN_SEED = 2**32 - 1  # numpy's and torch's generators take it whole (torch's seeds reach seed x 1000 + rank)
+MAX_DATA_SIZE = 10_000_000  # images: shapes draws this many scenes; a subset of a dataset is at most the dataset
 MAX_WIDTH = 2048  # --ch, --d-ch: BigGAN-deep's widest is 2048 at ch 128; beyond is a typo
 MAX_Z_DIM = 16384  # StyleGAN's z is 512, BigGAN's 120-128
 
@@ -406,10 +409,12 @@ class TrainConfig:
         for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every", "accumulate"):
             if getattr(self, name) <= 0:
                 raise GancliError(f"{_flag(name)} must be positive, got {getattr(self, name)}")
-        if self.data_seed is not None and self.data_seed < 0:
-            raise GancliError(f"--data-seed must be >= 0, got {self.data_seed}")
-        if self.data_size is not None and self.data_size < 1:
-            raise GancliError(f"--data-size must be at least 1, got {self.data_size}")
+        for name in ("seed", "data_seed"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MAX_TRAIN_SEED:
+                raise GancliError(f"{_flag(name)} must be between 0 and 2^32 - 1, got {value}")
+        if self.data_size is not None and not 1 <= self.data_size <= MAX_DATA_SIZE:
+            raise GancliError(f"--data-size must be between 1 and {MAX_DATA_SIZE:,}, got {self.data_size}")
         for name in ("lr_g", "lr_d", "ema_decay", "lr_decay", "ortho_reg", "beta1", "beta2", "gp_weight"):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):

@@ -119,3 +119,25 @@ def test_errors_are_gancli_errors_with_the_commands_message(tmp_path, monkeypatc
         gancli.load()
     with pytest.raises(gancli.GancliError, match="unknown model 'sagn'"):
         gancli.train(model="sagn")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: gancli.sample(n="4"), "gancli.sample: n must be int, got '4'"),
+    (lambda: gancli.sample(truncation="0.5"), "gancli.sample: truncation must be float, a list of (float) or None, got '0.5'"),
+    (lambda: gancli.sample(seed=1.5), "gancli.sample: seed must be int or None, got 1.5"),
+    (lambda: gancli.sample(run=123), "gancli.sample: run must be str or Path or None, got 123"),
+    (lambda: gancli.sample(n=True), "gancli.sample: n must be int, got True"),
+    (lambda: gancli.attention_maps(points=[16]), "points must be a list of (str or (int, int)), got [16]"),
+    (lambda: gancli.write_report(points=[(1,)]), "points must be a list of (str or (int, int))"),
+    (lambda: gancli.evaluate(metrics="fid"), "gancli.evaluate: metrics must be a list of (str), got 'fid'"),
+    (lambda: gancli.sn_check(tol="x"), "gancli.sn_check: tol must be float, got 'x'"),
+    (lambda: gancli.load(run=[1]), "gancli.load: run must be str or Path or None"),
+    (lambda: gancli.translate(None, images=[1]), "gancli.translate: images must be torch.Tensor, got [1]"),
+    (lambda: gancli.export_generator(force="yes"), "gancli.export_generator: force must be bool, got 'yes'"),
+    (lambda: gancli.train(steps="4"), "--steps must be int, got '4'"),
+    (lambda: gancli.sample(nope=1), "gancli.sample: got an unexpected keyword argument 'nope'"),
+])
+def test_wrong_types_are_one_gancli_error_naming_the_argument(call, message):
+    with pytest.raises(gancli.GancliError) as caught:
+        call()
+    assert message in str(caught.value)

@@ -80,7 +80,10 @@ def test_a_stop_signal_while_logging_or_sampling_still_saves_that_step(tmp_path,
     (["--lr-g", "inf"], "--lr-g must be a finite number, got inf"),
     (["--beta2", "5"], "--beta2 must be in [0, 1)"),
     (["--z-dim", "100000000"], "--z-dim must be positive, at most 16384, got 100000000"),
-    (["--data-size", "0"], "--data-size must be at least 1, got 0"),
+    (["--data-size", "0"], "--data-size must be between 1 and 10,000,000, got 0"),
+    (["--data-size", str(10**12)], "--data-size must be between 1 and 10,000,000, got 1000000000000"),
+    (["--seed", "-1"], "--seed must be between 0 and 2^32 - 1, got -1"),
+    (["--seed", str(2**63 - 1)], "--seed must be between 0 and 2^32 - 1"),
     (["--ema-decay", "nan"], "--ema-decay must be a finite number"),
 ])
 def test_nonsense_numbers_are_one_line(tmp_path, args, message):
@@ -278,3 +281,13 @@ def test_a_checkpoint_with_broken_weights_is_refused_by_every_command(tiny_run, 
                            if command[0] != "eval" else [command[0], str(tiny_run), *command[1:]])
     assert result.exit_code == 1, result.output
     assert "the generator's output is NaN or Inf" in result.stderr and not out.exists()
+
+
+def test_a_config_file_names_the_flag_it_gets_wrong(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("model = 5\n")
+    result = runner.invoke(app, ["train", "--config", str(path), "--dry-run", "--no-predict"])
+    assert result.exit_code == 1 and "--model must be str, got 5" in result.stderr
+    path.write_text("name = 5\n")
+    result = runner.invoke(app, ["train", "--config", str(path), "--dry-run", "--no-predict"])
+    assert result.exit_code == 1 and "--name must be str or none, got 5" in result.stderr
