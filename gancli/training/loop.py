@@ -457,20 +457,33 @@ def _step_with_peers(trainer: Trainer, last_ckpt: Path | None) -> dict[str, torc
                           "command and --resume)") from None
 
 
-def _check_finite(pending: list[tuple[int, torch.Tensor]], names: list[str], run: RunDir | None) -> torch.Tensor | None:
-    """Stacks the pending per-step statistics (one row per step, one column per name); raises at
-    the first step where any of them is NaN or Inf."""
+def _check_finite(pending: list[tuple[int, tuple[str, ...], torch.Tensor]], run: RunDir | None
+                  ) -> tuple[list[str], torch.Tensor] | None:
+    """Stacks the pending per-step statistics -> (names, one row per step and one column per name);
+    raises at the first step where any of them is NaN or Inf. A statistic a step did not report
+    (ADA's r_t before its first adjustment) is NaN in that row and left out of the check and of
+    the mean (``torch.nanmean``)."""
     if not pending:
         return None
-    stats = torch.stack([t for _, t in pending]).float().cpu()
-    bad = (~torch.isfinite(stats)).nonzero()
+    names = list(dict.fromkeys(name for _, row_names, _ in pending for name in row_names))
+    if all(list(row_names) == names for _, row_names, _ in pending):  # the usual case: one sync
+        stats = torch.stack([values for _, _, values in pending]).float().cpu()
+        present = torch.ones_like(stats, dtype=torch.bool)
+    else:
+        stats = torch.full((len(pending), len(names)), float("nan"))
+        present = torch.zeros_like(stats, dtype=torch.bool)
+        for i, (_, row_names, values) in enumerate(pending):
+            columns = [names.index(n) for n in row_names]
+            stats[i, columns] = values.float().cpu()
+            present[i, columns] = True
+    bad = (present & ~torch.isfinite(stats)).nonzero()
     if len(bad):
         row, col = (int(i) for i in bad[0])
         last = run.last_checkpoint() if run else None
         where = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
         what = "the loss" if names[col].endswith("loss") else names[col]
         raise GancliError(f"{what} became NaN or Inf at step {pending[row][0]}; training stopped ({where})")
-    return stats
+    return names, stats
 
 
 def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | None = None,
@@ -557,8 +570,7 @@ def _steps(trainer: Trainer, run: RunDir, layout, started: float, evaluator, log
 
     last_grid = last_eval = None
     last_ckpt = run.last_checkpoint()
-    pending: list[tuple[int, torch.Tensor]] = []
-    names: list[str] = []
+    pending: list[tuple[int, tuple[str, ...], torch.Tensor]] = []
     interval_start, interval_steps = time.time(), 0
     interrupted = False
     first_step = saved_step = trainer.step
@@ -576,8 +588,7 @@ def _steps(trainer: Trainer, run: RunDir, layout, started: float, evaluator, log
         while trainer.step < cfg.steps:
             stats = _step_with_peers(trainer, last_ckpt)
             stop.agree(dist)
-            names = list(stats)
-            pending.append((trainer.step, torch.stack(list(stats.values()))))
+            pending.append((trainer.step, tuple(stats), torch.stack(list(stats.values()))))
             interval_steps += 1
             step = trainer.step
             progress.advance(step)
@@ -585,16 +596,17 @@ def _steps(trainer: Trainer, run: RunDir, layout, started: float, evaluator, log
             want_log = step % cfg.log_every == 0 or is_last
             if progress.enabled and step == first_step + 1 and not want_log:
                 # the first losses at once, not only after --log-every steps (one sync, not logged)
-                progress.show_first(step, dict(zip(names, pending[-1][1].tolist())))
+                progress.show_first(step, dict(zip(pending[-1][1], pending[-1][2].tolist())))
             want_sample = step % cfg.sample_every == 0 or is_last
             want_ckpt = step % cfg.ckpt_every == 0 or is_last or stop.stop_now() or stop.save_now()
             stop.save_requested = False
             if want_log or want_sample or want_ckpt:
-                table = _check_finite(pending, names, run)
+                table = _check_finite(pending, run)
                 pending.clear()
                 if want_log and table is not None:
+                    names, values = table
                     elapsed = time.time() - interval_start
-                    mean = table.mean(0).tolist()
+                    mean = values.nanmean(0).tolist()
                     record = {"step": step, **dict(zip(names, mean)),
                               **{f"lr_{name}": opt.param_groups[0]["lr"]
                                  for name, opt in trainer.method.optimizers.items()},

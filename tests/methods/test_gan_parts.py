@@ -136,3 +136,28 @@ def test_the_spread_ratio_is_one_for_real_images_and_zero_for_one_image():
     assert feature_spread_ratio(D, real[:1].expand(16, -1, -1, -1), real, None) == pytest.approx(0.0, abs=1e-6)
     half = torch.cat([real[:8], real[:8]])  # 8 distinct images, each twice
     assert 0.3 < feature_spread_ratio(D, half, real, None) < 1.0
+
+
+def test_ada_logs_over_intervals_where_r_t_appears_midway(tmp_path):
+    """ADA reports r_t only from its first adjustment (step 4 here): a log interval holding steps
+    before and after it must not fail (the 0.2 pre-release crashed on every default-cadence run)."""
+    options = {"dataset": "shapes", "data_size": 64, "batch_size": 8, "ch": 4, "steps": 8, "log_every": 8,
+               "ckpt_every": 100, "sample_every": 100, "device": "cpu", "augment": "ada", "ada_kimg": 0.016}
+    train(TrainConfig.from_options({**options, "out": str(tmp_path / "a")}), show_progress=False)
+    record = json.loads((tmp_path / "a" / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["step"] == 8 and -1.0 <= record["ada_rt"] <= 1.0 and 0.0 <= record["ada_p"] <= 1.0
+
+
+def test_statistics_a_step_did_not_report_are_left_out_of_the_mean():
+    from gancli.errors import GancliError
+    from gancli.training.loop import _check_finite
+
+    pending = [(1, ("d_loss", "ada_p"), torch.tensor([1.0, 0.0])),
+               (2, ("d_loss", "ada_p"), torch.tensor([3.0, 0.5])),
+               (3, ("d_loss", "ada_p", "ada_rt"), torch.tensor([5.0, 1.0, 0.25]))]
+    names, values = _check_finite(pending, None)
+    assert names == ["d_loss", "ada_p", "ada_rt"]
+    assert values.nanmean(0).tolist() == pytest.approx([3.0, 0.5, 0.25])
+    pending.append((4, ("d_loss",), torch.tensor([float("nan")])))
+    with pytest.raises(GancliError, match="the loss became NaN or Inf at step 4"):
+        _check_finite(pending, None)
