@@ -171,12 +171,14 @@ def _init_worker(threads: int, parent: int) -> None:
     keep_freed_memory()
 
 
-def die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int, grace: float = 300.0) -> None:
     """This worker is sent SIGTERM when the study's process dies, however it dies (kill -9
-    included): the training loop saves and stops on it, as for a single run (Linux's parent-death
-    signal; elsewhere a worker notices at its next run). If the parent is already gone, stop now."""
+    included): the training loop saves and stops on it, as for a single run. Linux's parent-death
+    signal does it at once; a watchdog thread that polls the parent's pid does it everywhere (and
+    ends the worker outright if it is still alive ``grace`` seconds later)."""
     import ctypes
     import signal as signals
+    import threading
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -185,6 +187,15 @@ def die_with_parent(parent: int) -> None:
         pass
     if os.getppid() != parent:
         os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signals.SIGTERM)
+        time.sleep(grace)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="gancli-parent-watch", daemon=True).start()
 
 
 def _run_in_worker(plan: RunPlan, parent: int | None = None) -> dict[str, Any]:
