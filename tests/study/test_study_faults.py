@@ -84,6 +84,18 @@ def test_workers_stop_with_the_study_and_save(tmp_path, how):
         assert "trained" not in stderr.split("to train)")[-1]
 
 
+def test_a_worker_killed_outright_is_one_line(tmp_path):
+    out = tmp_path / "s"
+    proc = _start_study(out)
+    workers = [w for w in _children(proc.pid) if "resource_tracker" not in Path(f"/proc/{w}/cmdline").read_text()]
+    os.kill(workers[0], signal.SIGKILL)
+    proc.wait(timeout=180)
+    stderr = proc.stderr.read()
+    assert proc.returncode == 1 and "Traceback" not in stderr, stderr
+    assert "its worker process died" in stderr and stderr.strip().splitlines()[-1].startswith("error: run dcgan__s")
+    assert _wait(lambda: not any(_alive(w) for w in workers), 120)
+
+
 def _tiny(out, seeds=1, **common):
     return Study.from_options(["dcgan"], {**TINY, **common}, seeds=seeds, out=out)
 
