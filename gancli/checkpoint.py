@@ -61,7 +61,7 @@ def atomic_write_bytes(path: Path, write) -> None:
                 raise
             raw.flush()
             os.fsync(raw.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        os.chmod(tmp, usual_mode())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -91,6 +91,12 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def usual_mode(directory: bool = False) -> int:
+    """The permissions a new file (0o666) or folder (0o777) gets under the process's umask: what
+    ``open`` would give, for files that ``mkstemp`` / ``mkdtemp`` made private (0600 / 0700)."""
+    return (0o777 if directory else 0o666) & ~_umask()
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:

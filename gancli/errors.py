@@ -1,4 +1,7 @@
 """Domain errors: raised deep in the core, turned into one red line and exit 1 by the CLI."""
+import contextlib
+import signal
+import threading
 
 
 class GancliError(Exception):
@@ -14,7 +17,6 @@ class Stopped(GancliError):
     thread so that every ``finally`` removes what was half-written; the CLI exits 128 + the signal."""
 
     def __init__(self, signum: int):
-        import signal
 
         self.signum = signum
         super().__init__(f"stopped by {signal.Signals(signum).name}; nothing half-written was left behind")
@@ -24,9 +26,6 @@ def stop_signals_raise():
     """A context manager: while it is open (in the main thread), SIGTERM and SIGHUP raise
     ``Stopped`` instead of ending the process at once. Commands that handle signals themselves
     (training saves and stops) install their own handlers inside it."""
-    import contextlib
-    import signal
-    import threading
 
     @contextlib.contextmanager
     def manager():

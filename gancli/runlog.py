@@ -1,5 +1,6 @@
-"""A run's ``metrics.jsonl``, read back: one JSON record per line, written by the training loop
-(``RunDir.log_metrics``) and read by resume, ``plot``, ``info``, ``report`` and ``compare``.
+"""A run's ``metrics.jsonl``, the one module that writes and reads it: one JSON record per line,
+appended by the training loop (``RunDir.log_metrics``) and ``gancli eval``, read by resume,
+``plot``, ``info``, ``report`` and ``compare``.
 
 Training records hold ``step``, the method's statistics, ``img_s`` and ``time`` (seconds since
 that process started: a resumed run's clock starts again at 0); evaluation records hold
@@ -13,6 +14,19 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+
+
+def append_record(path: str | Path, record: dict[str, Any]) -> None:
+    """Appends one record as one JSON line (one ``write`` call, so concurrent readers never see half
+    a record); first ends a line cut short by a crash, so the new record starts a line of its own.
+    A failed write raises the OSError (the caller says what it means for the run)."""
+    with open(path, "a+b") as f:
+        f.seek(0, 2)
+        torn = False
+        if f.tell() > 0:
+            f.seek(-1, 2)
+            torn = f.read(1) != b"\n"
+        f.write((b"\n" if torn else b"") + json.dumps(record).encode() + b"\n")
 
 
 def parse_record(line: str) -> dict[str, Any] | None:
@@ -79,4 +93,4 @@ def has_eval(records: list[dict[str, Any]], step: int) -> bool:
     return any(r.get("event") == "eval" and r["step"] == step for r in records)
 
 
-__all__ = ["has_eval", "number", "parse_record", "read_records", "split_records", "training_seconds"]
+__all__ = ["append_record", "has_eval", "number", "parse_record", "read_records", "split_records", "training_seconds"]

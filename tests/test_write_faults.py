@@ -74,14 +74,14 @@ def test_export_into_proc_is_one_line(tiny_run):
 
 
 def test_sigterm_during_translate_leaves_no_folder_and_no_sheet(cycle_run, tmp_path, monkeypatch):  # noqa: F811
-    from gancli.viz import grid
+    import gancli.sampling.translation as translation
 
     inputs = tmp_path / "in"
     inputs.mkdir()
     for i in range(3):
         Image.new("RGB", (32, 32), (40 * i, 200, 40)).save(inputs / f"x{i}.png")
     before = files(tmp_path)
-    _stop_on_call(monkeypatch, grid, "save_png", call=2)
+    _stop_on_call(monkeypatch, translation, "save_png", call=2)
     result = runner.invoke(app, ["translate", str(cycle_run), "--input", str(inputs), "--out", str(tmp_path / "out"),
                                  "--sheet", str(tmp_path / "sheet.png")])
     one_line(result, "stopped by SIGTERM", code=128 + signal.SIGTERM)

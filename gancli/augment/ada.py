@@ -35,6 +35,7 @@ import torch
 from gancli.augment import AUGMENTS, Augment
 from gancli.augment.ops import apply_color, color_matrices, flip_x, fraction_of_side, rotate90, translate
 from gancli.errors import GancliError
+import torch.distributed as dist
 
 BRIGHTNESS_STD = 0.2
 CONTRAST_STD = 0.5  # in log2 units
@@ -116,7 +117,6 @@ class AdaptiveAugment(Augment):
             pooled = torch.stack(self._pending).sum(0)
             self._pending = []
             if distributed:
-                import torch.distributed as dist
 
                 dist.all_reduce(pooled)
                 world = dist.get_world_size()

@@ -10,6 +10,8 @@ from typing import Any
 from gancli.config.model import MODEL_OPTIONS
 from gancli.config.train import NOT_RERUN, TrainConfig
 from gancli.errors import GancliError
+import json
+import stat
 
 
 def toml_module():
@@ -28,7 +30,6 @@ MAX_OPTION_FILE = 1 << 20  # bytes of a --config or --study file
 def read_option_file(path: str | Path, flag: str) -> str:
     """The text of a small option file (``--config``, ``--study``): a regular file of at most 1 MiB,
     checked by type and size before it is read (a FIFO or /dev/zero would never end)."""
-    import stat
 
     path = Path(path)
     try:
@@ -65,7 +66,6 @@ def parse_toml(text: str, where: str) -> dict[str, Any]:
 
 def parse_json(text: str, where: str) -> Any:
     """JSON -> value; a syntax error or nesting deeper than Python's stack is one GancliError."""
-    import json
 
     try:
         return json.loads(text)

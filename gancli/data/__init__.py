@@ -19,6 +19,8 @@ from gancli.data import folder as _folder  # noqa: F401
 from gancli.data import torchvision_sets as _torchvision_sets  # noqa: F401
 from gancli.data import celeba as _celeba  # noqa: F401
 from gancli.data.shapes import SHAPE_CLASSES
+from gancli.config import dataset_seed
+from gancli.errors import GancliError
 
 __all__ = ["DATASETS", "GanDataset", "SHAPE_CLASSES", "VALID_RESOLUTIONS", "build_dataset", "run_dataset"]
 
@@ -60,8 +62,6 @@ def run_dataset(train_config: dict, res: int, cond: bool = False) -> GanDataset:
     """The dataset a run trained on, rebuilt from the train config its checkpoint saved (name,
     root, split, subset size and seed), at resolution ``res``. Raises GancliError when the config
     names no dataset or the data cannot be read."""
-    from gancli.config import dataset_seed
-    from gancli.errors import GancliError
 
     name = train_config.get("dataset")
     if not name:

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from gancli.layers.attention import SelfAttention
+from gancli.layers.spectral import sn_layers
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,6 @@ def _bake(module: nn.Module) -> None:
 
 def baked_in(net: nn.Module) -> list[str]:
     """What :func:`plain_copy` fixes in ``net``'s export, in words (for the contract)."""
-    from gancli.layers.spectral import sn_layers
 
     sn = len(sn_layers(net))
     others = sum(1 for m in net.modules() if parametrize.is_parametrized(m)) - sn

@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from gancli.checkpoint import usual_mode
 from gancli.config import RUNS_ROOT, ExportRequest
 from gancli.errors import GancliError
 from gancli.export.contract import (contract_path, generator_contract, generator_signature, labels_section,
@@ -261,7 +262,7 @@ def _staged(paths: list[Path]) -> Iterator[list[Path]]:
             temps.append(Path(tmp))
         yield temps
         for tmp, path in zip(temps, paths):
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
+            os.chmod(tmp, usual_mode())  # mkstemp makes 0600
             os.replace(tmp, path)
         done = True
     finally:
@@ -272,8 +273,3 @@ def _staged(paths: list[Path]) -> Iterator[list[Path]]:
                 with contextlib.suppress(OSError):
                     folder.rmdir()
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

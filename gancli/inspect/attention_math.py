@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from gancli.errors import GancliError
+from gancli.layers import SelfAttention
 
 
 @dataclass
@@ -44,7 +45,6 @@ class AttentionBlock:
 def attention_blocks(net: torch.nn.Module, prefix: str, res: int) -> list[AttentionBlock]:
     """The self-attention blocks of a ResNet G (``prefix`` "G") or D ("D"), in forward order, with
     the side of the feature map each one sees."""
-    from gancli.layers import SelfAttention
 
     attn = getattr(net, "attn", None)
     if not isinstance(attn, torch.nn.ModuleDict):

@@ -37,6 +37,7 @@ from torch.nn.utils import parametrize
 
 from gancli.layers.norm import norm_layers
 from gancli.layers.spectral import NO_SN_ATTR, SN_TYPES, TargetNorm, raw_weight
+from gancli.layers import SelfAttention, resample
 
 
 @dataclass
@@ -160,7 +161,6 @@ def record_inputs(net: nn.Module, run) -> dict[str, tuple[int, ...]]:
                 if args and torch.is_tensor(args[0]) and name not in shapes:
                     shapes[name] = tuple(args[0].shape[1:])
             hooks.append(module.register_forward_pre_hook(hook))
-    from gancli.layers import resample
 
     try:
         # textbook resampling: every conv is called as a module on the input the paper's block gives
@@ -219,7 +219,6 @@ def lipschitz_bound(layers: list[LayerAudit]) -> float:
 
 def not_covered(net: nn.Module) -> list[str]:
     """The parts of ``net`` the product bound ignores, named."""
-    from gancli.layers import SelfAttention
 
     parts = []
     residual = [n for n, m in net.named_modules() if type(m).__name__ in ("DBlock", "GBlock")]

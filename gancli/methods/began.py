@@ -30,6 +30,7 @@ from gancli.config import TrainConfig
 from gancli.errors import GancliError
 from gancli.methods.base import METHODS, Method, TrainContext
 from gancli.models import MODELS
+import torch.distributed as dist
 
 M_RUNNING_DECAY = 0.99  # the running mean of M_global that --lr-halving watches (~100 steps)
 
@@ -153,7 +154,6 @@ class BEGANMethod(AutoencoderDMethod):
 
         loss_real, loss_fake, g_loss = loss_real.detach(), loss_fake.detach(), g_loss.detach()
         if ctx.distributed:  # k_t and M_global from the global batch, so every rank keeps the same k
-            import torch.distributed as dist
 
             pooled = torch.stack([loss_real, loss_fake, g_loss])
             dist.all_reduce(pooled)

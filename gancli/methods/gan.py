@@ -35,6 +35,8 @@ from gancli.layers.spectral import power_iteration_off
 from gancli.losses import get_loss, interpolates, orthogonal_regularization, penalty_of
 from gancli.methods.base import METHODS, Method, TrainContext
 from gancli.regularizers import DStep, build_regs, check_regs
+from gancli.errors import GancliError
+from gancli.models import MODELS
 
 MAX_ACCUMULATE = 1024  # batches per step: more is a typo (and hours per step)
 DIVERSITY_ALARM = 0.25  # div below this: G's images spread a quarter of the real ones' in D's features
@@ -95,8 +97,6 @@ class GANMethod(Method):
 
     @classmethod
     def check_config(cls, cfg) -> None:
-        from gancli.errors import GancliError
-        from gancli.models import MODELS
 
         loss = get_loss(cfg.loss, gp_weight=cfg.gp_weight)
         if loss.gp_weight and cfg.model.d_norm == "bn":

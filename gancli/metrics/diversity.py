@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 
 from gancli.metrics.knn import nearest
+from gancli.metrics.shapes_factor_net import load_shapes_factor_net
+from gancli.viz.grid import quantize
 
 #: shapes-factor-net's factors as (name in the record, columns of its ``factors`` output)
 FACTOR_GROUPS = (("shape_colour", (0, 1, 2)), ("background", (3, 4, 5)), ("position", (6, 7)), ("size", (8,)))
@@ -59,7 +61,6 @@ class SpreadProbe:
     forward of the grid (64 images) per log step."""
 
     def __init__(self, real: torch.Tensor, device: torch.device | str = "cpu"):
-        from gancli.metrics.shapes_factor_net import load_shapes_factor_net
 
         self.net = load_shapes_factor_net(device=device)
         self.real = factor_spreads(self._factors(real))
@@ -67,7 +68,6 @@ class SpreadProbe:
     @torch.no_grad()
     def _factors(self, images: torch.Tensor) -> torch.Tensor:
         """Factors of images in [-1, 1], quantised as a saved PNG would be."""
-        from gancli.viz.grid import quantize
 
         x = quantize(images).float() / 127.5 - 1
         return self.net.predict(x.to(next(self.net.parameters()).device))[1].cpu()

@@ -16,7 +16,6 @@ the "conditional accuracy": how often shapes-net recognises the class G was aske
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -390,17 +389,13 @@ def save_nn_grid(grid: torch.Tensor, path: Path) -> Path:
 
 
 def append_record(path: Path, record: dict[str, Any]) -> Path | None:
-    """Appends one JSON line (one ``write`` call); starts a new line first if the file ends in a
-    line cut short by a crash. Returns the path, or None when the file cannot be written (the
-    result is still printed: a read-only run directory must not cost the evaluation)."""
+    """Appends the record to ``path`` (``gancli.runlog``). Returns the path, or None when the file
+    cannot be written (the result is still printed: a read-only run directory must not cost the
+    evaluation)."""
+    from gancli import runlog
+
     try:
-        with open(path, "a+b") as f:
-            f.seek(0, 2)
-            torn = False
-            if f.tell() > 0:
-                f.seek(-1, 2)
-                torn = f.read(1) != b"\n"
-            f.write(((b"\n" if torn else b"") + json.dumps(record).encode() + b"\n"))
+        runlog.append_record(path, record)
         return path
     except OSError:
         return None

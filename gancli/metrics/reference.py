@@ -27,6 +27,8 @@ import torch
 
 from gancli.checkpoint import atomic_write_bytes
 from gancli.errors import GancliError
+from gancli.data import build_dataset
+from gancli.data.base import subset_indices
 
 CACHE_FORMAT = 1
 DEFAULT_REF_MAX = 50_000  # reference images used by default: the whole split, up to this many
@@ -57,7 +59,6 @@ class Reference:
 def dataset_reference(ds, key: dict[str, Any], ref_n: int | None = None) -> Reference:
     """A :class:`~gancli.data.base.GanDataset` as a reference: ``ref_n`` images (default: all, up to
     50,000), a fixed random subset when fewer than the whole set (class-sorted data stays balanced)."""
-    from gancli.data.base import subset_indices
 
     total = len(ds)
     n = min(total, DEFAULT_REF_MAX) if ref_n is None else ref_n
@@ -73,7 +74,6 @@ def dataset_reference(ds, key: dict[str, Any], ref_n: int | None = None) -> Refe
 
 
 def folder_reference(path: Path, res: int, ref_n: int | None) -> Reference:
-    from gancli.data import build_dataset
 
     path = Path(path).expanduser()
     if not path.is_dir() or not os.access(path, os.R_OK | os.X_OK):

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from gancli.errors import GancliError
 
 FEATURE_DIM = 64
 INPUT_RES = 32
@@ -66,7 +67,6 @@ def load_weights(net_class, path: Path, what: str, rebuild: str, device: str | t
     """``net_class(n_classes=...)`` with the weights file at ``path`` (float16 stored, float32
     loaded, ``weights_only=True``), in eval mode; a missing file names ``rebuild``. The throw-away
     initial weights are drawn on a forked RNG: loading an extractor mid-training moves no run's RNG."""
-    from gancli.errors import GancliError
 
     if not path.is_file():
         raise GancliError(f"{what} weights not found at {path}; rebuild them with '{rebuild}'")

@@ -32,6 +32,7 @@ from gancli.methods.collapse import collapse_ratio
 from gancli.metrics.evaluate import EvalResult, append_record, fid_from_features, make_extract
 from gancli.metrics.extractors import build_extractor, default_extractor, extractor_spec
 from gancli.sampling.translation import LoadedTranslators, load_translators, run_pair_data, translate
+from gancli.viz.grid import quantize
 
 #: options of ``gancli eval`` that a translation run does not use
 UNUSED = {"metrics": "--is/--kid/--prc", "ref": "--ref", "data": "--data", "data_root": "--data-root",
@@ -41,7 +42,6 @@ COLLAPSE_N = 500  # translations the collapse ratio is measured on (pairwise: n^
 
 
 def _features(images: torch.Tensor, extract, layers: list[str], batch_size: int) -> dict[str, torch.Tensor]:
-    from gancli.viz.grid import quantize
 
     parts: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
     for start in range(0, len(images), batch_size):
@@ -54,7 +54,6 @@ def _features(images: torch.Tensor, extract, layers: list[str], batch_size: int)
 def pixel_errors(output: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
     """(mean |output - target|, mean per-image PSNR in dB) with both mapped from [-1, 1] to [0, 1]
     and quantised to 8 bits first (what a saved PNG holds); a perfect image counts as 100 dB."""
-    from gancli.viz.grid import quantize
 
     x = quantize(output).float() / 255
     y = quantize(target).float() / 255

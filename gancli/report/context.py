@@ -15,6 +15,8 @@ from typing import Any
 
 from gancli.errors import GancliError
 from gancli.methods import LoadedCheckpoint
+from gancli.inspect.attention_math import parse_point
+from gancli.viz.curves import read_metrics
 
 #: one query pixel "X,Y"
 POINT = re.compile(r"\s*(-?\d+)\s*,\s*(-?\d+)\s*")
@@ -66,7 +68,6 @@ class RunContext:
     def __post_init__(self) -> None:
         """Checks the request against the model: a query point outside the image is a GancliError
         here, before any part of the page is made."""
-        from gancli.inspect.attention_math import parse_point
 
         self.request.check()
         self.points = [parse_point(p, self.res) for p in self.request.points] or default_points(self.res)
@@ -102,7 +103,6 @@ class RunContext:
     @cached_property
     def metrics(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(training records, evaluation records) of metrics.jsonl; empty lists without one."""
-        from gancli.viz.curves import read_metrics
 
         path = self.run / "metrics.jsonl" if self.run is not None else None
         if path is None or not path.is_file():

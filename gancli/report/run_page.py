@@ -23,6 +23,8 @@ from gancli.methods import LoadedCheckpoint, load_run_checkpoint
 from gancli.report import model_sections, sections
 from gancli.report.context import RunContext, RunReportRequest
 from gancli.viz import html
+from gancli.checkpoint import atomic_write_bytes, run_folder_of
+from gancli.sampling import check_writable
 
 #: the page's own CSS, after the shared one
 STYLE = (".row{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}figure{margin:0}"
@@ -90,7 +92,6 @@ def _sentence(text: str) -> str:
 
 def default_out(ckpt: LoadedCheckpoint) -> Path:
     """RUN/report.html (beside a checkpoint file that is not in a run directory: its folder's report.html)."""
-    from gancli.checkpoint import run_folder_of
 
     return (ckpt.run_dir or run_folder_of(ckpt.path)) / "report.html"
 
@@ -107,8 +108,6 @@ def write_run_report(target: str | Path | None, req: RunReportRequest | None = N
     """Resolves ``target`` (a checkpoint, a run directory, None = the newest run), builds its page
     and writes it atomically to ``out`` (default RUN/report.html). A bad target, an unwritable
     ``out`` or a query point outside the image fail before anything is computed or written."""
-    from gancli.checkpoint import atomic_write_bytes
-    from gancli.sampling import check_writable
 
     req = req or RunReportRequest()
     req.check()

@@ -19,10 +19,11 @@ from typing import Iterator
 
 import numpy as np
 
-from gancli.checkpoint import atomic_write_bytes
+from gancli.checkpoint import atomic_write_bytes, usual_mode
 from gancli.config import SampleRequest
 from gancli.errors import GancliError
 from gancli.sampling.generate import LoadedGenerator, Samples, _Collector, iter_samples, plan_samples
+from gancli.viz.grid import grid_size, save_gif, save_png, tile
 
 
 
@@ -37,7 +38,6 @@ MAX_GRID_PIXELS = 89_478_485  # PIL's Image.MAX_IMAGE_PIXELS: larger PNGs open w
 
 def check_grid(n_images: int, nrow: int, height: int, width: int) -> None:
     """Refuses, before anything is generated, a grid too large to be a picture."""
-    from gancli.viz.grid import grid_size
 
     grid_h, grid_w = grid_size(n_images, nrow, height, width)
     if n_images > MAX_GRID_IMAGES or max(grid_h, grid_w) > MAX_GRID_SIDE or grid_h * grid_w > MAX_GRID_PIXELS:
@@ -150,7 +150,6 @@ def save_npz(path: Path, samples: Samples) -> Path:
 
 
 def save_individual(folder: Path, samples: Samples) -> list[Path]:
-    from gancli.viz.grid import save_png
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -171,21 +170,15 @@ def _staged_folder(folder: Path) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         yield staging
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700
+        os.chmod(staging, usual_mode(directory=True))  # mkdtemp makes 0700
         os.replace(staging, folder)  # an empty folder is replaced; a non-empty one fails
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
 
 def save_grid_png(path: Path, samples: Samples) -> Path:
-    from gancli.viz.grid import save_png, tile
 
     return save_png(tile(samples.images, nrow=samples.nrow), path)
 
@@ -229,7 +222,6 @@ def sample_to_files(gen: LoadedGenerator, req: SampleRequest, out: Path | None, 
     for_grid = _Collector(plan) if out is not None else None
 
     def stream(npz_file) -> None:
-        from gancli.viz.grid import save_png
 
         with NpzWriter(npz_file, plan.n_images) if npz_file is not None else nullcontext() as npz_writer, \
                 _staged_folder(individual) if individual is not None else nullcontext() as folder:
@@ -257,7 +249,6 @@ def sample_to_files(gen: LoadedGenerator, req: SampleRequest, out: Path | None, 
         written.samples = for_grid.samples()
         written.grid = save_grid_png(out, written.samples)
     if gif is not None:
-        from gancli.viz.grid import save_gif
 
         frames = written.samples.frames + written.samples.frames[-2:0:-1]  # there and back again
         written.gif = save_gif(frames, gif, duration_ms=120)

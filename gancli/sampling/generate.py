@@ -21,6 +21,7 @@ from gancli.registry import match_names
 from gancli.methods import LoadedCheckpoint, load_run_checkpoint
 from gancli.sampling.latents import (check_prior_truncation, draw_latents, finite_output, interpolate, labels_in_pieces,
                                      labels_like_data, latent_rows, seeded_generators)
+from gancli.viz.grid import tile, to_uint8
 
 
 
@@ -159,7 +160,6 @@ class SamplePlan:
 def run_generator(G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, batch_size: int) -> torch.Tensor:
     """G(z, y) in chunks of ``batch_size`` -> uint8 RGB images (N, H, W, 3) on the CPU (one-channel
     models are repeated to RGB, as FID tools expect)."""
-    from gancli.viz.grid import to_uint8
 
     device = next(G.parameters()).device
     out = []
@@ -229,7 +229,6 @@ def iter_samples(gen: LoadedGenerator, plan: SamplePlan, batch_size: int) -> Ite
     """The plan's images, ``batch_size`` at a time, in order: the same batches (and so the same pixels)
     as ``run_generator`` over all of z at once. Holds one batch; the caller should drop each batch
     before asking for the next."""
-    from gancli.viz.grid import to_uint8
 
     device = next(gen.G.parameters()).device
     for z, y in _rebatch(plan.inputs(), batch_size):
@@ -297,7 +296,6 @@ class _Collector:
     def samples(self) -> Samples:
         samples = Samples(self.images, self.labels, self.plan.nrow, self.z)
         if self.plan.interp is not None:
-            from gancli.viz.grid import tile
 
             rows = self.plan.n_images // self.plan.interp
             per_step = self.images.view(rows, self.plan.interp, *self.images.shape[1:])

@@ -28,6 +28,9 @@ from gancli.methods import LoadedCheckpoint, load_run_checkpoint
 from gancli.methods.cyclegan import test_images, translate_both, triplet_rows
 from gancli.sampling.generate import CheckpointView
 from gancli.sampling.latents import finite_output
+import stat
+from gancli.sampling.files import _staged_folder, check_writable
+from gancli.viz.grid import save_grid, save_png, to_uint8
 
 #: direction -> (generator, input domain, output domain)
 DIRECTIONS = {"a2b": ("G_AB", "A", "B"), "b2a": ("G_BA", "B", "A")}
@@ -108,7 +111,6 @@ class TranslatedFiles:
 def input_files(source: Path) -> tuple[list[Path], dict[str, list[str]]]:
     """The image files ``source`` names (a file, or a folder's image files, sorted) and the names
     of the folder's other files by reason. A missing path or a folder without images: GancliError."""
-    import stat
 
     try:
         mode = source.stat().st_mode
@@ -152,8 +154,6 @@ def translate_files(tr: LoadedTranslators, source: Path, direction: str, out: Pa
     """Translate the image file or folder ``source`` with ``direction``'s generator into the new
     folder ``out`` (``<input stem>.png`` each; written whole or not at all) and, with ``sheet``,
     a grid of input / translation pairs."""
-    from gancli.sampling.files import _staged_folder, check_writable
-    from gancli.viz.grid import save_grid, save_png, to_uint8
 
     net = tr.nets[DIRECTIONS[check_direction(direction)][0]]
     out = Path(out)

@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gancli.config import PRESETS, TrainConfig, parse_toml, read_option_file
+from gancli.config import HPARAMS, PRESETS, TrainConfig, parse_toml, read_option_file
 from gancli.errors import GancliError
+from gancli.models import MODELS
+from gancli.training import check_names, prepare
 
 STUDY_KEYS = ("out", "seeds", "hparams", "common", "variants")
 #: metrics every run is evaluated with (KID needs at least its subset size of images: --eval-n)
@@ -74,7 +76,6 @@ def parse_run_name(name: str) -> tuple[str, str | None, int] | None:
 
 def variant_options(name: str) -> dict[str, Any]:
     """A variant named on the command line: a preset, else a model (with the automatic preset)."""
-    from gancli.models import MODELS
 
     if name in PRESETS and name != "sagan":
         return {"preset": name}
@@ -109,7 +110,6 @@ class Study:
 
     def check(self) -> None:
         """Names, seeds and every run's options, before anything is written."""
-        from gancli.config import HPARAMS
 
         if not self.variants:
             raise GancliError("the study has no variants")
@@ -171,7 +171,6 @@ class Study:
 def check_run(cfg: TrainConfig) -> None:
     """What ``gancli train`` checks before it trains: names, the method's own rules, and the data
     (its files, its fit with the method), without training anything."""
-    from gancli.training import check_names, prepare
 
     check_names(cfg)
     prepare(cfg)

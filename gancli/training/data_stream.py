@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from gancli.data import GanDataset
+from gancli.errors import GancliError
 
 
 def check_batch_fits(size: int, batch_size: int, world: int = 1, domain: str | None = None) -> None:
@@ -18,7 +19,6 @@ def check_batch_fits(size: int, batch_size: int, world: int = 1, domain: str | N
     share = size // world
     if share >= batch_size:
         return
-    from gancli.errors import GancliError
 
     what = f"domain {domain} of the dataset" if domain else "the dataset"
     batch = f"one batch of {batch_size}"

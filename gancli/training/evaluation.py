@@ -15,12 +15,12 @@ from gancli.metrics.evaluate import evaluate_generator, make_extract
 from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
 from gancli.metrics.reference import dataset_key, dataset_reference, reference_features
 from gancli.metrics.registry import METRICS
+import torch
 
 
 def _rng_kept(device):
     """Everything inside runs on forked RNG states (building a network draws initial weights from
     the global generator), so training continues with exactly the state it would have had."""
-    import torch
 
     devices = [device.index or 0] if getattr(device, "type", None) == "cuda" else []
     return torch.random.fork_rng(devices=devices)

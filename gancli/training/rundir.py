@@ -18,7 +18,8 @@ from gancli import __version__
 from gancli.checkpoint import atomic_write_bytes, files_by_step, run_path_for_name, save_checkpoint
 from gancli.config import RUNS_ROOT, ModelConfig, TrainConfig
 from gancli.errors import GancliError
-from gancli.runlog import has_eval, parse_record, read_records
+from gancli.runlog import append_record, has_eval, parse_record, read_records
+import torch
 
 
 FINGERPRINT_IMAGES = 64  # images read for a dataset's content fingerprint (evenly spaced)
@@ -27,7 +28,6 @@ FINGERPRINT_IMAGES = 64  # images read for a dataset's content fingerprint (even
 def dataset_fingerprint(ds) -> str:
     """A cheap content fingerprint: size, names, every label and 64 evenly spaced images (as the
     loader delivers them). Files added, removed, renamed or edited almost always change it."""
-    import torch
 
     h = hashlib.sha256()
     h.update(json.dumps([len(ds), list(ds.class_names), list(ds.attr_names), ds.label_kind]).encode())
@@ -211,8 +211,8 @@ class RunDir:
 
     def log_metrics(self, record: dict) -> None:
         if self.active:
-            with self.writing(self.metrics_path), open(self.metrics_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            with self.writing(self.metrics_path):
+                append_record(self.metrics_path, record)
 
     def last_checkpoint(self) -> Path | None:
         last = self.path / "checkpoints" / "last.pt"

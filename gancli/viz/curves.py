@@ -17,6 +17,7 @@ import numpy as np
 
 from gancli.errors import GancliError
 from gancli.runlog import number, read_records, split_records
+from gancli.checkpoint import atomic_write_bytes
 
 #: training-record keys that are bookkeeping, not curves
 NOT_DRAWN = ("step", "time", "img_s", "event")
@@ -121,7 +122,6 @@ def plot_curves(metrics_path: Path, out: Path, title: str | None = None,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gancli.checkpoint import atomic_write_bytes
 
     train, evals = read_metrics(metrics_path)
     if not train and not evals:

@@ -29,7 +29,6 @@ def test_diffaugment_translation_moves_content_by_at_most_an_eighth():
     x[:, :, 16, 16] = 1.0  # one bright pixel
     torch.manual_seed(0)
     out = DiffAugment(["translation"])(x)
-    ys, xs = [(o[0] == 1).nonzero()[0] for o in out], None
     shifts = torch.stack([(o[0] == 1).nonzero()[0] for o in out]) - 16
     assert shifts.abs().max() <= 4 and len(set(map(tuple, shifts.tolist()))) > 4
 

@@ -2,7 +2,6 @@
 import math
 
 import numpy as np
-import pytest
 import torch
 
 from gancli.augment.ops import (add_brightness, apply_color, color_matrices, cutout, flip_x, rotate90,

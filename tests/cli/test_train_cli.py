@@ -114,7 +114,7 @@ def test_train_and_resume_through_the_cli(tmp_path):
     run = tmp_path / "run"
     first = runner.invoke(app, ["train", "--steps", "2", *TINY, "--out", str(run), "--ckpt-every", "2"])
     assert first.exit_code == 0, first.stderr
-    assert f"trained 2 steps" in first.stdout and "checkpoint: " + str(run / "checkpoints" / "last.pt") in first.stdout
+    assert "trained 2 steps" in first.stdout and "checkpoint: " + str(run / "checkpoints" / "last.pt") in first.stdout
     second = runner.invoke(app, ["train", "--resume", str(run), "--steps", "4"])
     assert second.exit_code == 0, second.stderr
     assert "trained 2 steps (steps 2 -> 4)" in second.stdout

@@ -1,7 +1,6 @@
 """D's normalisations other than SN (--d-norm bn | ln | wn) against their formulas, computed by hand."""
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gancli.config import ModelConfig

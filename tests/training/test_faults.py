@@ -232,7 +232,7 @@ def test_a_file_size_limit_during_a_save_is_one_line(tmp_path, limit_bytes, what
                           timeout=300)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
-    assert f"could not write " in done.stderr and what in done.stderr
+    assert "could not write " in done.stderr and what in done.stderr
     assert "(File too large)" in done.stderr and "no checkpoint was written yet" in done.stderr
     assert not list((run / "checkpoints").glob("*"))  # no half-written file left
     assert not list(run.rglob(".*.tmp"))

@@ -2,7 +2,6 @@
 TensorBoard's own readers), the grids, the config as hparams; resume continues without duplicates."""
 import io
 import json
-import os
 import shutil
 
 import numpy as np
