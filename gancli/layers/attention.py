@@ -57,11 +57,6 @@ class SelfAttention(nn.Module):
     def _softmax_attention(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         return torch.softmax(q @ k.transpose(1, 2), dim=-1)
 
-    def attention_map(self, x: torch.Tensor) -> torch.Tensor:
-        """beta: (N, L, S), each row a distribution over key positions (row-major, origin top-left)."""
-        q, k, _ = self._qkv(x)
-        return self._softmax_attention(q, k)
-
     def forward(self, x: torch.Tensor, return_attn: bool = False):
         n, c, h, w = x.shape
         q, k, v = self._qkv(x)
