@@ -368,7 +368,7 @@ class Trainer:
             torch.set_rng_state(rng["torch"])
             if torch.cuda.is_available() and rng["cuda"]:
                 torch.cuda.set_rng_state_all(rng["cuda"])
-        else:  # a torchrun checkpoint of gancli <= 0.2.0 kept rank 0's state alone: reseeded from the step
+        else:  # a torchrun checkpoint from before 0.2.0 kept rank 0's state alone: reseeded from the step
             torch.manual_seed(self.cfg.seed * 1000 + self.dist.rank + 7919 * self.step)
 
     # ------------------------------------------------------------------ one iteration
