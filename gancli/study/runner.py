@@ -174,15 +174,17 @@ def _init_worker(threads: int, parent: int) -> None:
 def die_with_parent(parent: int, grace: float = 300.0) -> None:
     """This worker is sent SIGTERM when the study's process dies, however it dies (kill -9
     included): the training loop saves and stops on it, as for a single run. Linux's parent-death
-    signal does it at once; a watchdog thread that polls the parent's pid does it everywhere (and
-    ends the worker outright if it is still alive ``grace`` seconds later)."""
+    signal sends it at once; elsewhere a watchdog thread that polls the parent's pid sends it. The
+    watchdog also ends the worker outright if it is still alive ``grace`` seconds after the parent
+    died. (Exactly one SIGTERM: a second one would abandon the save, as Ctrl-C twice does.)"""
     import ctypes
     import signal as signals
     import threading
 
+    armed = False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signals.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        armed = libc.prctl(1, int(signals.SIGTERM), 0, 0, 0) == 0  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
     if os.getppid() != parent:
@@ -191,7 +193,8 @@ def die_with_parent(parent: int, grace: float = 300.0) -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
-        os.kill(os.getpid(), signals.SIGTERM)
+        if not armed:
+            os.kill(os.getpid(), signals.SIGTERM)
         time.sleep(grace)
         os._exit(1)
 
@@ -202,12 +205,12 @@ def _run_in_worker(plan: RunPlan, parent: int | None = None) -> dict[str, Any]:
     if parent is not None and os.getppid() != parent:
         return {"name": plan.name, "state": "failed", "error": "the study's process is gone"}
     try:
-        summary = run_plan(plan)
+        return run_plan(plan)
     except GancliError as err:
-        summary = {"name": plan.name, "state": "failed", "error": str(err)}
-    if parent is not None and os.getppid() != parent:
-        os._exit(1)  # the run is saved; nobody is left to read the summary or send the next run
-    return summary
+        return {"name": plan.name, "state": "failed", "error": str(err)}
+    finally:
+        if parent is not None and os.getppid() != parent:
+            os._exit(1)  # the run is saved; nobody is left to read the summary or send the next run
 
 
 class _Interrupt:
