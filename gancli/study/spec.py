@@ -137,12 +137,18 @@ class Study:
                 raise GancliError(f"variant {plan.variant!r}: {err}") from None
             if cfg.eval_every <= 0:
                 raise GancliError(f"variant {plan.variant!r}: a study evaluates every run; --eval-every must be > 0")
+            # the names and method rules once per distinct run; the data (a folder is decoded) once per setup
             key = json.dumps({k: v for k, v in plan.options.items() if k not in ("seed", "out")}, sort_keys=True,
                              default=str)
-            if key not in checked:  # every check gancli train makes before training, once per distinct run
+            data_key = json.dumps([cfg.method, cfg.dataset, cfg.data_root, cfg.split, cfg.data_size, cfg.dataset_seed,
+                                   cfg.cond, cfg.attrs, cfg.download, cfg.narrow_b, cfg.model.to_dict()], default=str)
+            if key not in checked:
                 checked.add(key)
                 try:
-                    check_run(cfg)
+                    check_names(cfg)
+                    if data_key not in checked:
+                        checked.add(data_key)
+                        prepare(cfg)
                 except GancliError as err:
                     where = f"variant {plan.variant!r}" + (f" under hparams {plan.hparams}" if plan.hparams else "")
                     raise GancliError(f"{where}: {err}") from None
@@ -166,14 +172,6 @@ class Study:
 
     def to_dict(self) -> dict[str, Any]:
         return {"variants": self.variants, "common": self.common, "hparams": self.hparams, "seeds": self.seeds}
-
-
-def check_run(cfg: TrainConfig) -> None:
-    """What ``gancli train`` checks before it trains: names, the method's own rules, and the data
-    (its files, its fit with the method), without training anything."""
-
-    check_names(cfg)
-    prepare(cfg)
 
 
 def _steps_of(options: dict[str, Any]) -> int:
