@@ -62,7 +62,7 @@ def _run(spec: dict, queue) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
     from gancli.config import TrainConfig
-    from gancli.training.loop import Trainer
+    from gancli.training import Trainer
 
     torch.manual_seed(0)
     if spec.get("malloc", "keep") == "keep":  # what every gancli command does at start (gancli.device)

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from gancli.config import TrainConfig  # noqa: E402
-from gancli.training.loop import Trainer  # noqa: E402
+from gancli.training import Trainer  # noqa: E402
 
 
 def _timed(fn, repeat: int) -> float:

@@ -163,7 +163,7 @@ def train(dataset: str | None = None, path: str | None = None, *, progress: bool
     from gancli.training import train as run
 
     cfg, state, resume_dir = train_config(dataset, path, **options)
-    return run(cfg, show_progress=progress, resume_state=state, resume_dir=resume_dir)
+    return run(cfg, show_progress=progress, resume_state=state, resume_dir=resume_dir, checked=True)
 
 
 # ============================================================================================ load

@@ -184,7 +184,7 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
             start = int(state["step"]) if state is not None else 0
             typer.echo(estimate_cost(cfg, start_step=start).line(), err=True)
         return
-    result = train(cfg, show_progress=show_progress, resume_state=state, resume_dir=resume_dir)
+    result = train(cfg, show_progress=show_progress, resume_state=state, resume_dir=resume_dir, checked=True)
     if not result.is_main:  # another rank of a torchrun run: rank 0 reports
         if result.interrupted:
             raise typer.Exit(128 + int(result.signal or signal.SIGINT))

@@ -5,6 +5,7 @@ modes it supports and its per-model defaults (SN in G, init, attention resolutio
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -45,7 +46,10 @@ def _baseline_models() -> list[str]:
 
 def resolve_model(cfg: ModelConfig) -> ModelConfig:
     """Validates ``cfg`` against its model and fills the model's own defaults (SN in G, init,
-    conditioning mode, attention resolutions); returns a new, fully explicit config."""
+    conditioning mode, attention resolutions); returns a new, fully explicit config. A config this
+    returned comes back as it is (``build_network`` gets resolved configs from the loop)."""
+    if getattr(cfg, "_resolved", None) == dataclasses.astuple(cfg):
+        return cfg
     cfg.check()
     spec = MODELS.get(cfg.name)
     if cfg.res not in spec.resolutions:
@@ -99,7 +103,9 @@ def resolve_model(cfg: ModelConfig) -> ModelConfig:
             raise GancliError(f"attn_res {r} is not a power-of-two resolution between 8 and {cfg.res}")
     if d["attn_res"] and not spec.has_attention:
         raise GancliError(f"model {cfg.name} has no self-attention; leave attn_res empty")
-    return ModelConfig(**d)
+    resolved = ModelConfig(**d)
+    resolved._resolved = dataclasses.astuple(resolved)  # not a field: a changed copy resolves again
+    return resolved
 
 
 def build_network(cfg: ModelConfig | dict, which: str) -> nn.Module:

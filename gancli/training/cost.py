@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from gancli.config import TrainConfig
+from gancli.training.loop import Trainer
 from gancli.viz.units import format_seconds
 
 
@@ -49,8 +50,6 @@ def _peak_rss_bytes() -> int:
 def estimate_cost(cfg: TrainConfig, start_step: int = 0, timed: int = 2) -> CostEstimate:
     """Builds the run as ``gancli train`` would (data, networks, optimizers; nothing written),
     trains one warm-up and ``timed`` measured iterations, and predicts the rest of the run."""
-    from gancli.training.loop import Trainer
-
     with torch.random.fork_rng():
         trainer = Trainer(cfg, show_progress=False)
         cuda = trainer.device.type == "cuda"

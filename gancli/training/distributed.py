@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from gancli.errors import GancliError
+
 
 @dataclass
 class DistInfo:
@@ -51,3 +53,26 @@ def broadcast_object(obj, info: DistInfo):
 def cleanup_distributed(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+#: what a collective raises when another rank of the run is gone (gloo, NCCL)
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe", "NCCL", "gloo",
+             "ProcessGroup", "Socket Timeout", "timed out")
+
+
+def step_with_peers(trainer, last_ckpt) -> dict[str, torch.Tensor]:
+    """One iteration; under torchrun, another rank that dies mid-step is one line, not a backend
+    traceback (this rank's state is then mid-step and is not saved: the run resumes from its last
+    checkpoint, as after a kill -9 of a single process)."""
+    if not trainer.dist.enabled:
+        return trainer.train_step()
+    try:
+        return trainer.train_step()
+    except RuntimeError as err:
+        text = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        if not any(marker in str(err) for marker in PEER_LOST):
+            raise
+        where = f"resume from {last_ckpt}" if last_ckpt else "no checkpoint was written yet"
+        raise GancliError(f"another process of this torchrun run stopped during step {trainer.step + 1} ({text}); "
+                          f"training stopped on rank {trainer.dist.rank} ({where} with the same torchrun "
+                          "command and --resume)") from None

@@ -20,9 +20,13 @@ from __future__ import annotations
 import os
 import time
 
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
+
+from gancli.metrics.registry import format_record
+from gancli.models import count_parameters
 
 #: the environment variable that forces plain lines ("plain") or the progress bar ("bar")
 PROGRESS_ENV = "GANCLI_PROGRESS"
@@ -169,8 +173,6 @@ def format_stats(record: dict, labels: dict[str, str], formats: dict[str, str] |
 
 
 def format_eval(record: dict) -> str:
-    from gancli.metrics.registry import format_record
-
     return f"step {record['step']}: {format_record(record)} ({record['feature_extractor']}, n={record['n']})"
 
 
@@ -214,8 +216,6 @@ def _describe_data(dataset, label_kind: str) -> str:
 
 
 def _describe_device(device, world: int, cfg) -> str:
-    import torch
-
     text = str(device)
     if device.type == "cuda":
         try:
@@ -244,8 +244,6 @@ def start_banner(trainer, run_path) -> list[str]:
         params   G 52.3 k, D 180.4 k
         cadence  1600 steps of batch 24; log every 25, samples every 320, checkpoints every 800, eval off
     """
-    from gancli.models import count_parameters
-
     cfg, model_cfg, world = trainer.cfg, trainer.model_cfg, trainer.dist.world
     method = trainer.method
     setup = [f"preset {cfg.preset}", f"method {cfg.method}", f"model {model_cfg.name}"]

@@ -41,7 +41,7 @@ def assert_same(a, b, where="state"):
 
 def changed_networks(cfg):
     """Names of the method's networks whose weights one train step changes."""
-    from gancli.training.loop import Trainer
+    from gancli.training import Trainer
 
     trainer = Trainer(cfg, show_progress=False)
     before = {name: [p.detach().clone() for p in net.parameters()] for name, net in trainer.method.nets.items()}

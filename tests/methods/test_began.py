@@ -176,7 +176,7 @@ def test_sample_plot_and_sn_check_read_a_began_run(ae_cfg, tmp_path):
 @pytest.mark.parametrize("preset", ["began", "ebgan"])
 def test_training_draws_z_from_the_uniform_prior(ae_cfg, preset):
     """Berthelot et al. 2017 (and EBGAN's reference code) draw z ~ U[-1, 1]: every z G sees in a step."""
-    from gancli.training.loop import Trainer
+    from gancli.training import Trainer
 
     trainer = Trainer(ae_cfg(preset, "z"), show_progress=False)
     assert trainer.model_cfg.z_dist == "uniform" and trainer.model_cfg.revision == 2

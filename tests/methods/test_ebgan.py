@@ -82,7 +82,7 @@ def test_trains_and_logs_energies_and_the_pulling_away_term(ae_cfg, tmp_path, re
 
 def test_g_loss_is_the_fake_energy_plus_the_weighted_pulling_away_term(ae_cfg):
     """Same seed, same first step up to G's loss: only lambda_PT * f_PT differs."""
-    from gancli.training.loop import Trainer
+    from gancli.training import Trainer
 
     stats = {w: Trainer(ae_cfg("ebgan", f"pt{w}", pt_weight=w), show_progress=False).train_step() for w in (0.0, 0.5)}
     assert float(stats[0.0]["pt"]) == pytest.approx(float(stats[0.5]["pt"]), rel=1e-6) and float(stats[0.0]["pt"]) > 0

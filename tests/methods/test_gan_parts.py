@@ -12,7 +12,7 @@ from gancli.layers.spectral import apply_spectral_norm
 from gancli.methods import METHODS
 from gancli.methods.gan import GANMethod, feature_spread_ratio
 from gancli.training import load_resume, resume_config, train
-from gancli.training.loop import Trainer
+from gancli.training import Trainer
 from tests.methods.conftest import assert_same
 
 

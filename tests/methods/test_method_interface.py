@@ -134,7 +134,7 @@ def test_the_gan_method_runs_no_second_power_iteration_for_the_penalty(tmp_path,
     layers iterate exactly as often as under the hinge loss (once in the D step, once in G's)."""
     from torch.nn.utils.parametrizations import _SpectralNorm
 
-    from gancli.training.loop import Trainer
+    from gancli.training import Trainer
 
     calls = {"n": 0}
     original = _SpectralNorm._power_method

@@ -187,3 +187,24 @@ def test_dcgan_concat_conditioning_uses_one_hot_inputs():
     g, d = build_models(ModelConfig(name="dcgan", res=32, ch=8, z_dim=16, n_classes=4))
     assert g.input.in_channels == 16 + 4
     assert d.downs[1].conv.in_channels == 8 + 4
+
+
+def test_a_resolved_config_is_resolved_once(monkeypatch):
+    """The loop resolves the model config once (``prepare``); building G and D from it checks
+    nothing again, while a changed copy or a changed field is resolved afresh."""
+    import dataclasses
+
+    from gancli.config import ModelConfig
+    from gancli.models import build_models, resolve_model
+
+    cfg = resolve_model(ModelConfig(name="sagan", res=32, ch=4, z_dim=8, n_classes=3))
+    calls = []
+    monkeypatch.setattr(ModelConfig, "check", lambda self: calls.append(self.ch))
+    assert resolve_model(cfg) is cfg
+    build_models(cfg)
+    assert calls == []
+    changed = dataclasses.replace(cfg, ch=8)
+    assert resolve_model(changed) is not changed and calls == [8]
+    cfg.ch = 2
+    assert resolve_model(cfg).ch == 2 and calls == [8, 2]
+    assert "_resolved" not in cfg.to_dict()

@@ -6,7 +6,7 @@ import sys
 import torch
 
 from gancli.config import TrainConfig
-from gancli.training.loop import Trainer
+from gancli.training import Trainer
 
 
 def main() -> None:

@@ -191,7 +191,7 @@ def test_a_rank_lost_mid_step_is_one_line():
     from types import SimpleNamespace
 
     from gancli.errors import GancliError
-    from gancli.training.loop import _step_with_peers
+    from gancli.training.distributed import step_with_peers
 
     def step():
         raise RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:1")
@@ -199,11 +199,11 @@ def test_a_rank_lost_mid_step_is_one_line():
     trainer = SimpleNamespace(dist=SimpleNamespace(enabled=True, rank=0), step=11, train_step=step)
     with pytest.raises(GancliError, match=r"another process of this torchrun run stopped during step 12 .*Connection "
                                           r"closed by peer.*resume from runs/x/checkpoints/last.pt"):
-        _step_with_peers(trainer, Path("runs/x/checkpoints/last.pt"))
+        step_with_peers(trainer, Path("runs/x/checkpoints/last.pt"))
 
     def bug():
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
 
     trainer.train_step = bug
     with pytest.raises(RuntimeError, match="mat1"):  # a bug keeps its traceback
-        _step_with_peers(trainer, None)
+        step_with_peers(trainer, None)

@@ -59,13 +59,13 @@ def test_non_finite_weights_are_never_saved(tmp_path, monkeypatch):
 def test_a_stop_signal_while_logging_or_sampling_still_saves_that_step(tmp_path, monkeypatch, phase):
     """SIGTERM arriving after the step decided not to checkpoint (during the log step's watch, or
     while drawing a grid): the loop saved nothing and stopped with no checkpoint at all."""
-    from gancli.training.loop import Trainer
+    from gancli.training import Trainer
 
     original = getattr(Trainer, phase)
 
     def signalled(self, *args):
         if self.step == 4:
-            os.kill(os.getpid(), signal.SIGTERM)  # handled by the loop's _Signals: a request, not a kill
+            os.kill(os.getpid(), signal.SIGTERM)  # handled by the loop's StopSignals: a request, not a kill
         return original(self, *args)
 
     monkeypatch.setattr(Trainer, phase, signalled)

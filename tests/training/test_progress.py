@@ -200,7 +200,7 @@ def test_a_dataset_smaller_than_one_batch_is_refused_before_any_model_is_built(t
     def no_models(**kw):
         raise AssertionError("the models were about to be built")
 
-    monkeypatch.setattr("gancli.training.loop.TrainContext", no_models)
+    monkeypatch.setattr("gancli.training.trainer.TrainContext", no_models)
     cfg = TrainConfig.from_options({"dataset": "shapes", "data_size": 10, "device": "cpu", "out": str(tmp_path / "run")})
     assert cfg.batch_size == 24
     with pytest.raises(GancliError) as err:

@@ -182,7 +182,7 @@ def test_flat_folder_trains_unconditionally(tmp_path, fake_flat_folder):
 def test_split_d_step_equals_the_joint_step(tmp_path, loss):
     """Real and fake halves back-propagated separately (half the activation memory) give the same
     update as one concatenated pass, including SN's single power iteration."""
-    from gancli.training.loop import Trainer
+    from gancli.training import Trainer
 
     states = {}
     for split in (False, True):
@@ -197,7 +197,7 @@ def test_split_d_step_equals_the_joint_step(tmp_path, loss):
 
 
 def test_lr_decay_is_linear_over_the_last_fraction(tmp_path):
-    from gancli.training.loop import lr_scale
+    from gancli.training.trainer import lr_scale
 
     assert [lr_scale(s, 10, 0.5) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 1.0, 0.8, 0.6, 0.4, 0.2])
     assert [lr_scale(s, 4, 1.0) for s in range(4)] == pytest.approx([1.0, 0.75, 0.5, 0.25])
