@@ -9,6 +9,7 @@ the model and the contract renamed into place.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ from gancli.export.exportable import (GeneratorModule, Signature, TranslatorModu
                                       plain_copy)
 from gancli.export.formats import FORMATS, ExportFormat, format_of_suffix
 from gancli.methods import LoadedCheckpoint, load_run_checkpoint
+from gancli.sampling import check_writable, draw_latents, finite_output, labels_like_data, seeded_generators
+from gancli.sampling.generate import LoadedGenerator
+from gancli.sampling.translation import DIRECTIONS, check_direction
 
 #: an export whose output differs from the eager network's by more than this is refused: an eighth
 #: of one uint8 level (1 / 127.5), so the exported images quantise to gancli's within one level
@@ -100,8 +104,6 @@ def _write(fmt, source: _Source, ckpt: LoadedCheckpoint, inputs, out: Path, json
 
 
 def _load_source(ckpt: LoadedCheckpoint, req: ExportRequest) -> _Source:
-    from gancli.sampling.translation import DIRECTIONS, check_direction
-
     if ckpt.method.two_domain:
         direction = check_direction(req.direction or "a2b")
         name, source, target = DIRECTIONS[direction]
@@ -128,8 +130,6 @@ def default_out(ckpt: LoadedCheckpoint, network: str, ema: bool, fmt: ExportForm
 def _check_out(out: Path, fmt: ExportFormat, force: bool) -> Path:
     """Refuses an --out that would clash (its own contract, another format's suffix, an existing
     file without --force, a folder, no permission); returns the contract's path."""
-    from gancli.sampling import check_writable
-
     json_path = contract_path(out)
     if json_path == out:
         raise GancliError(f"--out {out} is where its JSON contract goes (the model's name with .json); "
@@ -154,8 +154,6 @@ def _check_out(out: Path, fmt: ExportFormat, force: bool) -> Path:
 
 def _described_file(json_path: Path) -> str | None:
     """The model file an existing contract describes (its "file"), if it is one."""
-    import json
-
     try:
         file = json.loads(json_path.read_text()).get("file")
     except (OSError, ValueError, AttributeError):
@@ -165,8 +163,6 @@ def _described_file(json_path: Path) -> str | None:
 
 def _generator_inputs(ckpt: LoadedCheckpoint, n: int, seed: int) -> tuple[torch.Tensor, ...]:
     """z from the model's prior and labels drawn as the data has them, from gancli's seeded generators."""
-    from gancli.sampling import draw_latents, labels_like_data, seeded_generators
-
     g_z, g_labels = seeded_generators(seed)
     z = draw_latents(n, ckpt.model_config, None, g_z)
     labels = labels_like_data(ckpt.model_config, ckpt.dataset, n, g_labels)
@@ -193,8 +189,6 @@ def _check_inputs(source: _Source, ckpt: LoadedCheckpoint, seed: int) -> list[tu
 
 @torch.no_grad()
 def _eager(source: _Source, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    from gancli.sampling import finite_output
-
     if source.direction:
         return finite_output(source.eager(*inputs))
     z, labels = inputs if len(inputs) == 2 else (inputs[0], None)
@@ -226,8 +220,6 @@ def _contract(fmt: ExportFormat, out: Path, source: _Source, ckpt: LoadedCheckpo
                   baked_in=baked_in(source.eager))
     if source.direction:
         return translator_contract(direction=source.direction, **common)
-    from gancli.sampling.generate import LoadedGenerator
-
     gen = LoadedGenerator(source.eager, source.ema, ckpt)  # for its class and attribute names
     return generator_contract(labels=labels_section(cfg, ckpt.dataset, gen.class_names, gen.attr_names), **common)
 
@@ -235,8 +227,6 @@ def _contract(fmt: ExportFormat, out: Path, source: _Source, ckpt: LoadedCheckpo
 def _to_json(value: Any, depth: int = 0) -> str:
     """JSON with two-space indents, lists of plain values on one line (shapes, names, code lines
     stay readable)."""
-    import json
-
     pad, inner = "  " * depth, "  " * (depth + 1)
     if isinstance(value, dict) and value:
         items = [f"{inner}{json.dumps(k)}: {_to_json(v, depth + 1)}" for k, v in value.items()]

@@ -6,16 +6,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gancli.config import RUNS_ROOT
+from gancli.checkpoint import resolve_checkpoint, run_dir_of, run_folder_of
+from gancli.config import RUNS_ROOT, ModelConfig
+from gancli.errors import GancliError
+from gancli.methods import METHODS, load_run_checkpoint
+from gancli.metrics.registry import METRICS
+from gancli.models import count_parameters, resolve_model
+from gancli.viz.curves import plot_curves
 from gancli import runlog
 
 
 def checkpoint_info(target: str | Path | None, runs_root: str | Path = RUNS_ROOT) -> dict[str, Any]:
     """A JSON-able description of the checkpoint ``target`` resolves to (see ``resolve_checkpoint``).
     Every network is built and loaded, so a checkpoint whose tensors do not fit its config fails."""
-    from gancli.methods import load_run_checkpoint
-    from gancli.models import count_parameters
-
     ckpt = load_run_checkpoint(target, runs_root)
     path, state, model = ckpt.path, ckpt.state, ckpt.model_config
     nets = {name: ckpt.network(name, ema=False)[0] for name in ckpt.network_names}
@@ -65,10 +68,6 @@ def model_changes(model) -> dict[str, dict[str, Any]]:
     """The model choices that differ from the model's own defaults at this resolution and data:
     ``{"ch": {"value": 8, "default": 64}, "d_ch": {"value": 24, "default": 8}}`` (d_ch's default is
     ch, whatever ch is)."""
-    from gancli.config import ModelConfig
-    from gancli.errors import GancliError
-    from gancli.models import resolve_model
-
     try:
         defaults = resolve_model(ModelConfig(name=model.name, res=model.res, channels=model.channels,
                                              n_classes=model.n_classes, n_attrs=model.n_attrs,
@@ -120,12 +119,6 @@ def plot_run(target: str | Path | None, out: Path | None = None, runs_root: str 
     newest run) into ``out`` (default RUN/curves.png, replaced: it is redrawn from metrics.jsonl,
     which only grows), panels as the run's method groups them, evaluations one line per setting
     (``gancli.viz.curves``)."""
-    from gancli.checkpoint import resolve_checkpoint, run_dir_of, run_folder_of
-    from gancli.errors import GancliError
-    from gancli.methods import METHODS
-    from gancli.metrics.registry import METRICS
-    from gancli.viz.curves import plot_curves
-
     if target is not None and (Path(target) / "metrics.jsonl").is_file():
         run = Path(target)
     else:

@@ -7,17 +7,19 @@ from typing import Any
 import torch
 
 from gancli.config import RUNS_ROOT, ModelConfig, SnRequest
+from gancli.data import run_dataset
 from gancli.errors import GancliError
 from gancli.inspect.spectral_audit import (NetAudit, audit_layers, gradient_norms, lipschitz_bound, net_dict,
                                            not_covered, record_inputs)
-from gancli.models import draw_z
+from gancli.methods import METHODS, load_run_checkpoint
+from gancli.methods.cyclegan import test_images
+from gancli.models import MODELS, build_models, draw_z, resolve_model
+from gancli.sampling import labels_like_data
+from gancli.sampling.translation import run_pair_data
 
 
 def _models(target, req: SnRequest, runs_root) -> tuple[Any, torch.nn.Module, torch.nn.Module, dict, dict, str, int]:
     """(model config, G, D, dataset description, train config, source line, step)."""
-    from gancli.methods import load_run_checkpoint
-    from gancli.models import MODELS, build_models, resolve_model
-
     if req.model is not None:
         if target is not None:
             raise GancliError("give a checkpoint or --model (a fresh model), not both")
@@ -54,9 +56,6 @@ def translation_sn_check(ckpt, cfg, req: SnRequest) -> dict[str, Any]:
     audits G_AB and G_BA on real images of their input domain, ``--net d`` D_A and D_B with the
     gradient norms on real, translated and interpolated images of their domain. Real images are
     the run's test split (uniform noise for a fresh model); the patch-logit map is averaged."""
-    from gancli.methods import METHODS
-    from gancli.methods.cyclegan import test_images
-
     g = torch.Generator().manual_seed(req.seed)
     if ckpt is None:
         torch.manual_seed(req.seed)
@@ -65,8 +64,6 @@ def translation_sn_check(ckpt, cfg, req: SnRequest) -> dict[str, Any]:
         source, step, why = f"fresh {cfg.name} at {cfg.res}px", 0, "fresh model"
         real = {d: torch.rand(req.n, cfg.channels, cfg.res, cfg.res, generator=g) * 2 - 1 for d in ("A", "B")}
     else:
-        from gancli.sampling.translation import run_pair_data
-
         nets = {name: ckpt.network(name, ema=False)[0] for name in ckpt.network_names}
         source, step, why = f"{ckpt.path} ({ckpt.how}; step {ckpt.step})", ckpt.step, None
         try:
@@ -116,8 +113,6 @@ def translation_sn_check(ckpt, cfg, req: SnRequest) -> dict[str, Any]:
 
 def _real_batch(train_config: dict, cfg, n: int, seed: int) -> tuple[torch.Tensor | None, torch.Tensor | None, str | None]:
     """n training images (and labels) of the checkpoint's run, or (None, None, why not)."""
-    from gancli.data import run_dataset
-
     if not train_config.get("dataset"):
         return None, None, "no training data recorded"
     try:
@@ -133,9 +128,6 @@ def sn_check(target: str | Path | None, req: SnRequest, runs_root: str | Path = 
     """The whole audit as a JSON-able dict: source, per-net layer rows, D's bound and gradients.
 
     Labels for G and D are drawn as the training data has them (uniformly for a fresh model)."""
-    from gancli.models import MODELS
-    from gancli.sampling import labels_like_data
-
     req.check()
     try:
         cfg, G, D, dataset, train_config, source, step = _models(target, req, runs_root)

@@ -22,14 +22,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
+from gancli import runlog
 from gancli.config import RUNS_ROOT, EvalRequest, dataset_seed
+from gancli.data import build_dataset
+from gancli.data.shapes import SHAPE_CLASSES
 from gancli.errors import GancliError
+from gancli.loggers.base import append_to_loggers
+from gancli.methods import load_run_checkpoint
+from gancli.metrics.diversity import memorisation, spread_ratios
 from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
+from gancli.metrics.knn import nearest
 from gancli.metrics.reference import (Reference, dataset_key, dataset_reference, folder_reference, npz_reference,
                                       reference_features)
 from gancli.metrics.registry import METRICS, check_metrics
+from gancli.sampling import (check_prior_truncation, draw_latents, finite_output, labels_like_data, load_generator,
+                             seeded_generators)
+from gancli.viz.grid import quantize, save_png, tile
 
 NN_ROWS, NN_K = 8, 5  # --nn's grid: the first 8 generated samples, each with its 5 nearest training images
 NN_REF_MAX = 20_000  # training and held-out images the memorisation statistic compares, at most
@@ -53,9 +65,6 @@ def generated_features(G: torch.nn.Module, model_cfg, dataset: dict[str, Any], n
     z from the model's prior (N(0, I), truncated to [-t, t] by resampling with ``truncation``; or
     U[-1, 1]) from a generator seeded with ``seed``; class labels by the data's frequencies from a
     second one. Global RNG untouched, so evaluating during training does not change the training run."""
-    from gancli.sampling import check_prior_truncation, draw_latents, finite_output, labels_like_data, seeded_generators
-    from gancli.viz.grid import quantize
-
     check_prior_truncation(model_cfg, truncation)
     started = time.time()
     z_gen, label_gen = seeded_generators(seed)
@@ -90,8 +99,6 @@ def make_extract(extractor, device: torch.device | str):
 # ---------------------------------------------------------------------------------------- metrics
 def fid_from_features(a: torch.Tensor, b: torch.Tensor) -> float:
     """torch-fidelity's Frechet distance between the Gaussians fitted to features a and b."""
-    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-
     stats_a = fid_features_to_statistics(a.double())
     stats_b = fid_features_to_statistics(b.double())
     return float(fid_statistics_to_metric(stats_a, stats_b, verbose=False)["frechet_inception_distance"])
@@ -137,8 +144,6 @@ def class_accuracy(logits: torch.Tensor, labels: torch.Tensor, names: list[str])
 # ---------------------------------------------------------------------------------------- references
 def run_reference(train_config: dict[str, Any], res: int, req: EvalRequest) -> Reference:
     """The reference a request names: --ref PATH, --data NAME, or the run's own training data."""
-    from gancli.data import build_dataset
-
     if req.ref is not None:
         path = Path(req.ref).expanduser()
         if path.suffix.lower() == ".npz":
@@ -173,8 +178,6 @@ def memorisation_references(train_config: dict[str, Any], res: int) -> tuple[Ref
     Held out: the dataset's ``test`` split (same root and seed) when the run trained on ``train``;
     both sets are cut to the smaller one's size (random subsets), so that nearer-to-train is a
     coin flip for a G that does not copy."""
-    from gancli.data import build_dataset
-
     name, split = train_config.get("dataset"), train_config.get("split", "train")
     if name is None:
         raise GancliError("--nn: this checkpoint does not say what it was trained on")
@@ -243,8 +246,6 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
     is_class_model = model_cfg.label_kind == "class"
     if req.per_class and not is_class_model:
         raise GancliError("--per-class needs a class-conditional model")
-    from gancli.data.shapes import SHAPE_CLASSES
-
     wants_accuracy = spec.classifies_shapes and is_class_model and tuple(class_names) == SHAPE_CLASSES
     needs_ref = any(METRICS.get(m).needs_reference for m in metrics) or req.per_class or req.chunks is not None
     uses_logits = any(METRICS.get(m).layer == "logits" for m in metrics) or wants_accuracy
@@ -296,8 +297,6 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
         out["class_accuracy"], out["class_accuracy_per_class"] = class_accuracy(
             gen.features[spec.logits_layer], gen.labels, class_names)
     if factors and factors in ref_feats:
-        from gancli.metrics.diversity import spread_ratios
-
         out["factor_spread"] = spread_ratios(gen.features[factors], ref_feats[factors])
     seconds["metrics"] = time.time() - t0
     nn_grid = None
@@ -316,9 +315,6 @@ def nearest_training_images(gen: GeneratedFeatures, train_config: dict[str, Any]
     """``--nn``: puts the memorisation statistic (or a note why there is none) into ``out`` and
     returns the grid: uint8 (rows, 1 + NN_K, 3, R, R), each generated sample then its NN_K nearest
     training images, nearest first."""
-    from gancli.metrics.diversity import memorisation
-    from gancli.metrics.knn import nearest
-
     train, held, note = memorisation_references(train_config, res)
     cache = dict(use_cache=req.cache, root=Path(req.cache_dir) if req.cache_dir else None)
     train_feats = reference_features(train, extract, extractor, [layer], req.batch_size, **cache)[0][layer]
@@ -340,17 +336,14 @@ def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device |
     """Loads the checkpoint ``target`` resolves to, evaluates it, and (``log``) appends the result
     as one JSON line to its run's metrics.jsonl. A translation run (CycleGAN) is evaluated by
     :func:`gancli.metrics.translation.evaluate_translation`."""
-    from gancli.sampling import load_generator
-
     req.check()
     check_metrics(req.metrics, req.n)
     if req.feature_extractor is not None:
         extractor_spec(req.feature_extractor)
-    from gancli.methods import load_run_checkpoint
-
     ckpt = load_run_checkpoint(target, runs_root)
     if ckpt.method.two_domain:  # a translator: FID per direction, ground-truth errors, collapse
-        from gancli.metrics.translation import evaluate_translation
+        # import cycle: gancli.metrics.translation imports this module at its top
+        from gancli.metrics.translation import evaluate_translation  # noqa: PLC0415
 
         return evaluate_translation(None, req, device=device, ema=ema, log=log, checkpoint=ckpt)
     gen = load_generator(ckpt, ema=ema, device=device, runs_root=runs_root)
@@ -365,8 +358,6 @@ def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device |
         if append_record(run / "metrics.jsonl", record) is None:
             result.unlogged = run / "metrics.jsonl"
         else:  # the run's TensorBoard (--logger) gets it too, so its curves match metrics.jsonl
-            from gancli.loggers.base import append_to_loggers
-
             result.mirrored = append_to_loggers(list(gen.checkpoint.train_config.get("logger") or []), run, record)
     return result
 
@@ -374,10 +365,6 @@ def evaluate(target: str | Path | None, req: EvalRequest, device: torch.device |
 def save_nn_grid(grid: torch.Tensor, path: Path) -> Path:
     """``--nn``'s grid as a PNG: one row per generated sample (first column), its nearest training
     images to the right, nearest first; a wider gap after the first column."""
-    import numpy as np
-
-    from gancli.viz.grid import save_png, tile
-
     rows, cols = grid.shape[:2]
     array = tile(grid.flatten(0, 1).permute(0, 2, 3, 1).numpy(), cols)
     side = grid.shape[-1]
@@ -392,8 +379,6 @@ def append_record(path: Path, record: dict[str, Any]) -> Path | None:
     """Appends the record to ``path`` (``gancli.runlog``). Returns the path, or None when the file
     cannot be written (the result is still printed: a read-only run directory must not cost the
     evaluation)."""
-    from gancli import runlog
-
     try:
         runlog.append_record(path, record)
         return path

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from gancli.config import SnRequest
+from gancli.config import AttnRequest, SnRequest
 from gancli.errors import GancliError
+from gancli.inspect.attention import attention_maps
+from gancli.inspect.attention_math import render_grid
+from gancli.inspect.sn_check import sn_check
 from gancli.report.context import RunContext
+from gancli.sampling import SampleRequest, load_generator, sample
+from gancli.sampling.translation import load_translators, translation_sheet
 from gancli.viz import html
+from gancli.viz.grid import grid_array, tile
 
 
 def scale_for(res: int) -> int:
@@ -19,9 +25,6 @@ def scale_for(res: int) -> int:
 def truncation_sweep(ctx: RunContext) -> str:
     """One row per truncation value t, every row from the same seed: the same base z (entries
     outside [-t, t] redrawn) and the same labels, as ``gancli sample --truncation 2,1,0.5``."""
-    from gancli.sampling import SampleRequest, load_generator, sample
-    from gancli.viz.grid import tile
-
     req = ctx.request
     gen = load_generator(ctx.checkpoint, device=ctx.device)
     result = sample(gen, SampleRequest(n=req.n, truncation=list(req.truncations), seed=req.seed))
@@ -42,9 +45,6 @@ def truncation_sweep(ctx: RunContext) -> str:
 
 def translations(ctx: RunContext) -> str:
     """A two-domain run's test images with their translations and cycles (``gancli sample`` on it)."""
-    from gancli.sampling.translation import load_translators, translation_sheet
-    from gancli.viz.grid import grid_array
-
     req = ctx.request
     tr = load_translators(None, device=ctx.device, checkpoint=ctx.checkpoint)
     sheet = translation_sheet(tr, req.translations, req.seed)
@@ -56,10 +56,6 @@ def translations(ctx: RunContext) -> str:
 
 def attention(ctx: RunContext) -> str:
     """G's attention maps on generated images for the query points, as ``gancli attn-map`` draws them."""
-    from gancli.config import AttnRequest
-    from gancli.inspect.attention import attention_maps
-    from gancli.inspect.attention_math import render_grid
-
     ckpt, req = ctx.checkpoint, ctx.request
     if ckpt.method.two_domain:
         raise GancliError(f"not shown: a {ckpt.method.name} run's networks (ResNet translators, PatchGAN "
@@ -127,8 +123,6 @@ def bound_line(net: dict[str, Any]) -> str:
 
 def spectral_norms(ctx: RunContext) -> str:
     """``gancli sn-check`` on the checkpoint: D's layers and bound in view, G's folded."""
-    from gancli.inspect.sn_check import sn_check
-
     report = sn_check(ctx.checkpoint.path, sn_request(ctx))
     body = html.paragraph(f"Flagged when |σ_mat(W/σ̂)/K - 1| > {report['tol']}; σ_op by power iteration "
                           f"(at most {report['power_iterations']} iterations). D's normalisation: "

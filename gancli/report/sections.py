@@ -9,7 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from gancli.errors import GancliError
+from gancli.inspect.run_info import plot_run
+from gancli.metrics.registry import caveats, format_record, generator_note, present
 from gancli.report.context import RunContext
 from gancli.viz import html
 
@@ -100,8 +104,6 @@ def configuration(ctx: RunContext) -> str:
 
 def curves(ctx: RunContext) -> str:
     """The PNG ``gancli plot`` makes, embedded."""
-    from gancli.inspect.run_info import plot_run
-
     run = ctx.need_run("metrics.jsonl")
     if not (run / "metrics.jsonl").is_file():
         raise GancliError(f"{run} has no metrics.jsonl yet: training writes it every --log-every steps")
@@ -122,8 +124,6 @@ def newest_grid(run: Path) -> tuple[int, Path] | None:
 def shown_file(path: Path, alt: str, caption: str, mime: str | None = None) -> str:
     """An image file embedded with its caption; small ones shown at twice their size. A file that
     cannot be read as an image: GancliError."""
-    from PIL import Image
-
     try:
         with Image.open(path) as img:
             width = img.width
@@ -166,11 +166,10 @@ def samples(ctx: RunContext) -> str:
 
 def eval_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
     """(metric, value) rows of an evaluation record, as ``gancli eval`` prints them."""
-    from gancli.metrics.registry import present
-
     rows = [row for metric in present(record) for row in metric.table_rows(record)]
     if any(key.endswith(("_a2b", "_b2a", "_real_a", "_real_b")) for key in record):  # a translation run's record
-        from gancli.metrics.translation import translation_rows  # imports torch-fidelity: only when needed
+        # imports torch-fidelity (seconds), which no other part of the page needs: only for a translation run
+        from gancli.metrics.translation import translation_rows  # noqa: PLC0415
 
         rows += translation_rows(record)
     if "fid_chunks_mean" in record:
@@ -200,8 +199,6 @@ def per_class_table(record: dict[str, Any]) -> str:
 
 def last_evaluation(ctx: RunContext) -> str:
     """The newest "eval" record of metrics.jsonl: its metrics, protocol and the record itself."""
-    from gancli.metrics.registry import caveats, format_record, generator_note
-
     run = ctx.need_run("metrics.jsonl with evaluations")
     _, evals = ctx.metrics
     if not evals:

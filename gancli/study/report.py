@@ -18,10 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from gancli import runlog
+from gancli.checkpoint import atomic_write_bytes
+from gancli.config import EvalRequest, TrainConfig
+from gancli.data import build_dataset, run_dataset
 from gancli.errors import GancliError
+from gancli.metrics.evaluate import compute_metrics, make_extract
+from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
+from gancli.metrics.reference import dataset_key, dataset_reference, reference_features
+from gancli.models import draw_z
+from gancli.sampling import finite_output, labels_like_data, load_generator, seeded_generators
 from gancli.study.spec import parse_run_name
 from gancli.viz import html
+from gancli.viz.grid import save_grid
 
 #: table columns: (key, title, lower is better, shown as percent)
 COLUMNS = (("best_fid", "best FID", True, False), ("final_fid", "final FID", True, False),
@@ -177,14 +188,6 @@ def collect(folder: str | Path, real_row: bool = True) -> StudyResults:
 def real_data_row(run: RunResult) -> dict[str, float]:
     """FID / IS / KID of real test-split images (as many as the runs' evaluations) against the
     runs' reference, with the same extractor: what a perfect generator would score."""
-    import torch
-
-    from gancli.config import EvalRequest, TrainConfig
-    from gancli.data import build_dataset
-    from gancli.metrics.evaluate import compute_metrics, make_extract
-    from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
-    from gancli.metrics.reference import dataset_key, dataset_reference, reference_features
-
     cfg = TrainConfig.from_dict(run.config["train"])
     record = run.evals[-1]
     n = int(record.get("n") or cfg.eval_n)
@@ -303,18 +306,17 @@ def write_csv(results: StudyResults, path: Path) -> None:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    from gancli.checkpoint import atomic_write_bytes
-
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
 
 
 def curves_figure(results: StudyResults, path: Path) -> Path:
     """FID and IS against the step (and a method's own statistic where runs log one): one line per
     setting, the mean over seeds, with a band from the lowest to the highest seed."""
-    import matplotlib
+    # matplotlib (over a second to import) only where a figure is drawn, as in gancli.viz.curves
+    import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     panels = [("fid", "FID (lower is better)"), ("is_mean", "IS")]
     method_keys = [k for k in METHOD_CURVES if any(k in r.curves for r in results.runs)]
@@ -346,8 +348,6 @@ def curves_figure(results: StudyResults, path: Path) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    from gancli.checkpoint import atomic_write_bytes
-
     atomic_write_bytes(path, lambda f: f.write(buffer.getvalue()))
     return path
 
@@ -356,12 +356,6 @@ def samples_sheet(results: StudyResults, path: Path, per_row: int = 8) -> tuple[
     """One row of samples per setting (its first seed's last checkpoint, EMA weights where saved),
     from the same z where the z sizes match (and the same classes where the models are conditional),
     and a row of real images."""
-    import torch
-
-    from gancli.models import draw_z
-    from gancli.sampling import finite_output, labels_like_data, load_generator, seeded_generators
-    from gancli.viz.grid import save_grid
-
     rows, seen, labels = [], set(), []
     res = None
     class_columns = False
@@ -385,8 +379,6 @@ def samples_sheet(results: StudyResults, path: Path, per_row: int = 8) -> tuple[
         labels.append(run.setting)
     if not rows:
         raise GancliError("no run to draw samples from")
-    from gancli.data import run_dataset
-
     try:  # real images: one per class in the columns' class order when the models are class-conditional
         data = run_dataset(results.runs[0].config["train"], res, cond=class_columns)
         if class_columns and data.label_kind == "class":

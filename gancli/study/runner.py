@@ -11,17 +11,28 @@ die with the study's process (a stop signal is passed on to them, and each saves
 """
 from __future__ import annotations
 
+import ctypes
 import json
+import multiprocessing as mp
 import os
 import shlex
+import signal as signals
+import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from gancli import __version__
+from gancli.checkpoint import atomic_write_bytes, load_checkpoint
+from gancli.config import TrainConfig, parse_json, read_option_file
+from gancli.device import keep_freed_memory
 from gancli.errors import GancliError
-from gancli.study.spec import RunPlan, Study
+from gancli.study.spec import RunPlan, Study, _diff
+from gancli.training import load_resume, missing_eval, resume_config, train
 
 MANIFEST = "study.json"
 #: train options that are flags without a --no- form: only a true value is written
@@ -30,10 +41,6 @@ POSITIVE_ONLY = {"download", "compile", "narrow_b", "allow_data_change"}
 
 def run_state(plan: RunPlan) -> tuple[str, int]:
     """("done" | "resume" | "new", the step of its last checkpoint)."""
-    from gancli.checkpoint import load_checkpoint
-    from gancli.config import TrainConfig
-    from gancli.training import missing_eval
-
     last = Path(plan.options["out"]) / "checkpoints" / "last.pt"
     if not last.is_file():
         return "new", 0
@@ -62,8 +69,6 @@ def trained_with(plan: RunPlan) -> dict[str, Any] | None:
     path = Path(plan.options["out"]) / "config.json"
     if not path.is_file():
         return None
-    from gancli.config import TrainConfig, parse_json, read_option_file
-
     try:
         saved = parse_json(read_option_file(path, "run config"), str(path))
         return _comparable(TrainConfig.from_dict(saved["train"]).to_dict())
@@ -78,9 +83,6 @@ def _comparable(train: dict[str, Any]) -> dict[str, Any]:
 def plan_changes(plan: RunPlan) -> list[str]:
     """How the options a plan now asks for differ from what its started run was trained with ([] when
     they do not, or nothing was started)."""
-    from gancli.config import TrainConfig
-    from gancli.study.spec import _diff
-
     before = trained_with(plan)
     if before is None:
         return []
@@ -95,8 +97,6 @@ def check_manifest(study: Study) -> None:
     if path.exists() and not path.is_file():
         raise GancliError(f"{path} is not a gancli study file; choose another --out")
     if path.is_file():
-        from gancli.config import parse_json, read_option_file
-
         try:
             saved = parse_json(read_option_file(path, "study file"), str(path))
             saved["study"]
@@ -110,8 +110,6 @@ def check_manifest(study: Study) -> None:
                               "with the options it was started with, or choose another --out")
     try:
         study.out.mkdir(parents=True, exist_ok=True)
-        from gancli.checkpoint import atomic_write_bytes
-
         text = json.dumps({"gancli_version": __version__, "study": study.to_dict(),
                            "runs": [plan.name for plan in study.runs()]}, indent=2) + "\n"
         atomic_write_bytes(path, lambda f: f.write(text.encode()))
@@ -141,9 +139,6 @@ def train_command_line(plan: RunPlan, program: str = "gancli") -> str:
 
 def run_plan(plan: RunPlan) -> dict[str, Any]:
     """Trains (or resumes, or skips) one plan in this process; a one-line summary as a dict."""
-    from gancli.config import TrainConfig
-    from gancli.training import load_resume, resume_config, train
-
     state, step = run_state(plan)
     started = time.time()
     if state == "done":
@@ -162,10 +157,6 @@ def run_plan(plan: RunPlan) -> dict[str, Any]:
 
 
 def _init_worker(threads: int, parent: int) -> None:
-    import torch
-
-    from gancli.device import keep_freed_memory
-
     die_with_parent(parent)
     torch.set_num_threads(threads)
     keep_freed_memory()
@@ -177,10 +168,6 @@ def die_with_parent(parent: int, grace: float = 300.0) -> None:
     signal sends it at once; elsewhere a watchdog thread that polls the parent's pid sends it. The
     watchdog also ends the worker outright if it is still alive ``grace`` seconds after the parent
     died. (Exactly one SIGTERM: a second one would abandon the save, as Ctrl-C twice does.)"""
-    import ctypes
-    import signal as signals
-    import threading
-
     armed = False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -223,9 +210,6 @@ class _Interrupt:
         self.pool, self.signal, self._old = pool, None, {}
 
     def __enter__(self):
-        import signal as signals
-        import threading
-
         if threading.current_thread() is threading.main_thread():
             for name in self.SIGNALS:
                 sig = getattr(signals, name, None)
@@ -234,8 +218,6 @@ class _Interrupt:
         return self
 
     def _handle(self, signum, frame):
-        import signal as signals
-
         self.signal = signals.Signals(signum).name
         for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
             try:
@@ -244,8 +226,6 @@ class _Interrupt:
                 pass
 
     def __exit__(self, *exc):
-        import signal as signals
-
         for sig, handler in self._old.items():
             signals.signal(sig, handler)
         return False
@@ -280,10 +260,6 @@ def run_study(study: Study, jobs: int = 1, echo: Callable[[str], None] = print) 
     os.environ["OMP_NUM_THREADS"] = str(threads)  # the workers inherit it before they import torch
     stopped = None
     try:
-        import multiprocessing as mp
-        from concurrent.futures import FIRST_COMPLETED, wait
-        from concurrent.futures.process import BrokenProcessPool
-
         parent = os.getpid()
         with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
                                  initargs=(threads, parent)) as pool, _Interrupt(pool) as interrupt:
