@@ -21,6 +21,10 @@ _LAZY = {
     "sn_check": "gancli.api",
     "write_report": "gancli.api",
     "export_generator": "gancli.api",
+    "plan_training": "gancli.api",
+    "write_samples": "gancli.api",
+    "write_attention_maps": "gancli.api",
+    "translate_images": "gancli.api",
     # building blocks
     "GancliError": "gancli.errors",
     "ModelConfig": "gancli.config",

@@ -18,7 +18,11 @@ docs/api.md walks through a session.
 """
 from __future__ import annotations
 
-import random
+import functools
+import inspect
+import types
+import typing
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,18 +30,32 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from gancli.config import AttnRequest, EvalRequest, ModelConfig, SampleRequest, SnRequest, TrainConfig
+from gancli.config import (AttnRequest, EvalRequest, ExportRequest, ModelConfig, SampleRequest, SnRequest, TrainConfig,
+                           draw_seed, train_options_from_file)
+from gancli.device import resolve_device
 from gancli.errors import GancliError
+from gancli.export import export_model
+from gancli.inspect.attention import AttnResult, attention_map_files
+from gancli.inspect.attention import attention_maps as compute_attention
+from gancli.inspect.sn_check import sn_check as audit
+from gancli.methods import load_run_checkpoint
+from gancli.metrics.evaluate import evaluate as score
+from gancli.report import RunReportRequest, write_run_report
+from gancli.sampling import load_generator, sample_to_files
+from gancli.sampling import sample as draw
+from gancli.sampling.files import SampleOutputs, default_sample_path
+from gancli.sampling.translation import (DIRECTIONS, LoadedTranslators, TranslatedFiles, check_direction,
+                                         load_translators, translate_files, write_translation_sheet)
+from gancli.sampling.translation import translate as run_net
+from gancli.training import check_names, describe_run, load_resume, prepare, resume_config
+from gancli.training import train as run_training
+from gancli.training.cost import CostEstimate, estimate_cost
 
 
 # ============================================================================================ arguments
 def _fits(value: Any, hint: Any) -> bool:
     """Whether ``value`` is of the annotated type: unions, None, Sequence[X] (not a str), tuple[X, Y],
     numbers (an int is a float; a bool is neither), Path-like (str or Path), tensors."""
-    import types
-    import typing
-    from collections.abc import Sequence as SequenceABC
-
     if hint is Any:
         return True
     origin = typing.get_origin(hint)
@@ -63,10 +81,6 @@ def _fits(value: Any, hint: Any) -> bool:
 
 def _describe(hint: Any) -> str:
     """A type annotation in words: ``float | Sequence[float] | None`` -> "float, a list of float or None"."""
-    import types
-    import typing
-    from collections.abc import Sequence as SequenceABC
-
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         words = [_describe(a) for a in args if not (a is str and Path in args)]  # Path: str or Path
@@ -87,10 +101,6 @@ def checked(fn):
     """Checks a public function's arguments against its annotations before anything runs: a wrong
     type is one GancliError naming the argument (``n must be int, got '4'``), as the command's own
     option parsing would refuse it."""
-    import functools
-    import inspect
-    import typing
-
     signature = inspect.signature(fn)
     hints: dict[str, Any] = {}
 
@@ -123,9 +133,6 @@ def train_config(dataset: str | None = None, path: str | None = None, config: st
     ``options`` are the command's options by their Python names (``batch_size=32``, ``attn_res=[16]``,
     ``logger=["tensorboard"]``); None means "not given". ``config``: a TOML file of options or a
     run's config.json (``--config``); the options given here override it."""
-    from gancli.config import train_options_from_file
-    from gancli.training import check_names, load_resume, resume_config
-
     explicit = {k: v for k, v in dict(options, dataset=dataset).items() if v is not None}
     if config is not None:
         if "resume" in explicit:
@@ -160,10 +167,32 @@ def train(dataset: str | None = None, path: str | None = None, *, progress: bool
 
     >>> result = gancli.train("shapes", steps=300, name="demo")     # doctest: +SKIP
     """
-    from gancli.training import train as run
-
     cfg, state, resume_dir = train_config(dataset, path, **options)
-    return run(cfg, show_progress=progress, resume_state=state, resume_dir=resume_dir, checked=True)
+    return run_training(cfg, show_progress=progress, resume_state=state, resume_dir=resume_dir, checked=True)
+
+
+@dataclass
+class TrainPlan:
+    """What ``gancli train --dry-run`` shows: the resolved run, and (``predict()``) its cost."""
+
+    config: dict  # config.json's shape, with "auto" and "not given" resolved (gancli train --config reads it)
+    train_config: TrainConfig = field(repr=False)
+    prepared: tuple = field(repr=False)  # the run's data and resolved model config
+    start_step: int = 0  # where a resumed run goes on
+
+    def predict(self) -> CostEstimate:
+        """The run's time and peak memory, measured from a warm-up and two iterations in memory."""
+        return estimate_cost(self.train_config, start_step=self.start_step, prepared=self.prepared)
+
+
+@checked
+def plan_training(dataset: str | None = None, path: str | None = None, **options: Any) -> TrainPlan:
+    """``gancli train --dry-run``: the run these options would start, resolved (its data is read, its
+    model config resolved); nothing is written. ``plan.predict()`` measures its cost."""
+    cfg, state, resume_dir = train_config(dataset, path, **options)
+    prepared = prepare(cfg)
+    return TrainPlan(describe_run(cfg, prepared, resume_dir), cfg, prepared,
+                     int(state["step"]) if state is not None else 0)
 
 
 # ============================================================================================ load
@@ -200,9 +229,6 @@ class LoadedRun:
 @checked
 def load(run: str | Path | None = None, device: str = "cpu") -> LoadedRun:
     """A run's networks and configs (``run``: name, directory, checkpoint file, or None = newest)."""
-    from gancli.device import resolve_device
-    from gancli.methods import load_run_checkpoint
-
     ckpt = load_run_checkpoint(run)
     where = resolve_device(device)
     networks = {name: ckpt.network(name, ema=False, device=where)[0] for name in ckpt.network_names}
@@ -214,27 +240,27 @@ def load(run: str | Path | None = None, device: str = "cpu") -> LoadedRun:
 
 
 # ============================================================================================ sample
+def _sample_request(n: int, truncation: float | Sequence[float] | None, classes: str | int | None, attrs: str | None,
+                    seed: int | None, batch_size: int, nrow: int | None, interp: int | None) -> SampleRequest:
+    if isinstance(truncation, (int, float)):
+        truncation = [float(truncation)]
+    req = SampleRequest(n=n, truncation=None if truncation is None else [float(t) for t in truncation],
+                        classes=None if classes is None else str(classes), attrs=attrs, seed=draw_seed(seed),
+                        batch_size=batch_size, nrow=nrow, interp=interp)
+    req.check()  # bad numbers fail before the checkpoint is even read
+    return req
+
+
 @checked
 def sample(run: str | Path | None = None, n: int = SampleRequest.n, *, truncation: float | Sequence[float] | None = None,
            classes: str | int | None = None, attrs: str | None = None, seed: int | None = None,
            ema: bool | None = None, device: str = "auto", batch_size: int = SampleRequest.batch_size,
            nrow: int | None = None, interp: int | None = None):
-    """``gancli sample``: returns ``Samples`` (``images`` uint8 (N, H, W, 3), ``labels``, ``z``,
-    ``nrow``, and ``seed``: the one drawn when ``seed`` is None). ``truncation``: one value, or
-    several for a sweep (one row per value); ``classes``: an index, a name, a comma list or "all"
+    """``gancli sample`` in memory: returns ``Samples`` (``images`` uint8 (N, H, W, 3), ``labels``,
+    ``z``, ``nrow``, and ``seed``: the one drawn when ``seed`` is None). ``truncation``: one value,
+    or several for a sweep (one row per value); ``classes``: an index, a name, a comma list or "all"
     (the command's ``--class``). The same seed gives the same images as the command."""
-    from gancli.device import resolve_device
-    from gancli.methods import load_run_checkpoint
-    from gancli.sampling import load_generator
-    from gancli.sampling import sample as draw
-
-    if isinstance(truncation, (int, float)):
-        truncation = [float(truncation)]
-    req = SampleRequest(n=n, truncation=None if truncation is None else [float(t) for t in truncation],
-                        classes=None if classes is None else str(classes), attrs=attrs,
-                        seed=random.randrange(2**31) if seed is None else seed, batch_size=batch_size, nrow=nrow,
-                        interp=interp)
-    req.check()
+    req = _sample_request(n, truncation, classes, attrs, seed, batch_size, nrow, interp)
     ckpt = load_run_checkpoint(run)
     if ckpt.method.two_domain:
         raise GancliError(f"{ckpt.path}: a {ckpt.method.name} run translates images: use gancli.translate(run, images)")
@@ -243,21 +269,80 @@ def sample(run: str | Path | None = None, n: int = SampleRequest.n, *, truncatio
     return samples
 
 
+@dataclass
+class WrittenSamples:
+    """What ``write_samples`` wrote, and from which weights."""
+
+    seed: int
+    checkpoint: Path
+    how: str  # how the checkpoint was found ("the newest run", "the run's last.pt", ...)
+    step: int
+    ema: bool  # whether the EMA weights were used
+    outputs: SampleOutputs | None = None  # a generator's grid / GIF / .npz / PNG folder
+    sheet: Path | None = None  # a translation run's sheet of test images and their cycles
+    sheet_rows: int = 0  # test images per domain on the sheet
+    res: int = 0
+
+
+@checked
+def write_samples(run: str | Path | None = None, n: int = SampleRequest.n, *,
+                  truncation: float | Sequence[float] | None = None, classes: str | int | None = None,
+                  attrs: str | None = None, seed: int | None = None, ema: bool | None = None, device: str = "auto",
+                  batch_size: int = SampleRequest.batch_size, out: str | Path | None = None, nrow: int | None = None,
+                  individual: str | Path | None = None, npz: str | Path | None = None,
+                  interp: int | None = None) -> WrittenSamples:
+    """``gancli sample``: writes the grid ``out`` (a PNG; with ``interp`` a GIF beside it), the
+    ``npz`` of images and labels and one PNG per image into ``individual``. With none of the three:
+    a grid under a name that says what was drawn in the run's samples/ folder. On a translation run:
+    a sheet of ``n`` test images per domain and their translations and cycles."""
+    req = _sample_request(n, truncation, classes, attrs, seed, batch_size, nrow, interp)
+    out, npz, individual = (None if p is None else Path(p) for p in (out, npz, individual))
+    ckpt = load_run_checkpoint(run)
+    if ckpt.method.two_domain:
+        unused = [flag for flag, value in (("--truncation", truncation), ("--class", classes), ("--attrs", attrs),
+                                           ("--interp", interp), ("--npz", npz), ("--individual", individual),
+                                           ("--nrow", nrow)) if value is not None]
+        if unused:
+            raise GancliError(f"{', '.join(unused)} do not apply to a {ckpt.method.name} run (it translates test "
+                              "images; -n sets how many per domain)")
+        sheet = write_translation_sheet(ckpt, req, out, ema=ema, device=resolve_device(device))
+        return WrittenSamples(req.seed, ckpt.path, ckpt.how, sheet.step, sheet.ema, sheet=sheet.path,
+                              sheet_rows=sheet.rows, res=sheet.res)
+    gen = load_generator(ckpt, ema=ema, device=resolve_device(device))
+    if out is None and npz is None and individual is None:
+        out = default_sample_path(ckpt, req, no_ema=ckpt.has_ema() and not gen.ema)
+    outputs = sample_to_files(gen, req, out, npz=npz, individual=individual)
+    return WrittenSamples(req.seed, gen.path, gen.how, gen.step, gen.ema, outputs=outputs, res=gen.model_config.res)
+
+
 @checked
 def translate(run: str | Path | None, images: torch.Tensor, direction: str = "a2b", ema: bool | None = None,
               device: str = "auto", batch_size: int = 64) -> torch.Tensor:
     """``gancli translate`` on tensors: float images (N, 3, R, R) in [-1, 1] at the run's
     resolution -> their translations, same shape, on the CPU."""
-    from gancli.device import resolve_device
-    from gancli.sampling.translation import DIRECTIONS, check_direction, load_translators
-    from gancli.sampling.translation import translate as run_net
-
     direction = check_direction(direction)
     tr = load_translators(run, ema=ema, device=resolve_device(device))
     if images.ndim != 4 or images.shape[1] != 3 or images.shape[-2:] != (tr.res, tr.res):
         raise GancliError(f"images must be (N, 3, {tr.res}, {tr.res}) in [-1, 1], got {tuple(images.shape)}")
     net = tr.nets[DIRECTIONS[direction][0]]
     return run_net(net, images.to(tr.device), batch_size).cpu()
+
+
+@checked
+def translate_images(run: str | Path | None = None, *, input: str | Path, out: str | Path,
+                     direction: str = "a2b", sheet: str | Path | None = None, batch_size: int = 64,
+                     ema: bool | None = None, device: str = "auto") -> tuple[LoadedTranslators, TranslatedFiles]:
+    """``gancli translate``: the image file or folder ``input`` through a CycleGAN run into the
+    folder ``out`` (and a sheet of input / output pairs); returns the translators and the files."""
+    direction = check_direction(direction)
+    if batch_size < 1:
+        raise GancliError(f"--batch-size must be positive, got {batch_size}")
+    if not Path(input).exists():
+        raise GancliError(f"--input {input} does not exist")
+    tr = load_translators(run, ema=ema, device=resolve_device(device))
+    done = translate_files(tr, Path(input), direction, Path(out), sheet=None if sheet is None else Path(sheet),
+                           batch_size=batch_size)
+    return tr, done
 
 
 # ============================================================================================ evaluate
@@ -268,40 +353,59 @@ def evaluate(run: str | Path | None = None, metrics: Sequence[str] = ("fid",), n
              ref_n: int | None = None, per_class: bool = False, chunks: int | None = None,
              truncation: float | None = None, seed: int = EvalRequest.seed, batch_size: int = EvalRequest.batch_size,
              cache: bool = EvalRequest.cache, cache_dir: str | None = None, ema: bool | None = None,
-             device: str = "auto", log: bool = False):
+             device: str = "auto", nn: bool = False, log: bool = False):
     """``gancli eval``: returns an ``EvalResult`` (``metrics`` dict: fid, is_mean, kid_mean,
     precision, class_accuracy, ...; ``record()`` is the metrics.jsonl line). ``metrics``: any of
-    fid, is, kid, prc. Unlike the command, nothing is appended to metrics.jsonl unless ``log=True``."""
-    from gancli.device import resolve_device
-    from gancli.metrics.evaluate import evaluate as score
-
+    fid, is, kid, prc, prdc (none: fid); ``nn``: the nearest training images of 8 samples and the
+    memorisation statistic. Unlike the command, nothing is appended to metrics.jsonl unless
+    ``log=True``."""
     req = EvalRequest(metrics=list(metrics), n=n, feature_extractor=feature_extractor,
                       inception_weights=inception_weights, ref=ref, data=data, data_root=data_root, split=split,
                       ref_n=ref_n, per_class=per_class, chunks=chunks, truncation=truncation, seed=seed,
-                      batch_size=batch_size, cache=cache, cache_dir=cache_dir)
+                      batch_size=batch_size, cache=cache, cache_dir=cache_dir, nn=nn)
     req.check()
     return score(run, req, device=resolve_device(device), ema=ema, log=log)
 
 
 # ============================================================================================ inspect
+def _attn_request(points, n, net, layer, images, generated, classes, truncation, seed, ema, entropy=False,
+                  raw=False) -> AttnRequest:
+    req = AttnRequest(points=[p if isinstance(p, str) else f"{p[0]},{p[1]}" for p in points], n=n, net=net,
+                      layer=layer, images=[Path(p) for p in images], generated=generated,
+                      classes=None if classes is None else str(classes), truncation=truncation,
+                      seed=draw_seed(seed), ema=ema, entropy=entropy, raw=raw)
+    req.check()
+    return req
+
+
 @checked
 def attention_maps(run: str | Path | None = None, points: Sequence[str | tuple[int, int]] = (), n: int = AttnRequest.n, *,
                    net: str = AttnRequest.net, layer: str | None = None, images: Sequence[str | Path] = (),
                    generated: bool = False, classes: str | int | None = None, truncation: float | None = None,
                    seed: int | None = None, ema: bool | None = None, device: str = "auto"):
-    """``gancli attn-map``: returns ``AttentionMaps`` (``images`` uint8 (N, R, R, 3) the network saw,
-    ``maps`` float (N, blocks, points, R, R), each map summing to 1, ``blocks``, ``points``,
-    ``labels``). ``points``: "X,Y" strings or (x, y) pairs of output pixels (default: the centre)."""
-    from gancli.device import resolve_device
-    from gancli.inspect.attention import attention_maps as compute
-
-    req = AttnRequest(points=[p if isinstance(p, str) else f"{p[0]},{p[1]}" for p in points], n=n, net=net,
-                      layer=layer, images=[Path(p) for p in images], generated=generated,
-                      classes=None if classes is None else str(classes), truncation=truncation,
-                      seed=random.randrange(2**31) if seed is None else seed, ema=ema)
-    req.check()
-    result, _ = compute(run, req, device=resolve_device(device))
+    """``gancli attn-map`` in memory: returns ``AttentionMaps`` (``images`` uint8 (N, R, R, 3) the
+    network saw, ``maps`` float (N, blocks, points, R, R), each map summing to 1, ``blocks``,
+    ``points``, ``labels``). ``points``: "X,Y" strings or (x, y) pairs of output pixels (default:
+    the centre)."""
+    req = _attn_request(points, n, net, layer, images, generated, classes, truncation, seed, ema)
+    result, _ = compute_attention(run, req, device=resolve_device(device))
     return result.maps
+
+
+@checked
+def write_attention_maps(run: str | Path | None = None, points: Sequence[str | tuple[int, int]] = (),
+                         n: int = AttnRequest.n, *, net: str = AttnRequest.net, layer: str | None = None,
+                         images: Sequence[str | Path] = (), generated: bool = False, classes: str | int | None = None,
+                         truncation: float | None = None, seed: int | None = None, ema: bool | None = None,
+                         entropy: bool = False, raw: bool = False, out: str | Path | None = None,
+                         device: str = "auto") -> AttnResult:
+    """``gancli attn-map``: writes the PNG of the maps (``out``; default ``RUN/attn/`` and a name
+    that says what was drawn; with ``entropy`` a column of attention entropy, with ``raw`` the maps
+    as .npy beside it) and returns the result (``path``, ``raw_path``, ``maps``, ``seed`` ...)."""
+    req = _attn_request(points, n, net, layer, images, generated, classes, truncation, seed, ema, entropy, raw)
+    result = attention_map_files(run, req, None if out is None else Path(out), device=resolve_device(device))
+    result.seed = req.seed
+    return result
 
 
 @checked
@@ -313,8 +417,6 @@ def sn_check(run: str | Path | None = None, *, net: str = SnRequest.net, tol: fl
     """``gancli sn-check``: the audit as a dict (what ``--json`` prints): per network the layers'
     sigma estimates and exact norms, D's Lipschitz bound and gradient norms, and ``drifted``, the
     layers off K by more than ``tol``. ``model="sagan"`` audits a fresh model instead of a run."""
-    from gancli.inspect.sn_check import sn_check as audit
-
     req = SnRequest(net=net, iters=iters, rtol=rtol, tol=tol, n=n, seed=seed, model=model, res=res, ch=ch,
                     n_classes=n_classes, d_norm=d_norm, warmup=warmup)
     req.check()
@@ -329,9 +431,6 @@ def export_generator(run: str | Path | None = None, format: str = "torchscript",
     its JSON contract beside it, after checking it against the checkpoint's network; returns an
     ``ExportResult`` (``path``, ``contract_path``, ``contract``, ``max_abs_diff``, ...).
     (Named ``export_generator`` because ``gancli.export`` is the package.)"""
-    from gancli.config import ExportRequest
-    from gancli.export import export_model
-
     return export_model(ExportRequest(target=run, format=format, out=None if out is None else Path(out), ema=ema,
                                       direction=direction, force=force))
 
@@ -339,14 +438,15 @@ def export_generator(run: str | Path | None = None, format: str = "torchscript",
 # ============================================================================================ report
 @checked
 def write_report(run: str | Path | None = None, out: str | Path | None = None,
-                 points: Sequence[str | tuple[int, int]] = (), seed: int = 0, device: str = "auto") -> Path:
+                 points: Sequence[str | tuple[int, int]] = (), seed: int = RunReportRequest.seed,
+                 device: str = "auto") -> Path:
     """``gancli report``: writes the run's self-contained HTML page (default ``RUN/report.html``)
     and returns its path. (Named ``write_report`` because ``gancli.report`` is the package.)"""
-    from gancli.device import resolve_device
-    from gancli.report import RunReportRequest, write_run_report
-
     req = RunReportRequest(points=[p if isinstance(p, str) else f"{p[0]},{p[1]}" for p in points], seed=seed)
+    req.check()  # a bad point or seed fails before the checkpoint is even read
     return write_run_report(run, req, out, device=resolve_device(device)).path
 
 
-__all__ = ["LoadedRun", "export_generator", "write_report", "attention_maps", "evaluate", "load", "sample", "sn_check", "train", "train_config", "translate"]
+__all__ = ["LoadedRun", "TrainPlan", "WrittenSamples", "attention_maps", "evaluate", "export_generator", "load", "plan_training",
+           "sample", "sn_check", "train", "train_config", "translate", "translate_images", "write_attention_maps",
+           "write_report", "write_samples"]

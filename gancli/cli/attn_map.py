@@ -1,7 +1,6 @@
 """``gancli attn-map``: parse options -> gancli.inspect.attention.attention_map_files."""
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -35,16 +34,13 @@ def attn_map_command(
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
 ) -> None:
     """Show where self-attention looks: for each query pixel, the attention map overlaid on the image."""
-    from gancli.device import resolve_device
-    from gancli.inspect.attention import attention_map_files
+    from gancli.api import write_attention_maps
 
-    req = AttnRequest(points=list(point or []), n=n, net=net, layer=layer, images=list(image or []),
-                      generated=generated, classes=class_, truncation=truncation,
-                      seed=random.randrange(2**31) if seed is None else seed, ema=ema, entropy=entropy, raw=raw)
-    req.check()
-    result = attention_map_files(target, req, out, device=resolve_device(device))
+    result = write_attention_maps(target, list(point or []), n, net=net, layer=layer, images=list(image or []),
+                                  generated=generated, classes=class_, truncation=truncation, seed=seed, ema=ema,
+                                  entropy=entropy, raw=raw, out=out, device=device)
     for line in result.gamma_lines:
         typer.echo(line, err=True)
     files = [str(result.path)] + ([str(result.raw_path)] if result.raw_path else [])
     typer.echo(f"wrote {', '.join(files)}: {result.rows} rows x {result.cols} columns "
-               f"({', '.join(result.block_names)}; points {' '.join(f'{x},{y}' for x, y in result.points)}), seed {req.seed}")
+               f"({', '.join(result.block_names)}; points {' '.join(f'{x},{y}' for x, y in result.points)}), seed {result.seed}")

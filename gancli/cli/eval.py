@@ -49,16 +49,13 @@ def eval_command(
 
     On a CycleGAN run: FID per direction against the target domain's test images, the collapse
     ratio, and on shapes-pair the error against the true translation and the class kept."""
-    from gancli.device import resolve_device
-    from gancli.metrics.evaluate import evaluate
+    from gancli.api import evaluate
 
     chosen = [name for name, asked in (("fid", fid), ("is", isc), ("kid", kid), ("prc", prc), ("prdc", prdc)) if asked]
-    req = EvalRequest(metrics=chosen, n=n, feature_extractor=feature_extractor,
-                      inception_weights=inception_weights, ref=ref, data=data, data_root=data_root, split=split,
-                      ref_n=ref_n, per_class=per_class, chunks=chunks, truncation=truncation, seed=seed,
-                      batch_size=batch_size, cache=cache, cache_dir=cache_dir, nn=nn)
-    req.check()  # bad numbers fail before the checkpoint is even read
-    result = evaluate(target, req, device=resolve_device(device), ema=ema, log=log)
+    result = evaluate(target, chosen, n, feature_extractor=feature_extractor, inception_weights=inception_weights,
+                      ref=ref, data=data, data_root=data_root, split=split, ref_n=ref_n, per_class=per_class,
+                      chunks=chunks, truncation=truncation, seed=seed, batch_size=batch_size, cache=cache,
+                      cache_dir=cache_dir, ema=ema, device=device, nn=nn, log=log)
     if result.unlogged is not None:
         typer.echo(f"warning: could not append the result to {result.unlogged}", err=True)
     if as_json:

@@ -33,10 +33,9 @@ def export_command(
     Spectral norm is baked into the weights, batch norm runs on its running statistics. Before the
     files are put in place, the export is run on fresh inputs and compared with the checkpoint's
     network; the largest difference is printed and written into the contract."""
-    from gancli.export import ExportRequest, export_model
+    from gancli.api import export_generator
 
-    result = export_model(ExportRequest(target=target, format=format, out=out, ema=ema, direction=direction,
-                                        force=force))
+    result = export_generator(target, format=format, out=out, ema=ema, direction=direction, force=force)
     ckpt = result.checkpoint
     weights = "EMA" if result.ema else "raw"
     typer.echo(f"using {ckpt.path} ({ckpt.how}; step {ckpt.step}, {weights} weights of {result.network})", err=True)

@@ -25,13 +25,12 @@ def report_command(
     """Write one self-contained HTML page about a run (images embedded, works offline): its config,
     curves, newest samples and progress GIF, last evaluation, a truncation sweep (CycleGAN: test
     translations), attention maps and the spectral-norm audit."""
-    from gancli.device import resolve_device
-    from gancli.report import RunReportRequest, parse_points, write_run_report
+    from gancli.api import write_report
+    from gancli.report import parse_points
 
-    req = RunReportRequest(points=parse_points(points) if points is not None else [], seed=seed)
-    req.check()  # a bad --points or --seed fails before the checkpoint is even read
-    written = write_run_report(target, req, out, device=resolve_device(device))
-    typer.echo(f"wrote {written.path} ({_size(written.size)})")
+    path = write_report(target, out, points=parse_points(points) if points is not None else [], seed=seed,
+                        device=device)
+    typer.echo(f"wrote {path} ({_size(path.stat().st_size)})")
 
 
 def _size(n: int) -> str:

@@ -1,7 +1,6 @@
 """``gancli sample``: parse options -> SampleRequest -> gancli.sampling.sample_to_files."""
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -48,58 +47,20 @@ def sample_command(
     """Draw images from a trained generator: grids, single files, .npz, truncation sweeps, interpolations.
 
     On a CycleGAN run: -n test images of each domain, one per row: a, G_AB(a), G_BA(G_AB(a)), b, G_BA(b), G_AB(G_BA(b))."""
-    from gancli.device import resolve_device
-    from gancli.sampling import load_generator, sample_to_files
+    from gancli.api import write_samples
 
-    req = SampleRequest(n=n, truncation=parse_truncation(truncation), classes=class_, attrs=attrs,
-                        seed=random.randrange(2**31) if seed is None else seed, batch_size=batch_size,
-                        nrow=nrow, interp=interp)
-    req.check()  # bad numbers fail before the checkpoint is even read
-    default_grid = out is None and npz is None and individual is None
-    from gancli.methods import load_run_checkpoint
-
-    ckpt = load_run_checkpoint(target)
-    if ckpt.method.two_domain:
-        unused = [flag for flag, value in (("--truncation", truncation), ("--class", class_), ("--attrs", attrs),
-                                           ("--interp", interp), ("--npz", npz), ("--individual", individual),
-                                           ("--nrow", nrow)) if value is not None]
-        sample_translations(ckpt, req, out, unused, ema, device)
+    written = write_samples(target, n, truncation=parse_truncation(truncation), classes=class_, attrs=attrs, seed=seed,
+                            ema=ema, device=device, batch_size=batch_size, out=out, nrow=nrow, individual=individual,
+                            npz=npz, interp=interp)
+    typer.echo(f"using {written.checkpoint} ({written.how}; step {written.step}, {'EMA' if written.ema else 'raw'} "
+               "weights)", err=True)
+    if written.sheet is not None:
+        typer.echo(f"wrote {written.sheet}: {written.sheet_rows} test images per domain, columns a, G_AB(a), "
+                   f"G_BA(G_AB(a)), b, G_BA(b), G_AB(G_BA(b)), {written.res}x{written.res}, seed {written.seed}")
         return
-    gen = load_generator(ckpt, ema=ema, device=resolve_device(device))
-    typer.echo(f"using {gen.path} ({gen.how}; step {gen.step}, {'EMA' if gen.ema else 'raw'} weights)", err=True)
-    if default_grid:
-        from gancli.sampling.files import default_sample_path
-
-        out = default_sample_path(ckpt, req, no_ema=ckpt.has_ema() and not gen.ema)
-    written = sample_to_files(gen, req, out, npz=npz, individual=individual)
-    h, w = written.image_size
-    files = [str(p) for p in (written.grid, written.gif, written.npz) if p is not None]
-    if written.individual is not None:
-        files.append(f"{written.individual}/ ({written.n_images} PNGs)")
-    typer.echo(f"wrote {', '.join(files)}: {written.n_images} images, {h}x{w}, seed {req.seed}")
-
-
-def sample_translations(ckpt, req: SampleRequest, out: Optional[Path], unused: list[str], ema, device: str) -> None:
-    """``gancli sample`` on a translation run: a sheet of test-set translations and their cycles."""
-    from gancli.device import resolve_device
-    from gancli.errors import GancliError
-    from gancli.sampling import check_writable
-    from gancli.sampling.translation import load_translators, translation_sheet
-    from gancli.viz.grid import save_grid
-
-    if unused:
-        raise GancliError(f"{', '.join(unused)} do not apply to a {ckpt.method.name} run (it translates test images; "
-                          "-n sets how many per domain)")
-    if out is not None:
-        check_writable(out)
-    tr = load_translators(None, ema=ema, device=resolve_device(device), checkpoint=ckpt)
-    typer.echo(f"using {tr.path} ({ckpt.how}; step {tr.step}, {'EMA' if tr.ema else 'raw'} weights)", err=True)
-    if out is None:
-        from gancli.sampling.files import default_translation_sheet_path
-
-        out = default_translation_sheet_path(ckpt, req, no_ema=ckpt.has_ema() and not tr.ema)
-        check_writable(out)
-    sheet = translation_sheet(tr, req.n, req.seed)
-    save_grid(sheet, out, nrow=6, scale=2 if tr.res <= 32 else 1)
-    typer.echo(f"wrote {out}: {len(sheet) // 6} test images per domain, columns a, G_AB(a), G_BA(G_AB(a)), "
-               f"b, G_BA(b), G_AB(G_BA(b)), {tr.res}x{tr.res}, seed {req.seed}")
+    outputs = written.outputs
+    h, w = outputs.image_size
+    files = [str(p) for p in (outputs.grid, outputs.gif, outputs.npz) if p is not None]
+    if outputs.individual is not None:
+        files.append(f"{outputs.individual}/ ({outputs.n_images} PNGs)")
+    typer.echo(f"wrote {', '.join(files)}: {outputs.n_images} images, {h}x{w}, seed {written.seed}")

@@ -35,20 +35,18 @@ def sn_check_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON on stdout (no table) [off: a table].")] = False,
 ) -> None:
     """Audit spectral normalization: sigma estimates, exact and operator norms, D's Lipschitz bound."""
+    from gancli.api import sn_check
     from gancli.errors import GancliError
-    from gancli.inspect.sn_check import sn_check
 
-    req = SnRequest(net=net, iters=iters, rtol=rtol, tol=tol, n=n, seed=seed, model=model, res=res, ch=ch,
-                    n_classes=n_classes, d_norm=d_norm, warmup=warmup)
-    req.check()
-    report = sn_check(target, req)
+    report = sn_check(target, net=net, tol=tol, iters=iters, rtol=rtol, n=n, seed=seed, model=model, res=res, ch=ch,
+                      n_classes=n_classes, d_norm=d_norm, warmup=warmup)
     if as_json:
         typer.echo(json.dumps(report))
     else:
         print_report(report)
     if strict and report["drifted"]:
         raise GancliError(f"{len(report['drifted'])} spectrally normalized layers are off by more than --tol "
-                          f"{req.tol}: {', '.join(report['drifted'])}")
+                          f"{tol}: {', '.join(report['drifted'])}")
 
 
 def _f(value: Any, digits: int = 4) -> str:

@@ -143,48 +143,31 @@ def train_command(
     predict: Annotated[bool, typer.Option("--predict/--no-predict", rich_help_panel=P_RUN, help="With --dry-run: measure those iterations to predict the run's time and memory [predict].")] = True,
 ) -> None:
     """Train a GAN (or CycleGAN on two-domain data). With no arguments: a small class-conditional SAGAN on the built-in shapes data."""
+    given = dict(locals())  # every option by its TrainConfig name (the signature is the one list of them)
     from gancli.errors import GancliError
 
-    attn = None
+    del given["dry_run"], given["predict"]
     if attn_res is not None:
         try:
-            attn = [int(r) for r in split_list(attn_res)]
+            given["attn_res"] = [int(r) for r in split_list(attn_res)]
         except ValueError:
             raise GancliError(f"--attn-res takes comma-separated resolutions, got {attn_res!r}") from None
-    given = dict(preset=preset, dataset=dataset, path=path, data_root=data_root, download=download, split=split,
-                 data_size=data_size, cond=cond, attrs=split_list(attrs), method=method, model=model, res=res, ch=ch,
-                 d_ch=d_ch, z_dim=z_dim, attn_res=attn, attn_pool=attn_pool, cond_mode=cond_mode, sn_g=sn_g,
-                 sn_d=sn_d, d_norm=d_norm, d_norm_gamma=d_norm_gamma, z_dist=z_dist, sn_target=sn_target, init=init, shared_dim=shared_dim, hier=hier, loss=loss,
-                 gp_weight=gp_weight, gamma=gamma, lambda_k=lambda_k, lr_halving=lr_halving, margin=margin,
-                 pt_weight=pt_weight, g_blocks=g_blocks, lambda_cyc=lambda_cyc, lambda_id=lambda_id, pool_size=pool_size,
-                 narrow_b=narrow_b, augment=augment, ada_target=ada_target, ada_interval=ada_interval, ada_kimg=ada_kimg,
-                 reg=reg, accumulate=accumulate, mbstd=mbstd, hparams=hparams, steps=steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, beta1=beta1,
-                 beta2=beta2, n_dis=n_dis, ema=ema, ema_decay=ema_decay, ema_start=ema_start, lr_decay=lr_decay, ortho_reg=ortho_reg,
-                 reuse_fake=reuse_fake, split_d=split_d, seed=seed, data_seed=data_seed, device=device, amp=amp, compile=compile, sync_bn=sync_bn, name=name, out=out,
-                 log_every=log_every, sample_every=sample_every, ckpt_every=ckpt_every, keep=keep, resume=resume,
-                 allow_data_change=allow_data_change,
-                 eval_every=eval_every, eval_n=eval_n, eval_metrics=split_list(eval_metrics),
-                 feature_extractor=feature_extractor, inception_weights=inception_weights, logger=logger,
-                 config=config)
+    given.update(attrs=split_list(attrs), eval_metrics=split_list(eval_metrics))
     explicit = {k: v for k, v in given.items() if v is not None}
     run_training(explicit, dry_run=dry_run, predict=predict)
 
 
 def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = True, predict: bool = True) -> None:
-    """The core call behind the command (tests call it too)."""
-    from gancli.api import train_config
-    from gancli.training import train
+    """The command's call of ``gancli.api`` (a dry run's plan, or the run) and what it prints."""
+    from gancli import api
 
-    cfg, state, resume_dir = train_config(**explicit)
     if dry_run:
-        typer.echo(json.dumps(resolved_config(cfg, resume_dir), indent=2))
+        plan = api.plan_training(**explicit)
+        typer.echo(json.dumps(plan.config, indent=2))
         if predict:
-            from gancli.training.cost import estimate_cost
-
-            start = int(state["step"]) if state is not None else 0
-            typer.echo(estimate_cost(cfg, start_step=start).line(), err=True)
+            typer.echo(plan.predict().line(), err=True)
         return
-    result = train(cfg, show_progress=show_progress, resume_state=state, resume_dir=resume_dir, checked=True)
+    result = api.train(progress=show_progress, **explicit)
     if not result.is_main:  # another rank of a torchrun run: rank 0 reports
         if result.interrupted:
             raise typer.Exit(128 + int(result.signal or signal.SIGINT))
@@ -208,19 +191,3 @@ def run_training(explicit: dict, dry_run: bool = False, show_progress: bool = Tr
         from gancli.training.progress import format_eval
 
         typer.echo(f"last evaluation, {format_eval(result.last_eval)}")
-
-
-def resolved_config(cfg: TrainConfig, resume_dir: Path | None = None) -> dict:
-    """What ``--dry-run`` prints: the config with what "auto" and "not given" resolve to filled in
-    (conditioning, the run directory, the device), the model as built, the data's description. It
-    has config.json's shape, so ``gancli train --config`` reads it back."""
-    from gancli.device import resolve_device
-    from gancli.training import prepare
-    from gancli.training.rundir import RunDir, dataset_info
-
-    dataset, model_cfg = prepare(cfg)
-    train = cfg.to_dict()
-    train["cond"] = model_cfg.label_kind != "none"
-    train["out"] = str(resume_dir if resume_dir is not None else RunDir.default_path(cfg))
-    train["device"] = str(resolve_device(cfg.device))
-    return {"train": train, "model": model_cfg.to_dict(), "dataset": dataset_info(dataset)}

@@ -25,18 +25,12 @@ def translate_command(
 ) -> None:
     """Translate images with a CycleGAN run. Inputs of any size are read as training reads them: the
     centre square, resized to the run's resolution; the translations are written at that resolution."""
-    from gancli.device import resolve_device
-    from gancli.errors import GancliError
-    from gancli.sampling.translation import check_direction, describe_skipped, load_translators, translate_files
+    from gancli.api import translate_images
+    from gancli.sampling.translation import describe_skipped
 
-    check_direction(direction)
-    if batch_size < 1:
-        raise GancliError(f"--batch-size must be positive, got {batch_size}")
-    if not input.exists():
-        raise GancliError(f"--input {input} does not exist")
-    tr = load_translators(target, ema=ema, device=resolve_device(device))
+    tr, done = translate_images(target, input=input, out=out, direction=direction, sheet=sheet, batch_size=batch_size,
+                                ema=ema, device=device)
     typer.echo(f"using {tr.path} ({tr.checkpoint.how}; step {tr.step})", err=True)
-    done = translate_files(tr, input, direction, out, sheet=sheet, batch_size=batch_size)
     if done.skipped:
         typer.echo(f"skipped {describe_skipped(done.skipped)}", err=True)
     extra = f" and {done.sheet}" if done.sheet else ""

@@ -24,12 +24,12 @@ from gancli.config.files import (MAX_OPTION_FILE, parse_json, parse_toml, read_o
 from gancli.config.model import LEGACY_REVISION, MODEL_OPTIONS, MODEL_REVISION, Z_DISTS, ModelConfig
 from gancli.config.presets import (HPARAMS, PAIR_DATASET_NAMES, PRESET_PINS, PRESETS, auto_preset, dataset_seed,
                                    hparams_options)
-from gancli.config.requests import AttnRequest, EvalRequest, ExportRequest, SampleRequest, SnRequest
+from gancli.config.requests import AttnRequest, EvalRequest, ExportRequest, SampleRequest, SnRequest, draw_seed
 from gancli.config.train import NOT_RERUN, TrainConfig
 
 __all__ = ["AttnRequest", "EvalRequest", "ExportRequest", "HPARAMS", "LEGACY_REVISION", "MAX_DATA_SIZE",
            "MAX_OPTION_FILE", "MAX_TRAIN_SEED", "MAX_WIDTH", "MAX_Z_DIM", "MIN_TRUNCATION", "MODEL_OPTIONS",
            "MODEL_REVISION", "ModelConfig", "NOT_RERUN", "PAIR_DATASET_NAMES", "PRESETS", "PRESET_PINS",
            "RESOLUTIONS", "RUNS_ROOT", "SampleRequest", "SnRequest", "TrainConfig", "Z_DISTS", "auto_preset",
-           "check_truncation", "check_types", "dataset_seed", "default", "hparams_options", "parse_json",
+           "check_truncation", "check_types", "dataset_seed", "default", "draw_seed", "hparams_options", "parse_json",
            "parse_toml", "read_option_file", "toml_module", "train_options_from_file"]

@@ -3,11 +3,18 @@ field defaults are the commands' defaults.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gancli.config.checks import check_truncation
 from gancli.errors import GancliError
+
+
+def draw_seed(seed: int | None) -> int:
+    """The seed a command uses: the one given, or a fresh one (printed by the command, so the same
+    images can be made again)."""
+    return random.randrange(2**31) if seed is None else seed
 
 
 @dataclass

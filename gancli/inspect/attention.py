@@ -12,9 +12,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gancli.checkpoint import atomic_write_bytes
 from gancli.config import RUNS_ROOT, AttnRequest
+from gancli.data import run_dataset
+from gancli.data.image_files import DECODE_ERRORS, load_square
 from gancli.errors import GancliError
 from gancli.inspect.attention_math import AttentionBlock, AttentionMaps, attention_blocks, compute_maps, parse_point, render_grid
+from gancli.methods import LoadedCheckpoint, load_run_checkpoint
+from gancli.sampling import (check_writable, data_labels, draw_latents, finite_output, load_generator, parse_classes,
+                             seeded_generators)
+from gancli.sampling.files import checkpoint_tag, default_output, name_part, number_part
+from gancli.viz.grid import save_png, to_uint8
 
 BARELY_USED = 0.01  # |gamma| below this: the block's output is scaled by almost nothing
 
@@ -29,6 +37,7 @@ class AttnResult:
     points: list[tuple[int, int]]
     raw_path: Path | None = None
     path: Path | None = None  # the PNG written (attention_map_files)
+    seed: int | None = None  # the seed of z, labels and images (gancli.api.write_attention_maps)
 
 
 def select_blocks(blocks: list[AttentionBlock], layer: str | None) -> list[AttentionBlock]:
@@ -55,8 +64,6 @@ def gamma_report(blocks: list[AttentionBlock]) -> list[str]:
 def _real_images(train_config: dict, res: int, channels: int, req: AttnRequest) -> torch.Tensor:
     """uint8 (N, C, R, R): the --image files, or N images of the run's training data (seeded choice)."""
     if req.images:
-        from gancli.data.image_files import DECODE_ERRORS, load_square
-
         out = []
         for path in req.images:
             try:
@@ -65,8 +72,6 @@ def _real_images(train_config: dict, res: int, channels: int, req: AttnRequest) 
                 raise GancliError(f"--image {path} cannot be read as an image ({err})") from None
             out.append(image.float().mean(0, keepdim=True).round().to(torch.uint8) if channels == 1 else image)
         return torch.stack(out)
-    from gancli.data import run_dataset
-
     if not train_config.get("dataset"):
         raise GancliError("this checkpoint does not say what it was trained on; pass --image FILE or --generated")
     ds = run_dataset(train_config, res)
@@ -76,11 +81,6 @@ def _real_images(train_config: dict, res: int, channels: int, req: AttnRequest) 
 
 def attention_maps(target, req: AttnRequest, device: torch.device | str = "cpu",
                    runs_root: str | Path = RUNS_ROOT) -> tuple[AttnResult, list[AttentionBlock]]:
-    from gancli.methods import LoadedCheckpoint, load_run_checkpoint
-    from gancli.sampling import (data_labels, draw_latents, finite_output, load_generator, parse_classes,
-                                 seeded_generators)
-    from gancli.viz.grid import to_uint8
-
     req.check()
     ckpt = target if isinstance(target, LoadedCheckpoint) else load_run_checkpoint(target, runs_root)
     path = ckpt.path
@@ -139,8 +139,6 @@ def attention_file_parts(ckpt, req: AttnRequest) -> list[str]:
     and ``nN`` for generated images; D: ``real-seedS-nN``, ``generated-seedS-nN``, or the first
     --image file's name and ``+K`` more), the query points ``X,Y`` joined by ``+``, then
     ``layer-NAME``, ``class-SPEC``, ``tT``, ``entropy``, ``no-ema`` where given."""
-    from gancli.sampling.files import checkpoint_tag, name_part, number_part
-
     res = ckpt.model_config.res
     points = [parse_point(p, res) for p in req.points] or [(res // 2, res // 2)]
     parts = [f"attn-{req.net}", *checkpoint_tag(ckpt)]
@@ -172,12 +170,6 @@ def attention_map_files(target, req: AttnRequest, out: Path | None = None, devic
     float32 (N, blocks, points, R, R): attention per pixel, each map summing to 1). ``out`` None:
     ``RUN/attn/`` and a name built by :func:`attention_file_parts` (the current folder for a loose
     checkpoint), ``-2``, ``-3`` added rather than replace an earlier file. ``result.path`` is the PNG."""
-    from gancli.checkpoint import atomic_write_bytes
-    from gancli.methods import load_run_checkpoint
-    from gancli.sampling import check_writable
-    from gancli.sampling.files import default_output
-    from gancli.viz.grid import save_png
-
     if out is not None:
         out = Path(out)
         if out.suffix.lower() != ".png":

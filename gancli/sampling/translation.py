@@ -29,7 +29,7 @@ from gancli.methods.cyclegan import test_images, translate_both, triplet_rows
 from gancli.sampling.generate import CheckpointView
 from gancli.sampling.latents import finite_output
 import stat
-from gancli.sampling.files import _staged_folder, check_writable
+from gancli.sampling.files import _staged_folder, check_writable, default_translation_sheet_path
 from gancli.viz.grid import save_grid, save_png, to_uint8
 
 #: direction -> (generator, input domain, output domain)
@@ -98,6 +98,31 @@ def translation_sheet(tr: LoadedTranslators, n: int = 8, seed: int = 0) -> torch
     with torch.no_grad():
         out = {k: finite_output(v) for k, v in translate_both(tr.nets, a, b).items()}
     return triplet_rows(a, b, out).cpu()
+
+
+@dataclass
+class WrittenSheet:
+    path: Path
+    rows: int  # test images per domain
+    res: int
+    step: int
+    ema: bool
+
+
+def write_translation_sheet(ckpt: LoadedCheckpoint, req, out: Path | None, ema: bool | None = None,
+                            device: str | torch.device = "cpu") -> WrittenSheet:
+    """``gancli sample`` on a translation run: ``req.n`` test images per domain and their
+    translations and cycles (``translation_sheet``) as one PNG; ``out`` None: a name that says what
+    was drawn in the run's samples/ folder."""
+    if out is not None:
+        check_writable(out)
+    tr = load_translators(None, ema=ema, device=device, checkpoint=ckpt)
+    if out is None:
+        out = default_translation_sheet_path(ckpt, req, no_ema=ckpt.has_ema() and not tr.ema)
+        check_writable(out)
+    sheet = translation_sheet(tr, req.n, req.seed)
+    save_grid(sheet, out, nrow=6, scale=2 if tr.res <= 32 else 1)
+    return WrittenSheet(Path(out), len(sheet) // 6, tr.res, tr.step, tr.ema)
 
 
 @dataclass
@@ -213,6 +238,6 @@ def describe_skipped(skipped: dict[str, Any]) -> str:
                      for reason, names in skipped.items())
 
 
-__all__ = ["DIRECTIONS", "LoadedTranslators", "TranslatedFiles", "check_direction", "describe_skipped",
+__all__ = ["DIRECTIONS", "LoadedTranslators", "TranslatedFiles", "WrittenSheet", "write_translation_sheet", "check_direction", "describe_skipped",
            "input_files", "load_translators", "read_inputs", "run_pair_data", "translate", "translate_files", "unique_stems",
            "translation_sheet"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from gancli.config import TrainConfig
-from gancli.training.loop import Trainer
+from gancli.training.trainer import Trainer
 from gancli.viz.units import format_seconds
 
 
@@ -47,11 +47,12 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-def estimate_cost(cfg: TrainConfig, start_step: int = 0, timed: int = 2) -> CostEstimate:
+def estimate_cost(cfg: TrainConfig, start_step: int = 0, timed: int = 2, prepared: tuple | None = None) -> CostEstimate:
     """Builds the run as ``gancli train`` would (data, networks, optimizers; nothing written),
-    trains one warm-up and ``timed`` measured iterations, and predicts the rest of the run."""
+    trains one warm-up and ``timed`` measured iterations, and predicts the rest of the run.
+    ``prepared``: the run's ``prepare(cfg)`` when the caller has it already."""
     with torch.random.fork_rng():
-        trainer = Trainer(cfg, show_progress=False)
+        trainer = Trainer(cfg, show_progress=False, prepared=prepared)
         cuda = trainer.device.type == "cuda"
         sync = torch.cuda.synchronize if cuda else (lambda: None)
         if cuda:

@@ -1,18 +1,22 @@
 """What a run is built from, checked before anything is written: the names in a config against
-their registries (``check_names``), the dataset and the resolved model config (``prepare``)."""
+their registries (``check_names``), the dataset and the resolved model config (``prepare``), and
+the resolved run as ``--dry-run`` prints it (``describe_run``)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from gancli.checkpoint import run_path_for_name
 from gancli.config import TrainConfig
 from gancli.data import PAIR_DATASETS, TwoDomainDataset, build_dataset, build_pair_dataset
+from gancli.device import resolve_device
 from gancli.errors import GancliError
 from gancli.loggers.base import check_loggers
 from gancli.methods import METHODS
 from gancli.metrics.extractors import extractor_spec
 from gancli.metrics.registry import METRICS, check_metrics
 from gancli.models import MODELS, resolve_model
+from gancli.training.rundir import RunDir, dataset_info
 
 
 def check_names(cfg: TrainConfig) -> None:
@@ -74,3 +78,15 @@ def domains(dataset) -> dict[str | None, object]:
     if isinstance(dataset, TwoDomainDataset):
         return {"A": dataset.a, "B": dataset.b}
     return {None: dataset}
+
+
+def describe_run(cfg: TrainConfig, prepared: tuple, resume_dir: Path | None = None) -> dict:
+    """What ``--dry-run`` prints: the config with what "auto" and "not given" resolve to filled in
+    (conditioning, the run directory, the device), the model as built, the data's description. It
+    has config.json's shape, so ``gancli train --config`` reads it back. ``prepared``: ``prepare(cfg)``."""
+    dataset, model_cfg = prepared
+    train = cfg.to_dict()
+    train["cond"] = model_cfg.label_kind != "none"
+    train["out"] = str(resume_dir if resume_dir is not None else RunDir.default_path(cfg))
+    train["device"] = str(resolve_device(cfg.device))
+    return {"train": train, "model": model_cfg.to_dict(), "dataset": dataset_info(dataset)}

@@ -35,7 +35,8 @@ def lr_scale(step: int, steps: int, decay: float) -> float:
 class Trainer:
     """The method-agnostic state of a run: device, data stream, the method, EMA, AMP scaler, step."""
 
-    def __init__(self, cfg: TrainConfig, show_progress: bool = True, resume_state: dict | None = None):
+    def __init__(self, cfg: TrainConfig, show_progress: bool = True, resume_state: dict | None = None,
+                 prepared: tuple | None = None):
         self.cfg = cfg
         self.show_progress = show_progress
         self.device = resolve_device(cfg.device)
@@ -43,7 +44,7 @@ class Trainer:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
 
-        self.dataset, self.model_cfg = prepare(cfg)
+        self.dataset, self.model_cfg = prepared if prepared is not None else prepare(cfg)
         self.conditional = self.model_cfg.label_kind != "none"
         ds = self.dataset
         self.amp_dtype = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp]

@@ -222,15 +222,20 @@ def test_cli_writes_the_page_and_prints_one_line(tiny_run):
 
 
 def test_cli_hands_its_options_to_the_core(monkeypatch, tmp_path):
+    """The command goes through gancli.api.write_report to the core (a fake here that writes a
+    3 MiB file), and prints the size of what was written."""
+    import gancli.api
     import gancli.report
 
     seen = {}
 
     def fake(target, req, out, device):
         seen.update(target=target, req=req, out=out, device=str(device))
+        with open(tmp_path / "r.html", "wb") as f:
+            f.truncate(3 * 2**20)
         return gancli.report.WrittenReport(tmp_path / "r.html", 3 * 2**20, {})
 
-    monkeypatch.setattr(gancli.report, "write_run_report", fake)
+    monkeypatch.setattr(gancli.api, "write_run_report", fake)
     result = runner.invoke(app, ["report", "runs/x", "--points", "8,8; 16,24", "--seed", "3", "--out",
                                  str(tmp_path / "r.html"), "--device", "cpu"])
     assert result.exit_code == 0, result.output
