@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import typer.main
 
-from gancli.config import MODEL_OPTIONS, ModelConfig, TrainConfig
+from gancli.config import MODEL_OPTIONS, OWNED_FIELDS, ModelConfig, TrainConfig
 from gancli.errors import GancliError
 
 
@@ -21,8 +21,9 @@ def test_every_config_field_is_a_train_option():
     model_fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "channels", "n_classes", "n_attrs", "revision"}
     assert model_fields <= options, model_fields - options
     assert "model" in options  # ModelConfig.name
-    train_fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"model", "owned"}
     assert train_fields <= options, train_fields - options
+    assert set(OWNED_FIELDS) <= options
     assert set(MODEL_OPTIONS) <= options
 
 

@@ -1,7 +1,8 @@
 """``gancli train``: parse options -> TrainConfig -> gancli.training.train.
 
-Every field of ``TrainConfig`` and every user-set field of ``ModelConfig`` is an option here (a test
-checks it); the defaults shown in ``--help`` are read from those dataclasses and the presets.
+Every field of ``TrainConfig``, of its owned option sets (``gancli.config.owned``) and every user-set
+field of ``ModelConfig`` is an option here (tests/cli/test_front_door.py checks it); the defaults
+shown in ``--help`` are read from those dataclasses and the presets.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from gancli.cli.app import command, complete_runs, completer, split_list
-from gancli.config import MODEL_OPTIONS, PRESETS, ModelConfig, TrainConfig, default
+from gancli.config import MODEL_OPTIONS, OWNED_FIELDS, PRESETS, ModelConfig, TrainConfig, default, owned_default
 
 
 def _text(value: Any) -> str:
@@ -30,7 +31,8 @@ def _text(value: Any) -> str:
 def d(option: str, unset: str | None = None) -> str:
     """The default of a train option as help text: ``[64]``, or per preset ``[sagan: 64, quick: 8]``;
     ``unset`` says what a None default means (e.g. "the model's")."""
-    base = default(ModelConfig, MODEL_OPTIONS[option]) if option in MODEL_OPTIONS else default(TrainConfig, option)
+    base = (default(ModelConfig, MODEL_OPTIONS[option]) if option in MODEL_OPTIONS
+            else owned_default(option) if option in OWNED_FIELDS else default(TrainConfig, option))
     shown = unset if (base is None and unset) else _text(base)
     by_preset = {name: _text(values[option]) for name, values in PRESETS.items()
                  if option in values and values[option] != base}  # a preset that keeps the default adds nothing

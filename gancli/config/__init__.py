@@ -14,7 +14,8 @@ The request dataclasses of the other commands (``SampleRequest``, ``EvalRequest`
 ``AttnRequest``, ``SnRequest``) live here too: their field defaults are the CLI's defaults.
 
 Modules: ``checks`` (type and range checks, bounds), ``model`` (ModelConfig), ``presets`` (PRESETS,
-HPARAMS, the default preset of a dataset), ``train`` (TrainConfig), ``files`` (``--config`` and the
+HPARAMS, the default preset of a dataset), ``owned`` (the options of one method or dataset each:
+BEGAN's, EBGAN's, CycleGAN's, shapes-pair's), ``train`` (TrainConfig), ``files`` (``--config`` and the
 option-file readers), ``requests`` (the other commands' requests).
 """
 from gancli.config.checks import (MAX_DATA_SIZE, MAX_TRAIN_SEED, MAX_WIDTH, MAX_Z_DIM, MIN_TRUNCATION, RESOLUTIONS,
@@ -25,11 +26,12 @@ from gancli.config.model import LEGACY_REVISION, MODEL_OPTIONS, MODEL_REVISION, 
 from gancli.config.presets import (HPARAMS, PAIR_DATASET_NAMES, PRESET_PINS, PRESETS, auto_preset, dataset_seed,
                                    hparams_options)
 from gancli.config.requests import AttnRequest, EvalRequest, ExportRequest, SampleRequest, SnRequest, draw_seed
-from gancli.config.train import NOT_RERUN, TrainConfig
+from gancli.config.owned import OWNED_FIELDS, OWNED_OPTIONS, OwnedOptions, owned_by, owned_default
+from gancli.config.train import NOT_RERUN, TrainConfig, train_option_names
 
 __all__ = ["AttnRequest", "EvalRequest", "ExportRequest", "HPARAMS", "LEGACY_REVISION", "MAX_DATA_SIZE",
            "MAX_OPTION_FILE", "MAX_TRAIN_SEED", "MAX_WIDTH", "MAX_Z_DIM", "MIN_TRUNCATION", "MODEL_OPTIONS",
-           "MODEL_REVISION", "ModelConfig", "NOT_RERUN", "PAIR_DATASET_NAMES", "PRESETS", "PRESET_PINS",
+           "MODEL_REVISION", "ModelConfig", "NOT_RERUN", "OWNED_FIELDS", "OWNED_OPTIONS", "OwnedOptions", "PAIR_DATASET_NAMES", "PRESETS", "PRESET_PINS",
            "RESOLUTIONS", "RUNS_ROOT", "SampleRequest", "SnRequest", "TrainConfig", "Z_DISTS", "auto_preset",
-           "check_truncation", "check_types", "dataset_seed", "default", "draw_seed", "hparams_options", "parse_json",
-           "parse_toml", "read_option_file", "toml_module", "train_options_from_file"]
+           "check_truncation", "check_types", "dataset_seed", "default", "draw_seed", "hparams_options", "owned_by", "owned_default", "parse_json",
+           "parse_toml", "read_option_file", "toml_module", "train_option_names", "train_options_from_file"]

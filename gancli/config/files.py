@@ -3,15 +3,14 @@ readers ``--study`` shares: checked by type, size and nesting before they are pa
 """
 from __future__ import annotations
 
-import dataclasses
+import json
+import stat
 from pathlib import Path
 from typing import Any
 
 from gancli.config.model import MODEL_OPTIONS
-from gancli.config.train import NOT_RERUN, TrainConfig
+from gancli.config.train import NOT_RERUN, TrainConfig, train_option_names
 from gancli.errors import GancliError
-import json
-import stat
 
 
 def toml_module():
@@ -90,7 +89,7 @@ def train_options_from_file(path: str | Path) -> dict[str, Any]:
         data = parse_json(text, f"--config {path}")
         if not isinstance(data, dict) or not isinstance(data.get("train"), dict):
             raise GancliError(f"--config {path}: a JSON config is a run's config.json, with a \"train\" table")
-        unknown = sorted(set(data["train"]) - {f.name for f in dataclasses.fields(TrainConfig)})
+        unknown = sorted(set(data["train"]) - (train_option_names() - set(MODEL_OPTIONS)) - {"model"})
         if unknown:
             raise GancliError(f"--config {path}: its train table has unknown keys {', '.join(map(str, unknown[:6]))} "
                               "(not a config.json of this gancli)")
@@ -103,8 +102,7 @@ def train_options_from_file(path: str | Path) -> dict[str, Any]:
         return {k: v for k, v in options.items() if k not in NOT_RERUN}
     data = parse_toml(text, f"--config {path}")
     options = {key.replace("-", "_"): value for key, value in data.items()}
-    known = ({f.name for f in dataclasses.fields(TrainConfig)} - {"model"}) | set(MODEL_OPTIONS)
-    unknown = sorted(set(options) - known)
+    unknown = sorted(set(options) - train_option_names())
     if unknown:
         raise GancliError(f"--config {path}: unknown train options {', '.join(unknown)} (the names of gancli train's flags)")
     return options

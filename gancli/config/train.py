@@ -10,6 +10,7 @@ from typing import Any
 
 from gancli.config.checks import MAX_DATA_SIZE, MAX_TRAIN_SEED, _flag, check_types
 from gancli.config.model import MODEL_OPTIONS, ModelConfig
+from gancli.config.owned import OWNED_FIELDS, OWNED_OPTIONS, OwnedOptions, default_owned, split_owned
 from gancli.config.presets import HPARAMS, PRESET_PINS, PRESETS, auto_preset, hparams_options
 from gancli.errors import GancliError
 
@@ -31,15 +32,6 @@ class TrainConfig:
     method: str = "gan"  # how one iteration trains (gancli.methods): gan, began, ebgan, cyclegan
     loss: str = "hinge"
     gp_weight: float | None = None  # gradient-penalty weight lambda [the loss's own: 10 for wgan-gp, else 0]
-    gamma: float = 0.5  # BEGAN: the diversity ratio gamma = E[L(G(z))] / E[L(x)] that k_t steers to
-    lambda_k: float = 0.001  # BEGAN: the learning rate of k_t
-    lr_halving: int = 0  # BEGAN: halve both lrs when M_global has not improved for this many steps (0: off)
-    margin: float = 1.0  # EBGAN: the margin m of D's hinge on fake energies
-    pt_weight: float = 0.1  # EBGAN: weight of the pulling-away term in G's loss (0: none)
-    lambda_cyc: float = 10.0  # CycleGAN: weight of each cycle-consistency L1 term
-    lambda_id: float = 0.5  # CycleGAN: identity-loss weight, relative to lambda_cyc (0: none)
-    pool_size: int = 50  # CycleGAN: images in each D's history pool (0: no pool)
-    narrow_b: bool = False  # shapes-pair: every B shape at one position and size (reproduces collapse)
     augment: str | None = None  # gan: differentiable augmentation of D's inputs: diffaug[:ops] or ada (gancli.augment)
     ada_target: float = 0.6  # ada: the r_t = E[sign(D(x_real))] that p is steered to
     ada_interval: int = 4  # ada: iterations between adjustments of p
@@ -81,9 +73,35 @@ class TrainConfig:
     logger: list[str] = field(default_factory=list)  # experiment loggers besides metrics.jsonl (gancli.loggers)
     resume: str | None = None
     allow_data_change: bool = False  # --resume although the dataset changed (no longer an exact resume)
+    # the options of one method or dataset each (gancli.config.owned): BEGAN's gamma, CycleGAN's pool_size, ...
+    owned: dict[str, OwnedOptions] = field(default_factory=default_owned)
+
+    def of(self, owner: str) -> OwnedOptions:
+        """The options of a method or dataset (``cfg.of("began").gamma``)."""
+        return self.owned[owner]
+
+    def __getattr__(self, name: str) -> Any:  # cfg.gamma: an owned option read by its flat name
+        if name in OWNED_FIELDS and "owned" in self.__dict__:
+            return getattr(self.owned[OWNED_FIELDS[name]], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in OWNED_FIELDS and "owned" in self.__dict__:
+            setattr(self.owned[OWNED_FIELDS[name]], name, value)
+        else:
+            object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """A plain dict of JSON types, the owned options at the top level beside the others (where
+        config.json and checkpoints have always had them: after ``gp_weight``)."""
+        d = dataclasses.asdict(self)
+        owned = {k: v for group in d.pop("owned").values() for k, v in group.items()}
+        flat: dict[str, Any] = {}
+        for key, value in d.items():
+            flat[key] = value
+            if key == "gp_weight":
+                flat.update(owned)
+        return flat
 
     @property
     def dataset_seed(self) -> int:
@@ -105,9 +123,10 @@ class TrainConfig:
         model = d.get("model")
         if not isinstance(model, dict):  # flat, as saved before 0.2: model name and options at the top
             model = {MODEL_OPTIONS[k]: v for k, v in d.items() if k in MODEL_OPTIONS and v is not None}
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in d.items() if k in known and k != "model"}
-        return cls(**values, model=ModelConfig.from_dict(model))
+        known = {f.name for f in dataclasses.fields(cls)} - {"model", "owned"}
+        rest, owned = split_owned(d)
+        values = {k: v for k, v in rest.items() if k in known}
+        return cls(**values, model=ModelConfig.from_dict(model), owned=owned)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "TrainConfig":
@@ -130,13 +149,14 @@ class TrainConfig:
     @classmethod
     def from_flat(cls, flat: dict[str, Any]) -> "TrainConfig":
         """From flat options (``options()``'s shape); a name that is no option is an error."""
-        known = {f.name for f in dataclasses.fields(cls)} - {"model"}
-        unknown = set(flat) - known - set(MODEL_OPTIONS) - {"revision"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"model", "owned"}
+        unknown = set(flat) - known - set(MODEL_OPTIONS) - set(OWNED_FIELDS) - {"revision"}
         if unknown:
             raise GancliError(f"unknown training options: {', '.join(sorted(unknown))}")
         model = ModelConfig(**{MODEL_OPTIONS[k]: v for k, v in flat.items() if k in MODEL_OPTIONS},
                             **({"revision": flat["revision"]} if "revision" in flat else {}))
-        return cls(**{k: v for k, v in flat.items() if k in known}, model=model)
+        rest, owned = split_owned(flat)
+        return cls(**{k: v for k, v in rest.items() if k in known}, model=model, owned=owned)
 
     def validate(self) -> "TrainConfig":
         """Values, once, before anything is built (names: ``gancli.training.check_names``)."""
@@ -185,19 +205,21 @@ class TrainConfig:
             raise GancliError(f"--ema-start must be >= 0, got {self.ema_start}")
         if self.hparams is not None and self.hparams not in HPARAMS:
             raise GancliError(f"unknown hparams '{self.hparams}'; choose one of: {', '.join(HPARAMS)}")
-        if self.pool_size < 0:
-            raise GancliError(f"--pool-size must be >= 0 (0: no pool), got {self.pool_size}")
-        for name in ("gamma", "lambda_k", "margin", "pt_weight", "lambda_cyc", "lambda_id"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise GancliError(f"{_flag(name)} must be a finite number >= 0, got {value}")
-        if self.lr_halving < 0:
-            raise GancliError(f"--lr-halving must be >= 0 (0: off), got {self.lr_halving}")
+        if not isinstance(self.owned, dict) or set(self.owned) != set(OWNED_OPTIONS):
+            raise GancliError(f"the config must hold the options of {', '.join(OWNED_OPTIONS)}, got {self.owned!r}")
+        for options in self.owned.values():
+            options.check()
         if self.amp not in ("off", "bf16", "fp16"):
             raise GancliError(f"unknown --amp {self.amp!r}; choose one of: off, bf16, fp16")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise GancliError(f"unknown --device {self.device!r}; choose one of: auto, cpu, cuda, mps")
         return self
+
+
+def train_option_names() -> set[str]:
+    """Every ``gancli train`` option by its Python name: TrainConfig's fields, the owned options of
+    every method and dataset, and the model's (``model`` is its name)."""
+    return ({f.name for f in dataclasses.fields(TrainConfig)} - {"model", "owned"}) | set(OWNED_FIELDS) | set(MODEL_OPTIONS)
 
 
 #: what a re-run from a run's config.json leaves out: where the run was, and how it was continued

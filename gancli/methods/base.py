@@ -99,6 +99,11 @@ class Method:
     def check_config(cls, cfg: TrainConfig) -> None:
         """Raises GancliError for options this method cannot train with (names and combinations)."""
 
+    @property
+    def options(self):
+        """This method's own options (``gancli.config.owned``: ``@owned_by(name)``), or None."""
+        return self.ctx.cfg.owned.get(self.name)
+
     # ---------------------------------------------------------------- networks (no training state)
     @classmethod
     def network_names(cls, model_cfg: ModelConfig) -> tuple[str, ...]:

@@ -112,7 +112,7 @@ class BEGANMethod(AutoencoderDMethod):
     @classmethod
     def check_config(cls, cfg: TrainConfig) -> None:
         super().check_config(cfg)
-        if cfg.lr_halving and cfg.lr_decay:
+        if cfg.of("began").lr_halving and cfg.lr_decay:
             raise GancliError("--lr-halving and --lr-decay do not combine (--lr-decay sets every lr each step); "
                               "choose one")
 
@@ -125,9 +125,9 @@ class BEGANMethod(AutoencoderDMethod):
         self.since_best = 0  # steps since the running mean last reached a new low
 
     def train_step(self) -> dict[str, torch.Tensor]:
-        ctx, cfg = self.ctx, self.ctx.cfg
+        ctx, opts = self.ctx, self.options
         G, D = self.train_nets["G"], self.train_nets["D"]
-        if cfg.lr_halving and self.since_best >= cfg.lr_halving:
+        if opts.lr_halving and self.since_best >= opts.lr_halving:
             # at the start of the step, so the lr logged for a step is the one it used
             for opt in self.optimizers.values():
                 for group in opt.param_groups:
@@ -158,8 +158,8 @@ class BEGANMethod(AutoencoderDMethod):
             pooled = torch.stack([loss_real, loss_fake, g_loss])
             dist.all_reduce(pooled)
             loss_real, loss_fake, g_loss = (pooled / dist.get_world_size()).unbind()
-        self.k = k_update(self.k, loss_real, g_loss, cfg.gamma, cfg.lambda_k)
-        measure = m_global(loss_real, g_loss, cfg.gamma)
+        self.k = k_update(self.k, loss_real, g_loss, opts.gamma, opts.lambda_k)
+        measure = m_global(loss_real, g_loss, opts.gamma)
         self._track(measure)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss, "k_t": self.k.clone(), "m_global": measure,
                 "loss_real": loss_real, "loss_fake": loss_fake}
@@ -170,7 +170,7 @@ class BEGANMethod(AutoencoderDMethod):
         decay = M_RUNNING_DECAY if self.m_count else 0.0
         self.m_running = decay * self.m_running + (1.0 - decay) * measure
         self.m_count += 1
-        if self.ctx.cfg.lr_halving:
+        if self.options.lr_halving:
             self.m_best, self.since_best = stall_update(float(self.m_running), self.m_best, self.since_best)
 
     def state_dict(self) -> dict[str, Any]:

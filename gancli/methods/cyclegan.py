@@ -145,7 +145,8 @@ class CycleGANMethod(Method):
         }
         # each pool's coin flips come from its own generator, seeded from the run's RNG (per rank)
         seeds = torch.randint(2**62, (2,)).tolist()
-        self.pools = {"A": ImagePool(cfg.pool_size, seed=seeds[0]), "B": ImagePool(cfg.pool_size, seed=seeds[1])}
+        pool = self.options.pool_size
+        self.pools = {"A": ImagePool(pool, seed=seeds[0]), "B": ImagePool(pool, seed=seeds[1])}
         self.joint_d = ctx.model_cfg.d_norm != "bn"  # real and fake in one D forward unless D has batch statistics
         self.alarm_armed = False
 
@@ -164,7 +165,7 @@ class CycleGANMethod(Method):
         return 0.5 * (self.loss.d_loss_real(out_real) + self.loss.d_loss_fake(out_fake))
 
     def train_step(self) -> dict[str, torch.Tensor]:
-        ctx, cfg = self.ctx, self.ctx.cfg
+        ctx, opts = self.ctx, self.options
         G_AB, G_BA, D_A, D_B = (self.train_nets[n] for n in GENERATORS + DISCRIMINATORS)
         a, _ = ctx.next_batch("A")
         b, _ = ctx.next_batch("B")
@@ -177,13 +178,13 @@ class CycleGANMethod(Method):
             rec_b = G_AB(fake_a)
             g_a = self.loss.g_loss(D_B(fake_b).float())
             g_b = self.loss.g_loss(D_A(fake_a).float())
-            if cfg.lambda_id > 0:
-                idt_a = identity_loss(G_AB(b).float(), b, cfg.lambda_cyc, cfg.lambda_id)
-                idt_b = identity_loss(G_BA(a).float(), a, cfg.lambda_cyc, cfg.lambda_id)
+            if opts.lambda_id > 0:
+                idt_a = identity_loss(G_AB(b).float(), b, opts.lambda_cyc, opts.lambda_id)
+                idt_b = identity_loss(G_BA(a).float(), a, opts.lambda_cyc, opts.lambda_id)
             else:
                 idt_a = idt_b = torch.zeros((), device=ctx.device)
-        cycle_a = cycle_loss(rec_a.float(), a, cfg.lambda_cyc)
-        cycle_b = cycle_loss(rec_b.float(), b, cfg.lambda_cyc)
+        cycle_a = cycle_loss(rec_a.float(), a, opts.lambda_cyc)
+        cycle_b = cycle_loss(rec_b.float(), b, opts.lambda_cyc)
         ctx.backward_step(g_a + g_b + cycle_a + cycle_b + idt_a + idt_b, self.optimizers["g"])
         self._frozen_d(False)
 

@@ -52,7 +52,7 @@ class EBGANMethod(AutoencoderDMethod):
     panels = {"losses": ("d_loss", "g_loss"), "energies": ("energy_real", "energy_fake"), "pulling-away": ("pt",)}
 
     def train_step(self) -> dict[str, torch.Tensor]:
-        ctx, cfg = self.ctx, self.ctx.cfg
+        ctx, opts = self.ctx, self.options
         G, D = self.train_nets["G"], self.train_nets["D"]
         real, _ = ctx.next_batch()
         b = real.shape[0]
@@ -62,7 +62,7 @@ class EBGANMethod(AutoencoderDMethod):
             both = torch.cat([real, fake.to(real.dtype)])
             energies = energy(both, D(both))
         energy_real, energy_fake = energies[:b], energies[b:]
-        d_loss = margin_d_loss(energy_real, energy_fake, cfg.margin)
+        d_loss = margin_d_loss(energy_real, energy_fake, opts.margin)
         ctx.backward_step(d_loss, self.optimizers["d"])
 
         self._frozen_d(True)
@@ -70,7 +70,7 @@ class EBGANMethod(AutoencoderDMethod):
             fake_g = G(ctx.draw_z(b))
             recon, embedding = D(fake_g, return_embedding=True)
         pt = pulling_away(embedding)
-        g_loss = energy(fake_g, recon).mean() + cfg.pt_weight * pt
+        g_loss = energy(fake_g, recon).mean() + opts.pt_weight * pt
         ctx.backward_step(g_loss, self.optimizers["g"])
         self._frozen_d(False)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "energy_real": energy_real.detach().mean(),

@@ -141,7 +141,7 @@ class Study:
             key = json.dumps({k: v for k, v in plan.options.items() if k not in ("seed", "out")}, sort_keys=True,
                              default=str)
             data_key = json.dumps([cfg.method, cfg.dataset, cfg.data_root, cfg.split, cfg.data_size, cfg.dataset_seed,
-                                   cfg.cond, cfg.attrs, cfg.download, cfg.narrow_b, cfg.model.to_dict()], default=str)
+                                   cfg.cond, cfg.attrs, cfg.download, cfg.of("shapes-pair").narrow_b, cfg.model.to_dict()], default=str)
             if key not in checked:
                 checked.add(key)
                 try:

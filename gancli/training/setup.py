@@ -47,12 +47,12 @@ def prepare(cfg: TrainConfig):
                               f"{', '.join(PAIR_DATASETS.names())} (e.g. gancli train pair DIR), not {cfg.dataset}")
         raise GancliError(f"{cfg.dataset} is two-domain data, for translation: train it with --method cyclegan "
                           f"(what --preset auto picks for it), not --method {cfg.method}")
-    if cfg.narrow_b and cfg.dataset != "shapes-pair":
+    if cfg.of("shapes-pair").narrow_b and cfg.dataset != "shapes-pair":
         raise GancliError("--narrow-b narrows the built-in shapes-pair's domain B; it does not apply to "
                           f"{cfg.dataset}")
     if method.two_domain:
         dataset = build_pair_dataset(cfg.dataset, root=cfg.data_root, res=cfg.model.res, split=cfg.split,
-                                     seed=cfg.dataset_seed, size=cfg.data_size, narrow_b=cfg.narrow_b)
+                                     seed=cfg.dataset_seed, size=cfg.data_size, narrow_b=cfg.of("shapes-pair").narrow_b)
         dataset.split_of("test")  # the grids and evaluations read the test split: missing files fail now
     else:
         cond = cfg.cond if cfg.cond is not None else (cfg.dataset != "celeba" and not method.unconditional)

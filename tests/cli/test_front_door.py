@@ -18,7 +18,7 @@ from gancli.cli.sample import sample_command
 from gancli.cli.sn_check import sn_check_command
 from gancli.cli.train import train_command
 from gancli.cli.translate import translate_command
-from gancli.config import MODEL_OPTIONS, TrainConfig
+from gancli.config import MODEL_OPTIONS, OWNED_FIELDS, TrainConfig, train_option_names
 
 RUN = {"target": "run"}
 #: command, API function, {option: API parameter}, options that only choose how the result is printed
@@ -63,9 +63,10 @@ def test_a_commands_options_are_its_api_functions_parameters(command, function, 
 def test_train_options_are_train_configs_options():
     """``gancli train``'s options are TrainConfig's (and its model's) by name, plus the data location,
     the option file and the dry run; gancli.train takes the same names (``from_flat`` refuses others)."""
-    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"model", "owned"}
     options = set(_params(train_command))
-    assert options == fields | set(MODEL_OPTIONS) | {"path", "config", "dry_run", "predict"}
+    assert options == fields | set(OWNED_FIELDS) | set(MODEL_OPTIONS) | {"path", "config", "dry_run", "predict"}
+    assert options - {"path", "config", "dry_run", "predict"} == train_option_names()
     api_named = set(_params(api.train_config)) | set(_params(api.train))
     assert {"dataset", "path", "config"} <= api_named
 

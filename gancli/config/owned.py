@@ -1,0 +1,139 @@
+"""Options that belong to one training method or one dataset, each set in its own dataclass and
+registered under its owner's name (``@owned_by("began")``). ``TrainConfig`` holds one instance of
+every registered set (``cfg.of("began").gamma``; ``cfg.gamma`` reads the same value), so a new
+method with options of its own adds a class here and touches no shared class.
+
+On disk nothing changes: config.json, checkpoints and ``--dry-run`` keep every option at the top
+level of the train config, as the command line names them (``--gamma`` is ``gamma``), and a config
+that lacks one (an older run) gets its default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from gancli.config.checks import _flag, check_types
+from gancli.errors import GancliError
+
+#: owner name (a method or a dataset) -> its options dataclass, in registration order
+OWNED_OPTIONS: dict[str, type["OwnedOptions"]] = {}
+
+
+@dataclass
+class OwnedOptions:
+    """A set of options of one owner; subclasses add fields (each a ``gancli train`` option) and
+    extend ``check`` with their ranges."""
+
+    owner: ClassVar[str] = ""
+
+    def check(self) -> None:
+        check_types(self)
+
+    def _non_negative(self, *names: str) -> None:
+        for name in names:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise GancliError(f"{_flag(name)} must be a finite number >= 0, got {value}")
+
+
+def owned_by(owner: str):
+    """Registers an options dataclass as the options of ``owner`` (a method or dataset name)."""
+
+    def register(cls: type[OwnedOptions]) -> type[OwnedOptions]:
+        clash = set(option_names(cls)) & set(OWNED_FIELDS)
+        if owner in OWNED_OPTIONS or clash:
+            raise ValueError(f"options of {owner!r} registered twice or clashing: {sorted(clash)}")
+        cls.owner = owner
+        OWNED_OPTIONS[owner] = cls
+        OWNED_FIELDS.update({name: owner for name in option_names(cls)})
+        return cls
+
+    return register
+
+
+#: option name -> the owner whose set holds it
+OWNED_FIELDS: dict[str, str] = {}
+
+
+def option_names(cls: type[OwnedOptions]) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def default_owned() -> dict[str, OwnedOptions]:
+    """Every registered set at its defaults."""
+    return {owner: cls() for owner, cls in OWNED_OPTIONS.items()}
+
+
+def split_owned(flat: dict[str, Any]) -> tuple[dict[str, Any], dict[str, OwnedOptions]]:
+    """Flat options -> (the options that are not owned, every registered set with the owned ones
+    given in ``flat`` and defaults for the rest)."""
+    rest = {k: v for k, v in flat.items() if k not in OWNED_FIELDS}
+    owned = {owner: cls(**{name: flat[name] for name in option_names(cls) if name in flat})
+             for owner, cls in OWNED_OPTIONS.items()}
+    return rest, owned
+
+
+def owned_default(name: str) -> Any:
+    """The default of an owned option (for help texts)."""
+    cls = OWNED_OPTIONS[OWNED_FIELDS[name]]
+    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
+
+
+# ============================================================================================ the sets
+@owned_by("began")
+@dataclass
+class BeganOptions(OwnedOptions):
+    """BEGAN (Berthelot et al. 2017): the equilibrium k_t steers to and how fast."""
+
+    gamma: float = 0.5  # the diversity ratio gamma = E[L(G(z))] / E[L(x)] that k_t steers to
+    lambda_k: float = 0.001  # the learning rate of k_t
+    lr_halving: int = 0  # halve both lrs when M_global has not improved for this many steps (0: off)
+
+    def check(self) -> None:
+        super().check()
+        self._non_negative("gamma", "lambda_k")
+        if self.lr_halving < 0:
+            raise GancliError(f"--lr-halving must be >= 0 (0: off), got {self.lr_halving}")
+
+
+@owned_by("ebgan")
+@dataclass
+class EbganOptions(OwnedOptions):
+    """EBGAN (Zhao et al. 2017): D's margin and the pulling-away term."""
+
+    margin: float = 1.0  # the margin m of D's hinge on fake energies
+    pt_weight: float = 0.1  # weight of the pulling-away term in G's loss (0: none)
+
+    def check(self) -> None:
+        super().check()
+        self._non_negative("margin", "pt_weight")
+
+
+@owned_by("cyclegan")
+@dataclass
+class CycleganOptions(OwnedOptions):
+    """CycleGAN (Zhu et al. 2017): the loss weights and D's history pool."""
+
+    lambda_cyc: float = 10.0  # weight of each cycle-consistency L1 term
+    lambda_id: float = 0.5  # identity-loss weight, relative to lambda_cyc (0: none)
+    pool_size: int = 50  # images in each D's history pool (0: no pool)
+
+    def check(self) -> None:
+        super().check()
+        self._non_negative("lambda_cyc", "lambda_id")
+        if self.pool_size < 0:
+            raise GancliError(f"--pool-size must be >= 0 (0: no pool), got {self.pool_size}")
+
+
+@owned_by("shapes-pair")
+@dataclass
+class ShapesPairOptions(OwnedOptions):
+    """The built-in two-domain data."""
+
+    narrow_b: bool = False  # every B shape at one position and size (reproduces CycleGAN's collapse)
+
+
+__all__ = ["OWNED_FIELDS", "OWNED_OPTIONS", "BeganOptions", "CycleganOptions", "EbganOptions", "OwnedOptions",
+           "ShapesPairOptions", "default_owned", "option_names", "owned_by", "owned_default", "split_owned"]
