@@ -133,7 +133,8 @@ def count_parameters(net: nn.Module) -> int:
 
 
 # register the zoo (import for side effects)
-from gancli.models import dcgan_spec, cnn, sngan, sagan, biggan, began, cyclegan  # noqa: E402,F401,I001  (registry order)
+# one file per model, named after it (its ModelSpec); the networks in <family>_nets.py (docs/architecture.md)
+from gancli.models import dcgan, cnn, sngan, sagan, biggan, began, cyclegan  # noqa: E402,F401,I001  (registry order)
 from gancli.models.prior import draw_z  # noqa: E402
 
 __all__ = ["MODELS", "ModelSpec", "build_models", "build_network", "resolve_model", "count_parameters", "draw_z"]

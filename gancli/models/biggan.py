@@ -1,7 +1,7 @@
 """Registers ``biggan``: shared class embedding, hierarchical z, attention, orthogonal init (Brock et al. 2019)."""
 from gancli.layers.norm import D_NORMS
 from gancli.models import MODELS, ModelSpec
-from gancli.models.resnet import ResNetDiscriminator, ResNetGenerator
+from gancli.models.resnet_nets import ResNetDiscriminator, ResNetGenerator
 
 #: BigGAN's attention resolutions (64 at 128 px, as in the paper's 128 px model)
 BIGGAN_ATTN = {32: [16], 64: [32], 128: [64], 256: [128]}

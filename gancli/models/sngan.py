@@ -1,7 +1,7 @@
 """Registers ``sngan``: the ResNet SNGAN of Miyato et al. 2018 (SN in D only, projection D)."""
 from gancli.layers.norm import D_NORMS
 from gancli.models import MODELS, ModelSpec
-from gancli.models.resnet import ResNetDiscriminator, ResNetGenerator
+from gancli.models.resnet_nets import ResNetDiscriminator, ResNetGenerator
 
 MODELS.register("sngan")(ModelSpec(
     name="sngan",

@@ -85,7 +85,7 @@ def test_biggan_cbn_maps_change_only_sn_buffers():
     """Against the zero-initialised, un-normalised maps the other models keep: the same parameters
     (the raw weights move under ``parametrizations``) plus SN's u, v buffers."""
     from gancli.models import resolve_model, count_parameters
-    from gancli.models.resnet import ResNetGenerator
+    from gancli.models.resnet_nets import ResNetGenerator
     from gancli.layers import apply_spectral_norm
 
     cfg = resolve_model(ModelConfig(name="biggan", res=32, ch=8, n_classes=5))
