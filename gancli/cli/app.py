@@ -67,6 +67,7 @@ def completer(registry: str, comma_list: bool = False):
         prefix = head + "," if head else ""
         return [prefix + name for name in registry_names(registry) if name.startswith(last)]
 
+    complete.registry = registry  # tests/test_registries.py: the option's help names every entry
     return complete
 
 

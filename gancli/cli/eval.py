@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from gancli.cli.app import DEVICE_HELP, RunTarget, command
+from gancli.cli.app import DEVICE_HELP, RunTarget, command, completer
 from gancli.config import EvalRequest
 
 D = EvalRequest  # the defaults
@@ -26,7 +26,7 @@ def eval_command(
     prdc: Annotated[bool, typer.Option("--prdc", help="Precision, recall, density and coverage (Naeem et al. 2020, k = 5) [off].")] = False,
     nn: Annotated[bool, typer.Option("--nn", help="Nearest training images of 8 samples (a PNG in the run's samples/) and the memorisation statistic: median distance to the nearest training image over that to the nearest held-out one [off].")] = False,
     n: Annotated[int, typer.Option("-n", "--n", help="Generated images.")] = D.n,
-    feature_extractor: Annotated[Optional[str], typer.Option(help="inception, shapes-factor-net or shapes-net (the class-only features of gancli before 0.2) [shapes-factor-net for a shapes run, else inception].")] = None,
+    feature_extractor: Annotated[Optional[str], typer.Option(autocompletion=completer("extractors"), help="inception, shapes-factor-net, shapes-net (the class-only features of gancli before 0.2) or shapes-pair-net (a shapes-pair run's translations) [shapes-factor-net for a shapes run, shapes-pair-net for shapes-pair, else inception].")] = None,
     inception_weights: Annotated[Optional[str], typer.Option(help="A local copy of torch-fidelity's Inception weights (no download) [none: torch-fidelity's cache].")] = None,
     ref: Annotated[Optional[str], typer.Option(help="Reference images: a folder, or an .npz of uint8 images [the run's training data].")] = None,
     data: Annotated[Optional[str], typer.Option(help="Reference dataset by name instead of the run's own [the run's].")] = None,

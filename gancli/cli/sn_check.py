@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from gancli.cli.app import RunTarget, command
+from gancli.cli.app import RunTarget, command, completer
 from gancli.config import SnRequest
 
 D = SnRequest  # the defaults
@@ -26,7 +26,7 @@ def sn_check_command(
     rtol: Annotated[float, typer.Option(help="Power iteration stops when sigma_op changes by less than this, relative.")] = D.rtol,
     n: Annotated[int, typer.Option("-n", "--n", help="Images per kind (real, generated, interpolated) for the gradient check.")] = D.n,
     seed: Annotated[int, typer.Option(help="Seed of z, labels and images.")] = D.seed,
-    model: Annotated[Optional[str], typer.Option(help="Audit a fresh model instead (dcgan, cnn, sngan, sagan, biggan, began) [none: the run].")] = None,
+    model: Annotated[Optional[str], typer.Option(autocompletion=completer("models"), help="Audit a fresh model instead (dcgan, cnn, sngan, sagan, biggan, began, cyclegan) [none: the run].")] = None,
     res: Annotated[int, typer.Option(help="Fresh model: resolution.")] = D.res,
     ch: Annotated[Optional[int], typer.Option(help="Fresh model: channel multiplier [model default].")] = None,
     n_classes: Annotated[int, typer.Option(help="Fresh model: classes (0: unconditional).")] = D.n_classes,

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from gancli.cli.app import command, complete_runs, completer, split_list
-from gancli.config import MODEL_OPTIONS, OWNED_FIELDS, PRESETS, ModelConfig, TrainConfig, default, owned_default
+from gancli.config import HPARAMS, MODEL_OPTIONS, OWNED_FIELDS, PRESETS, ModelConfig, TrainConfig, default, owned_default
 
 
 def _text(value: Any) -> str:
@@ -105,7 +105,7 @@ def train_command(
     accumulate: Annotated[Optional[int], typer.Option(rich_help_panel=P_OPTIM, help=f"gan: each step over this many batches of --batch-size, one optimizer step (a K times larger batch in the memory of one) {d('accumulate')}.")] = None,
     mbstd: Annotated[Optional[int], typer.Option(rich_help_panel=P_MODEL, help=f"D: minibatch standard deviation over groups of this many images (ProGAN); 0: off {d('mbstd')}.")] = None,
     narrow_b: Annotated[Optional[bool], typer.Option("--narrow-b", rich_help_panel=P_DATA, help="shapes-pair: every B shape at one position and size, to reproduce CycleGAN's collapse [off].")] = None,
-    hparams: Annotated[Optional[str], typer.Option(rich_help_panel=P_OPTIM, autocompletion=completer("hparams"), help=f"Named optimiser setting (lr, betas, n_dis, lr decay): A-F (SNGAN paper), report-A, report-B, report-C {d('hparams', 'none')}.")] = None,
+    hparams: Annotated[Optional[str], typer.Option(rich_help_panel=P_OPTIM, autocompletion=completer("hparams"), help=f"Named optimiser setting (lr, betas, n_dis, lr decay): {', '.join(HPARAMS)} (A-F: the SNGAN paper's, report-A..C: the 2018 report's) {d('hparams', 'none')}.")] = None,
     steps: Annotated[Optional[int], typer.Option(rich_help_panel=P_OPTIM, help=f"Training iterations (n_dis D steps + 1 G step each) {d('steps')}.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(rich_help_panel=P_OPTIM, help=f"Per-process batch size {d('batch_size')}.")] = None,
     lr_g: Annotated[Optional[float], typer.Option(rich_help_panel=P_OPTIM, help=f"G learning rate {d('lr_g')}.")] = None,
@@ -136,8 +136,8 @@ def train_command(
     allow_data_change: Annotated[Optional[bool], typer.Option("--allow-data-change", rich_help_panel=P_RUN, help="With --resume: go on although the dataset changed (no longer an exact resume) [off].")] = None,
     eval_every: Annotated[Optional[int], typer.Option(rich_help_panel=P_EVAL, help=f"Steps between evaluations of G_ema into metrics.jsonl; 0: none {d('eval_every')}.")] = None,
     eval_n: Annotated[Optional[int], typer.Option(rich_help_panel=P_EVAL, help=f"Generated images per evaluation {d('eval_n')}.")] = None,
-    eval_metrics: Annotated[Optional[str], typer.Option(rich_help_panel=P_EVAL, autocompletion=completer("metrics", comma_list=True), help=f"Metrics per evaluation: a comma list of fid, is, kid, prc {d('eval_metrics')}.")] = None,
-    feature_extractor: Annotated[Optional[str], typer.Option(rich_help_panel=P_EVAL, autocompletion=completer("extractors"), help="Evaluation features: inception or shapes-net [shapes-net for shapes, else inception].")] = None,
+    eval_metrics: Annotated[Optional[str], typer.Option(rich_help_panel=P_EVAL, autocompletion=completer("metrics", comma_list=True), help=f"Metrics per evaluation: a comma list of fid, is, kid, prc, prdc {d('eval_metrics')}.")] = None,
+    feature_extractor: Annotated[Optional[str], typer.Option(rich_help_panel=P_EVAL, autocompletion=completer("extractors"), help="Evaluation features: inception, shapes-factor-net, shapes-net or shapes-pair-net [shapes-factor-net for shapes, shapes-pair-net for shapes-pair, else inception].")] = None,
     inception_weights: Annotated[Optional[str], typer.Option(rich_help_panel=P_EVAL, help="A local copy of torch-fidelity's Inception weights [none: torch-fidelity's cache].")] = None,
     logger: Annotated[Optional[list[str]], typer.Option(rich_help_panel=P_RUN, autocompletion=completer("loggers"), help="Also log to: tensorboard (event files in RUN/tb/; pip install 'gancli[tensorboard]'); repeatable [none: metrics.jsonl only].")] = None,
     config: Annotated[Optional[Path], typer.Option(rich_help_panel=P_RUN, help="Options from a file: a TOML table of train options (steps = 2000, model = \"sagan\"), or a run's config.json to train it again (into a new run directory); options given here override the file's [none].")] = None,

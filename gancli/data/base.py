@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 import threading
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +20,31 @@ from gancli.errors import GancliError
 from gancli.registry import Registry
 
 DATASETS: Registry = Registry("dataset")
+
+
+@dataclass(frozen=True)
+class DatasetTraits:
+    """What the rest of gancli knows of a dataset besides its images, declared beside its builder
+    (``declare_traits``) so that no other layer tests a dataset's name."""
+
+    class_labels: bool = True  # its labels are classes: --cond on by default, --per-class; False: CelebA's attributes
+    generated: bool = False  # made from a seed, no files (shapes): the seed is part of what it is, no root
+    default_extractor: str = "inception"  # the features gancli eval and --eval-every use for a run on it
+    shapes_scenes: bool = False  # drawn by the shapes renderer: shapes-factor-net reads its factors (spread, accuracy)
+
+
+#: dataset name (one-domain or two-domain) -> its traits; a dataset that declares none has the defaults
+DATASET_TRAITS: dict[str, DatasetTraits] = {}
+
+
+def declare_traits(name: str, **traits) -> DatasetTraits:
+    DATASET_TRAITS[name] = DatasetTraits(**traits)
+    return DATASET_TRAITS[name]
+
+
+def traits_of(name: str | None) -> DatasetTraits:
+    """The traits of dataset ``name`` (the defaults for None or an unknown name)."""
+    return DATASET_TRAITS.get(name or "", DatasetTraits())
 
 #: powers of two, and 28: MNIST's and Fashion-MNIST's own size (read there without resizing)
 VALID_RESOLUTIONS = (16, 28, 32, 64, 128, 256)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gancli.data.base import DATASETS, MISSING, GanDataset, SkipReport, check_split, subset_indices
+from gancli.data.base import DATASETS, MISSING, GanDataset, SkipReport, check_split, declare_traits, subset_indices
 from gancli.data.image_files import ImageFileDataset
 from gancli.errors import GancliError
 from gancli.registry import match_names
@@ -119,6 +119,9 @@ def _download(root: Path) -> None:
             f"torchvision could not download CelebA ({type(error).__name__}: {error}). "
             + missing_message(root)
         ) from error
+
+
+declare_traits("celeba", class_labels=False)  # 40 binary attributes, not classes
 
 
 @DATASETS.register("celeba")

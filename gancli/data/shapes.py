@@ -24,6 +24,7 @@ from gancli.data.base import (
     GanDataset,
     check_size,
     check_split,
+    declare_traits,
     in_memory_budget,
     reject_attrs,
 )
@@ -222,6 +223,9 @@ class ShapesDataset(GanDataset):
     def _decode_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         images = render_shapes(self._params.take(indices.numpy()), self.resolution)
         return torch.from_numpy(images), self.labels[indices]
+
+
+declare_traits("shapes", generated=True, default_extractor="shapes-factor-net", shapes_scenes=True)
 
 
 @DATASETS.register("shapes")

@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from gancli.data.base import GanDataset, in_memory_budget, to_float
+from gancli.data.base import GanDataset, declare_traits, in_memory_budget, to_float
 from gancli.data.pairs import PAIR_DATASETS, TwoDomainDataset
 from gancli.data.shapes import (
     DEFAULT_SIZE,
@@ -131,6 +131,9 @@ def _domain_dataset(name: str, params: ShapeParams, render: Renderer, res: int) 
     if in_memory_budget(n, 3, res):
         return GanDataset(images=torch.from_numpy(render(params, res)), **common)
     return SceneDataset(params=params, render=render, **common)
+
+
+declare_traits("shapes-pair", generated=True, default_extractor="shapes-pair-net")
 
 
 @PAIR_DATASETS.register("shapes-pair")

@@ -10,7 +10,7 @@ from gancli.checkpoint import resolve_checkpoint, run_dir_of, run_folder_of
 from gancli.config import RUNS_ROOT, ModelConfig
 from gancli.errors import GancliError
 from gancli.methods import METHODS, load_run_checkpoint
-from gancli.metrics.registry import METRICS
+from gancli.metrics.registry import curve_traits, eval_panels
 from gancli.models import count_parameters, resolve_model
 from gancli.viz.curves import plot_curves
 from gancli import runlog
@@ -132,8 +132,7 @@ def plot_run(target: str | Path | None, out: Path | None = None, runs_root: str 
         raise GancliError(f"--out {out}: the plot is a PNG; give a .png path")
     name = run_method_name(run)
     method = METHODS.get(name) if name in METHODS else None
-    eval_panels = {m.title: m.series for m in (METRICS.get(name) for name in METRICS.names())}
-    eval_panels["class accuracy"] = (("class_accuracy", "class accuracy"),)
     drawn = plot_curves(metrics, out, title=run.name, panels=method.panels if method else None,
-                        labels=method.stat_labels if method else None, eval_panels=eval_panels)
+                        labels=method.stat_labels if method else None, eval_panels=eval_panels(),
+                        traits=curve_traits())
     return out, drawn

@@ -221,7 +221,7 @@ def not_covered(net: nn.Module) -> list[str]:
     """The parts of ``net`` the product bound ignores, named."""
 
     parts = []
-    residual = [n for n, m in net.named_modules() if type(m).__name__ in ("DBlock", "GBlock")]
+    residual = [n for n, m in net.named_modules() if getattr(m, "residual", False)]  # blocks that say so
     if residual:
         parts.append(f"residual sums in {len(residual)} blocks (a block's bound is sigma(main) + sigma(shortcut))")
     attention = [n for n, m in net.named_modules() if isinstance(m, SelfAttention)]

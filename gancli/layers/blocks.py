@@ -32,6 +32,8 @@ from gancli.layers.norm import feature_norm
 class GBlock(nn.Module):
     """``learned_cbn_maps``: BigGAN's CBN maps (see ``ConditionalBatchNorm2d``)."""
 
+    residual = True  # a sum of a main path and a shortcut (sn-check: outside the product bound)
+
     def __init__(self, in_ch: int, out_ch: int, cbn_kind: str = "none", cond_dim: int = 0,
                  learned_cbn_maps: bool = False):
         super().__init__()
@@ -55,6 +57,8 @@ class GBlock(nn.Module):
 class DBlock(nn.Module):
     """``norm``: D's feature normalisation (``--d-norm``); BN / LN go into every block but the first,
     with a learnable scale only if ``norm_gamma``."""
+
+    residual = True  # a sum of a main path and a shortcut (sn-check: outside the product bound)
 
     def __init__(self, in_ch: int, out_ch: int, down: bool = True, first: bool = False, norm: str = "none",
                  norm_gamma: bool = True):

@@ -23,6 +23,8 @@ class ReflectResBlock(nn.Module):
     convs keep their bias, as the reference has it before instance norm, though IN's mean
     subtraction cancels it (2 * (9 k^2 + k) parameters)."""
 
+    residual = True  # a sum of a main path and a shortcut (sn-check: outside the product bound)
+
     def __init__(self, channels: int):
         super().__init__()
         self.body = nn.Sequential(

@@ -28,7 +28,7 @@ from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics
 
 from gancli import runlog
 from gancli.config import RUNS_ROOT, EvalRequest, dataset_seed
-from gancli.data import build_dataset
+from gancli.data import build_dataset, traits_of
 from gancli.data.shapes import SHAPE_CLASSES
 from gancli.errors import GancliError
 from gancli.loggers.base import append_to_loggers
@@ -161,7 +161,7 @@ def run_reference(train_config: dict[str, Any], res: int, req: EvalRequest) -> R
     same_images = same and split == train_config.get("split", "train")
     size = train_config.get("data_size") if same_images else None
     seed = dataset_seed(train_config) if same else 0
-    cond = name != "celeba"  # class labels for --per-class; CelebA's attributes are not classes
+    cond = traits_of(name).class_labels  # class labels for --per-class; CelebA's attributes are not classes
     kwargs = dict(root=root, res=res, split=split, seed=seed, size=size)
     try:
         ds = build_dataset(name, cond=cond, **kwargs)

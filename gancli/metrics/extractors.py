@@ -31,6 +31,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3 as INCEPTION_URL
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
+from gancli.data import traits_of
 from gancli.errors import GancliError
 from gancli.metrics.shapes_factor_net import WEIGHTS_PATH as FACTOR_WEIGHTS_PATH
 from gancli.metrics.shapes_factor_net import load_shapes_factor_net
@@ -157,7 +158,7 @@ def extractor_spec(name: str) -> ExtractorSpec:
 def default_extractor(dataset: str | None) -> str:
     """The built-in shapes-factor-net for a shapes run (fully offline), shapes-pair-net for
     shapes-pair, Inception for everything else."""
-    return {"shapes": "shapes-factor-net", "shapes-pair": "shapes-pair-net"}.get(dataset or "", "inception")
+    return traits_of(dataset).default_extractor  # as the dataset declares it (gancli.data.DatasetTraits)
 
 
 def extractor_key(name: str, weights: str | Path | None) -> str:

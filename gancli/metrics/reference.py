@@ -27,7 +27,7 @@ import torch
 
 from gancli.checkpoint import atomic_write_bytes
 from gancli.errors import GancliError
-from gancli.data import build_dataset
+from gancli.data import build_dataset, traits_of
 from gancli.data.base import subset_indices
 
 CACHE_FORMAT = 1
@@ -164,8 +164,8 @@ def dataset_key(name: str, root: str | None, split: str, size: int | None, seed:
     The root is resolved (torchvision sets and CelebA default to ./data); a ``folder`` dataset is
     also keyed by its file listing, so replacing images invalidates the cache."""
     key: dict[str, Any] = {"source": "dataset", "dataset": name, "split": split, "size": size,
-                           "seed": seed if (name == "shapes" or size) else None, "res": res}
-    if name != "shapes":
+                           "seed": seed if (traits_of(name).generated or size) else None, "res": res}
+    if not traits_of(name).generated:
         key["root"] = str(Path(root or "data").expanduser().resolve())
     if name == "folder" and root is not None and Path(root).is_dir():
         key["files"] = listing_digest(Path(root))

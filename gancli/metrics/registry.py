@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from gancli.errors import GancliError
 from gancli.registry import Registry
+from gancli.viz.curves import CurveTraits
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Metric:
     #: table rows (label, value) from a record; None: one row (title, show(record))
     rows: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
     self_labelled: bool = False  # show() names its values ("precision 0.81, recall 0.62"): no title before it
+    #: plot traits: keys drawn on a log axis; keys with a fixed range (gancli plot, gancli.viz.curves)
+    log_scale: tuple[str, ...] = ()
+    bounds: tuple[tuple[str, tuple[float, float]], ...] = ()
 
     def table_rows(self, record: dict[str, Any]) -> list[tuple[str, str]]:
         return self.rows(record) if self.rows else [(self.title, self.show(record))]
@@ -89,18 +93,19 @@ def _prdc(gen, ref, feature_layer, logits_layer, req) -> dict[str, Any]:
 
 
 register_metric(Metric("fid", "FID", ("fid",), True, "features", 2, _fid,
-                       lambda r: f"{r['fid']:.4g}", (("fid", "FID"),)))
+                       lambda r: f"{r['fid']:.4g}", (("fid", "FID"),), log_scale=("fid",)))
 register_metric(Metric("is", "IS", ("is_mean", "is_std"), False, "logits", IS_SPLITS, _is,
                        lambda r: f"{r['is_mean']:.4g} ± {r['is_std']:.2g}", (("is_mean", "IS"),),
                        why_min_n=f"it averages over {IS_SPLITS} splits"))
 register_metric(Metric("kid", "KID", ("kid_mean", "kid_std", "kid_subset_size"), True, "features", 2, _kid,
-                       lambda r: f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}", (("kid_mean", "KID"),)))
+                       lambda r: f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}", (("kid_mean", "KID"),),
+                       log_scale=("kid_mean",)))
 register_metric(Metric("prc", "precision / recall", ("precision", "recall", "f_score"), True, "features",
                        PRC_K + 1, _prc, lambda r: f"precision {r['precision']:.3f}, recall {r['recall']:.3f}",
                        (("precision", "precision"), ("recall", "recall")),
                        why_min_n=f"k-nearest neighbours with k = {PRC_K}",
                        rows=lambda r: [("precision", f"{r['precision']:.4g}"), ("recall", f"{r['recall']:.4g}")],
-                       self_labelled=True))
+                       self_labelled=True, bounds=(("precision", (0.0, 1.0)), ("recall", (0.0, 1.0)))))
 register_metric(Metric("prdc", "precision / recall / density / coverage",
                        ("prdc_precision", "prdc_recall", "density", "coverage", "prdc_k"), True, "features",
                        PRDC_K + 1, _prdc,
@@ -112,6 +117,29 @@ register_metric(Metric("prdc", "precision / recall / density / coverage",
                                        (f"recall (k = {r.get('prdc_k', PRDC_K)})", f"{r['prdc_recall']:.4g}"),
                                        ("density", f"{r['density']:.4g}"), ("coverage", f"{r['coverage']:.4g}")],
                        self_labelled=True))
+
+
+#: recorded beside the metrics by a feature extractor that classifies (shapes-net, shapes-factor-net)
+CLASS_ACCURACY_KEY = "class_accuracy"
+
+
+def eval_panels() -> dict[str, tuple[tuple[str, str], ...]]:
+    """``gancli plot``'s evaluation panels: one per metric (its series), and the class accuracy."""
+    panels = {metric.title: metric.series for metric in (METRICS.get(name) for name in METRICS.names())}
+    panels["class accuracy"] = ((CLASS_ACCURACY_KEY, "class accuracy"),)
+    return panels
+
+
+def curve_traits() -> CurveTraits:
+    """How ``gancli plot`` draws the evaluation keys, as the metrics say: log axes, fixed ranges,
+    which do not depend on the reference (a metric that needs none), the class accuracy in percent."""
+    metrics = [METRICS.get(name) for name in METRICS.names()]
+    return CurveTraits(
+        log_scale=frozenset(key for m in metrics for key in m.log_scale),
+        percent=frozenset({CLASS_ACCURACY_KEY}),
+        bounds={**{key: bounds for m in metrics for key, bounds in m.bounds}, CLASS_ACCURACY_KEY: (0.0, 100.0)},
+        reference_free=frozenset({*(key for m in metrics if not m.needs_reference for key, _ in m.series),
+                                  CLASS_ACCURACY_KEY}))
 
 
 def check_metrics(names: list[str], n: int, flag: str = "-n") -> list[str]:

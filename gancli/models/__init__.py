@@ -56,13 +56,11 @@ def resolve_model(cfg: ModelConfig) -> ModelConfig:
         raise GancliError(f"model {cfg.name} supports resolutions {', '.join(map(str, spec.resolutions))}, "
                           f"not {cfg.res}")
     d = cfg.to_dict()
-    for option in ("g_blocks",):
-        if d[option] is not None and option not in spec.options:
+    defaults = ModelConfig()
+    for option in sorted({o for name in MODELS.names() for o in MODELS.get(name).options}):  # as the specs declare
+        if d[option] is not None and d[option] != getattr(defaults, option) and option not in spec.options:
             raise GancliError(f"--{option.replace('_', '-')} is an option of "
                               f"{', '.join(n for n in MODELS.names() if option in MODELS.get(n).options)}, not of {cfg.name}")
-    if d["mbstd"] and "mbstd" not in spec.options:
-        raise GancliError(f"--mbstd is an option of "
-                          f"{', '.join(n for n in MODELS.names() if 'mbstd' in MODELS.get(n).options)}, not of {cfg.name}")
     if d["d_norm"] is None and spec.default_d_norm is not None:
         d["d_norm"] = spec.default_d_norm
     elif d["d_norm"] is None:

@@ -23,7 +23,7 @@ import torch
 from gancli import runlog
 from gancli.checkpoint import atomic_write_bytes
 from gancli.config import EvalRequest, TrainConfig
-from gancli.data import build_dataset, run_dataset
+from gancli.data import build_dataset, run_dataset, traits_of
 from gancli.errors import GancliError
 from gancli.metrics.evaluate import compute_metrics, make_extract
 from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
@@ -203,7 +203,7 @@ def real_data_row(run: RunResult) -> dict[str, float]:
                                 [spec.feature_layer])
     try:
         test = build_dataset(cfg.dataset, root=cfg.data_root, res=res, split="test", seed=cfg.dataset_seed,
-                             cond=cfg.dataset == "shapes")
+                             cond=traits_of(cfg.dataset).shapes_scenes)
     except GancliError:
         test = train_ds  # a folder has no test split: another draw of the same images
     pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(1))[:n]
@@ -217,7 +217,7 @@ def real_data_row(run: RunResult) -> dict[str, float]:
     values = compute_metrics(["fid", "is", "kid"], real, ref, spec.feature_layer, spec.logits_layer, req)
     row = {"best_fid": values["fid"], "final_fid": values["fid"], "final_is": values["is_mean"],
            "final_kid": values["kid_mean"]}
-    if spec.classifies_shapes and cfg.dataset == "shapes":
+    if spec.classifies_shapes and traits_of(cfg.dataset).shapes_scenes:
         logits = real[spec.logits_layer]
         row["final_accuracy"] = float((logits.argmax(1) == test.labels[pick]).float().mean())
     return row

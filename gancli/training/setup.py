@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gancli.checkpoint import run_path_for_name
 from gancli.config import TrainConfig
-from gancli.data import PAIR_DATASETS, TwoDomainDataset, build_dataset, build_pair_dataset
+from gancli.data import PAIR_DATASETS, TwoDomainDataset, build_dataset, build_pair_dataset, traits_of
 from gancli.device import resolve_device
 from gancli.errors import GancliError
 from gancli.loggers.base import check_loggers
@@ -55,7 +55,7 @@ def prepare(cfg: TrainConfig):
                                      seed=cfg.dataset_seed, size=cfg.data_size, narrow_b=cfg.of("shapes-pair").narrow_b)
         dataset.split_of("test")  # the grids and evaluations read the test split: missing files fail now
     else:
-        cond = cfg.cond if cfg.cond is not None else (cfg.dataset != "celeba" and not method.unconditional)
+        cond = cfg.cond if cfg.cond is not None else (traits_of(cfg.dataset).class_labels and not method.unconditional)
         kwargs = dict(root=cfg.data_root, res=cfg.model.res, attrs=cfg.attrs, split=cfg.split, download=cfg.download,
                       seed=cfg.dataset_seed, size=cfg.data_size)
         try:

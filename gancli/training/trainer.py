@@ -8,6 +8,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from gancli.config import TrainConfig
+from gancli.data import traits_of
 from gancli.device import resolve_device
 from gancli.errors import GancliError
 from gancli.layers.sync_bn import convert_cross_replica
@@ -171,7 +172,7 @@ class Trainer:
     def _spread_probe(self, layout):
         if not hasattr(self, "_probe"):
             real = getattr(layout, "real", None)
-            shapes = self.dataset_info.get("name") == "shapes" and self.model_cfg.channels == 3
+            shapes = traits_of(self.dataset_info.get("name")).shapes_scenes and self.model_cfg.channels == 3
             self._probe = None
             if shapes and real is not None and len(real) > 1:
                 self._probe = SpreadProbe(real, self.device)

@@ -10,6 +10,7 @@ percentile (a few early spikes no longer set the scale; the panel says how many 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,20 @@ from gancli.checkpoint import atomic_write_bytes
 #: training-record keys that are bookkeeping, not curves
 NOT_DRAWN = ("step", "time", "img_s", "event")
 
-#: evaluation keys drawn on a log axis (when every value is positive)
-LOG_SCALE = ("fid", "kid_mean")
-#: evaluation keys stored as a fraction 0..1 and shown in percent
-PERCENT = ("class_accuracy",)
-#: evaluation keys with a fixed range (after the percent conversion)
-BOUNDED = {"class_accuracy": (0.0, 100.0), "precision": (0.0, 1.0), "recall": (0.0, 1.0)}
-#: evaluation keys that do not depend on the reference images (IS reads G's samples alone)
-REFERENCE_FREE = ("is_mean", "class_accuracy")
+
+
+@dataclass(frozen=True)
+class CurveTraits:
+    """How evaluation keys are drawn. The metric registry says it for its metrics
+    (``gancli.metrics.registry.curve_traits``); this module names no metric."""
+
+    log_scale: frozenset[str] = frozenset()  # drawn on a log axis (when every value is positive)
+    percent: frozenset[str] = frozenset()  # stored as a fraction 0..1, shown in percent
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)  # a fixed range (after the percent conversion)
+    reference_free: frozenset[str] = frozenset()  # do not depend on the reference images (IS reads G's samples alone)
+
+
+NO_TRAITS = CurveTraits()
 #: a training panel with at least this many points is scaled to its 1st-99th percentile
 ROBUST_MIN_POINTS = 20
 ROBUST_PERCENTILES = (1.0, 99.0)
@@ -41,10 +48,10 @@ def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return split_records(read_records(path))
 
 
-def eval_setting(record: dict[str, Any], key: str) -> tuple:
+def eval_setting(record: dict[str, Any], key: str, traits: CurveTraits = NO_TRAITS) -> tuple:
     """What makes evaluation values comparable: (feature extractor, images, reference, truncation,
     without EMA); the reference only for metrics that compare with one."""
-    reference = None if key in REFERENCE_FREE else record.get("reference")
+    reference = None if key in traits.reference_free else record.get("reference")
     parts = (record.get("feature_extractor"), record.get("n"), reference, record.get("truncation"))
     return (*(p if p is None or isinstance(p, (str, int, float)) else str(p) for p in parts), record.get("ema") is False)
 
@@ -64,15 +71,16 @@ def setting_text(setting: tuple, with_reference: bool) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def eval_series(evals: list[dict[str, Any]], key: str) -> list[tuple[str, list[tuple[int, float]]]]:
+def eval_series(evals: list[dict[str, Any]], key: str, traits: CurveTraits = NO_TRAITS
+                ) -> list[tuple[str, list[tuple[int, float]]]]:
     """The evaluation values of ``key`` split by setting: [(setting text, [(step, value), ...])], in
     the order the settings first appear."""
     by_setting: dict[tuple, list[tuple[int, float]]] = {}
     for record in evals:
         value = number(record, key)
         if value is not None:
-            scale = 100.0 if key in PERCENT else 1.0
-            by_setting.setdefault(eval_setting(record, key), []).append((record["step"], scale * value))
+            scale = 100.0 if key in traits.percent else 1.0
+            by_setting.setdefault(eval_setting(record, key, traits), []).append((record["step"], scale * value))
     references = {setting[2] for setting in by_setting}
     return [(setting_text(setting, len(references) > 1), points) for setting, points in by_setting.items()]
 
@@ -110,11 +118,12 @@ def _robust_ylim(ax, values: list[float], longest: int) -> None:
 def plot_curves(metrics_path: Path, out: Path, title: str | None = None,
                 panels: dict[str, tuple[str, ...]] | None = None,
                 labels: dict[str, str] | None = None,
-                eval_panels: dict[str, tuple[tuple[str, str], ...]] | None = None) -> dict[str, int]:
+                eval_panels: dict[str, tuple[tuple[str, str], ...]] | None = None,
+                traits: CurveTraits = NO_TRAITS) -> dict[str, int]:
     """Draws one PNG: the training statistics (grouped as the method's ``panels`` say, e.g.
     "losses": (d_loss, g_loss); any other statistic in a panel of its own), then one panel per
     evaluation metric found (``eval_panels``: title -> ((record key, label), ...), e.g. the metric
-    registry's), one line per evaluation setting. Returns {what: points drawn}: training statistics
+    registry's, drawn as its ``traits`` say), one line per evaluation setting. Returns {what: points drawn}: training statistics
     by key, evaluation series as ``fid [shapes-net, n=2000]`` (the bare key for records that name
     no setting)."""
     import matplotlib
@@ -133,7 +142,7 @@ def plot_curves(metrics_path: Path, out: Path, title: str | None = None,
     # (panel title, [(key, label)], source)
     layout = [(name, [(k, labels.get(k, k)) for k in keys if k in stats], train) for name, keys in (panels or {}).items()]
     layout += [(k, [(k, k)], train) for k in stats if k not in grouped]
-    layout += [(name + (" (%)" if any(key in PERCENT for key, _ in series) else ""), list(series), evals)
+    layout += [(name + (" (%)" if any(key in traits.percent for key, _ in series) else ""), list(series), evals)
                for name, series in (eval_panels or {}).items()
                if any(key in e for key, _ in series for e in evals)]
     layout = [entry for entry in layout if entry[1]]
@@ -145,7 +154,7 @@ def plot_curves(metrics_path: Path, out: Path, title: str | None = None,
         lines, values, described, longest = 0, [], False, 0
         for key, label in series:
             if source is evals:
-                for setting, points in eval_series(evals, key):
+                for setting, points in eval_series(evals, key, traits):
                     steps, ys = zip(*points)
                     ax.plot(steps, ys, label=f"{label} ({setting})" if setting else label, marker="o", markersize=3)
                     drawn[f"{key} [{setting}]" if setting else key] = len(points)
@@ -162,10 +171,10 @@ def plot_curves(metrics_path: Path, out: Path, title: str | None = None,
                 values += ys
                 lines += 1
         keys = [key for key, _ in series]
-        if source is evals and any(k in LOG_SCALE for k in keys) and values and min(values) > 0:
+        if source is evals and any(k in traits.log_scale for k in keys) and values and min(values) > 0:
             _log_axis(ax)
-        elif source is evals and all(k in BOUNDED for k in keys):
-            low, high = BOUNDED[keys[0]]
+        elif source is evals and all(k in traits.bounds for k in keys):
+            low, high = traits.bounds[keys[0]]
             ax.set_ylim(low - 0.02 * (high - low), high + 0.02 * (high - low))
         elif source is train:
             _robust_ylim(ax, values, longest)

@@ -115,3 +115,35 @@ def test_the_commands_call_the_api(monkeypatch, tmp_path):
     assert seen["export_generator"][1]["format"] == "onnx" and seen["export_generator"][1]["force"] is True
     assert seen["write_report"][1]["points"] == ["8,8", "4,2"] and seen["write_report"][1]["seed"] == 7
     assert seen["translate_images"][1]["input"] == tmp_path
+
+
+def test_a_run_is_validated_once_and_a_dry_run_reads_its_data_once(monkeypatch, tmp_path):
+    """Through the front door a config is validated once (the API's train_config; the loop trusts
+    it), and --dry-run builds its data once for both the printed config and the cost."""
+    from typer.testing import CliRunner
+
+    import gancli.training.setup as setup
+    from gancli.cli.main import app
+
+    counts = {"validate": 0, "data": 0}
+    validate, build = TrainConfig.validate, setup.build_dataset
+
+    def counted_validate(self):
+        counts["validate"] += 1
+        return validate(self)
+
+    def counted_build(*args, **kwargs):
+        counts["data"] += 1
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(TrainConfig, "validate", counted_validate)
+    monkeypatch.setattr(setup, "build_dataset", counted_build)
+    tiny = ["--data-size", "32", "--ch", "4", "--batch-size", "8", "--device", "cpu"]
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "--dry-run", *tiny])
+    assert result.exit_code == 0, result.output
+    assert counts == {"validate": 1, "data": 1} and "predicted: about" in result.stderr
+    counts.update(validate=0, data=0)
+    result = runner.invoke(app, ["train", *tiny, "--steps", "1", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert counts == {"validate": 1, "data": 1} and "trained 1 steps" in result.stdout
