@@ -125,3 +125,18 @@ def test_residual_blocks_say_so_to_sn_check(name):
         assert sums is bool(residual), (name, which)
     expected = {"sngan", "sagan", "biggan", "cyclegan"}
     assert (name in expected) is any(getattr(m, "residual", False) for m in build_network(cfg, "G").modules())
+
+
+@pytest.mark.parametrize("name", DATASETS.names() + PAIR_DATASETS.names())
+def test_download_is_refused_where_there_is_nothing_to_fetch(name):
+    from gancli.config import TrainConfig
+    from gancli.training import prepare
+
+    options = {"dataset": name, "download": True, "data_root": "/nonexistent", "data_size": 8}
+    if name in PAIR_DATASETS:
+        options.update(method="cyclegan", model="cyclegan", preset="cyclegan-quick")
+    if traits_of(name).downloadable:
+        assert name in ("cifar10", "mnist", "fashion-mnist", "celeba")
+        return
+    with pytest.raises(GancliError, match=f"--download fetches cifar10, mnist, fashion-mnist, celeba; {name} "):
+        prepare(TrainConfig.from_options(options))

@@ -11,7 +11,8 @@ The dataset tells the model its shape: ``resolution``, ``channels``, ``label_kin
 """
 from __future__ import annotations
 
-from gancli.data.base import DATASETS, VALID_RESOLUTIONS, DatasetTraits, GanDataset, check_resolution, traits_of
+from gancli.data.base import (DATASETS, VALID_RESOLUTIONS, DatasetTraits, GanDataset, check_resolution, downloadable,
+                              traits_of)
 
 # Imported for their @DATASETS.register side effect; the order is the order --help lists.
 from gancli.data import shapes as _shapes  # noqa: F401  (first: the default)
@@ -22,7 +23,7 @@ from gancli.data.shapes import SHAPE_CLASSES
 from gancli.config import dataset_seed
 from gancli.errors import GancliError
 
-__all__ = ["DATASETS", "DatasetTraits", "GanDataset", "SHAPE_CLASSES", "VALID_RESOLUTIONS", "build_dataset", "run_dataset",
+__all__ = ["DATASETS", "DatasetTraits", "GanDataset", "SHAPE_CLASSES", "VALID_RESOLUTIONS", "build_dataset", "downloadable", "run_dataset",
            "traits_of"]
 
 

@@ -31,6 +31,7 @@ class DatasetTraits:
     generated: bool = False  # made from a seed, no files (shapes): the seed is part of what it is, no root
     default_extractor: str = "inception"  # the features gancli eval and --eval-every use for a run on it
     shapes_scenes: bool = False  # drawn by the shapes renderer: shapes-factor-net reads its factors (spread, accuracy)
+    downloadable: bool = False  # --download can fetch its files (torchvision's copies)
 
 
 #: dataset name (one-domain or two-domain) -> its traits; a dataset that declares none has the defaults
@@ -40,6 +41,11 @@ DATASET_TRAITS: dict[str, DatasetTraits] = {}
 def declare_traits(name: str, **traits) -> DatasetTraits:
     DATASET_TRAITS[name] = DatasetTraits(**traits)
     return DATASET_TRAITS[name]
+
+
+def downloadable() -> list[str]:
+    """The datasets ``--download`` can fetch."""
+    return [name for name, traits in DATASET_TRAITS.items() if traits.downloadable]
 
 
 def traits_of(name: str | None) -> DatasetTraits:

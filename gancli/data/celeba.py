@@ -121,7 +121,7 @@ def _download(root: Path) -> None:
         ) from error
 
 
-declare_traits("celeba", class_labels=False)  # 40 binary attributes, not classes
+declare_traits("celeba", class_labels=False, downloadable=True)  # 40 binary attributes, not classes
 
 
 @DATASETS.register("celeba")

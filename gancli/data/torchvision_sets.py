@@ -23,6 +23,7 @@ from gancli.data.base import (
     GanDataset,
     array_dataset,
     check_split,
+    declare_traits,
     reject_attrs,
     subset_indices,
 )
@@ -127,6 +128,10 @@ def _build(name: str, images: torch.Tensor, targets: torch.Tensor, classes: list
     labels = targets if cond else torch.zeros(len(targets), dtype=torch.int64)
     return array_dataset(source=images, res=res, name=name, label_kind="class" if cond else "none",
                          labels=labels, class_names=classes)
+
+
+for _name in ("cifar10", "mnist", "fashion-mnist"):
+    declare_traits(_name, downloadable=True)
 
 
 @DATASETS.register("cifar10")

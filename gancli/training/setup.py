@@ -8,7 +8,8 @@ from pathlib import Path
 
 from gancli.checkpoint import run_path_for_name
 from gancli.config import TrainConfig
-from gancli.data import PAIR_DATASETS, TwoDomainDataset, build_dataset, build_pair_dataset, traits_of
+from gancli.data import (PAIR_DATASETS, TwoDomainDataset, build_dataset, build_pair_dataset, downloadable,
+                         traits_of)
 from gancli.device import resolve_device
 from gancli.errors import GancliError
 from gancli.loggers.base import check_loggers
@@ -47,6 +48,10 @@ def prepare(cfg: TrainConfig):
                               f"{', '.join(PAIR_DATASETS.names())} (e.g. gancli train pair DIR), not {cfg.dataset}")
         raise GancliError(f"{cfg.dataset} is two-domain data, for translation: train it with --method cyclegan "
                           f"(what --preset auto picks for it), not --method {cfg.method}")
+    if cfg.download and not traits_of(cfg.dataset).downloadable:
+        raise GancliError(f"--download fetches {', '.join(downloadable())}; {cfg.dataset} "
+                          + ("is generated, it has no files to fetch" if traits_of(cfg.dataset).generated
+                             else "reads local files only: put them under --data-root"))
     if cfg.of("shapes-pair").narrow_b and cfg.dataset != "shapes-pair":
         raise GancliError("--narrow-b narrows the built-in shapes-pair's domain B; it does not apply to "
                           f"{cfg.dataset}")
