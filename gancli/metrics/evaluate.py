@@ -34,7 +34,8 @@ from gancli.errors import GancliError
 from gancli.loggers.base import append_to_loggers
 from gancli.methods import load_run_checkpoint
 from gancli.metrics.diversity import memorisation, spread_ratios
-from gancli.metrics.extractors import build_extractor, default_extractor, extractor_key, extractor_spec
+from gancli.metrics.extractors import (build_extractor, check_extractor_fits, default_extractor, extractor_key,
+                                       extractor_spec)
 from gancli.metrics.knn import nearest
 from gancli.metrics.reference import (Reference, dataset_key, dataset_reference, folder_reference, npz_reference,
                                       reference_features)
@@ -242,6 +243,7 @@ def evaluate_generator(G, model_cfg, dataset: dict[str, Any], train_config: dict
     started = time.time()
     name = req.feature_extractor or default_extractor(dataset.get("name"))
     spec = extractor_spec(name)
+    check_extractor_fits(name, dataset.get("name"), req.data)
     class_names = list(dataset.get("class_names") or [])
     is_class_model = model_cfg.label_kind == "class"
     if req.per_class and not is_class_model:

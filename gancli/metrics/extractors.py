@@ -128,6 +128,7 @@ class ExtractorSpec:
     logits_layer: str  # for IS
     classifies_shapes: bool  # its logits are the 8 shapes classes: gives conditional accuracy
     factors_layer: str | None = None  # predicted factors of the data (shapes-factor-net): gives their spreads
+    made_for: tuple[str, ...] = ()  # the datasets it was trained on, the only ones its features describe (): any
 
     @property
     def reference_layers(self) -> list[str]:
@@ -143,9 +144,10 @@ class ExtractorSpec:
 EXTRACTORS = {
     "inception": ExtractorSpec("inception", "inception-v3-compat", "2048", "logits_unbiased", False),
     "shapes-factor-net": ExtractorSpec("shapes-factor-net", "shapes-factor-net", "features", "logits", True,
-                                       "factors"),
-    "shapes-net": ExtractorSpec("shapes-net", "shapes-net", "features", "logits", True),
-    "shapes-pair-net": ExtractorSpec("shapes-pair-net", "shapes-pair-net", "features", "logits", True),
+                                       "factors", made_for=("shapes",)),
+    "shapes-net": ExtractorSpec("shapes-net", "shapes-net", "features", "logits", True, made_for=("shapes",)),
+    "shapes-pair-net": ExtractorSpec("shapes-pair-net", "shapes-pair-net", "features", "logits", True,
+                                     made_for=("shapes-pair",)),
 }
 
 
@@ -153,6 +155,19 @@ def extractor_spec(name: str) -> ExtractorSpec:
     if name not in EXTRACTORS:
         raise GancliError(f"unknown feature extractor '{name}'; choose one of: {', '.join(EXTRACTORS)}")
     return EXTRACTORS[name]
+
+
+def check_extractor_fits(name: str, *datasets: str | None) -> None:
+    """Refuses an extractor on data it was not trained on (shapes-net's features of photographs
+    describe nothing, and an FID on them would be appended as if it did); None: data unknown."""
+    spec = extractor_spec(name)
+    for dataset in datasets:
+        if spec.made_for and dataset is not None and dataset not in spec.made_for:
+            raise GancliError(f"--feature-extractor {name} was trained on {' and '.join(spec.made_for)} images only; "
+                              f"its features of {dataset} images measure nothing: use inception "
+                              f"(the default for {dataset})" if default_extractor(dataset) == "inception" else
+                              f"--feature-extractor {name} was trained on {' and '.join(spec.made_for)} images only; "
+                              f"for {dataset} use {default_extractor(dataset)} (its default) or inception")
 
 
 def default_extractor(dataset: str | None) -> str:

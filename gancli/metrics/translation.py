@@ -30,7 +30,7 @@ from gancli.config import RUNS_ROOT, EvalRequest
 from gancli.errors import GancliError
 from gancli.methods.collapse import collapse_ratio
 from gancli.metrics.evaluate import EvalResult, append_record, fid_from_features, make_extract
-from gancli.metrics.extractors import build_extractor, default_extractor, extractor_spec
+from gancli.metrics.extractors import build_extractor, check_extractor_fits, default_extractor, extractor_spec
 from gancli.sampling.translation import LoadedTranslators, load_translators, run_pair_data, translate
 from gancli.viz.grid import quantize
 
@@ -76,6 +76,7 @@ def evaluate_translators(tr: LoadedTranslators, req: EvalRequest, device: torch.
     dataset_name = ckpt.train_config.get("dataset")
     name = req.feature_extractor or default_extractor(dataset_name)
     spec = extractor_spec(name)
+    check_extractor_fits(name, dataset_name)
     test = run_pair_data(ckpt, "test")
     truth = test.has_ground_truth
     wants_classes = truth and spec.classifies_shapes

@@ -14,7 +14,7 @@ from gancli.device import resolve_device
 from gancli.errors import GancliError
 from gancli.loggers.base import check_loggers
 from gancli.methods import METHODS
-from gancli.metrics.extractors import extractor_spec
+from gancli.metrics.extractors import check_extractor_fits, extractor_spec
 from gancli.metrics.registry import METRICS, check_metrics
 from gancli.models import MODELS, resolve_model
 from gancli.training.rundir import RunDir, dataset_info
@@ -30,6 +30,8 @@ def check_names(cfg: TrainConfig) -> None:
         check_metrics(cfg.eval_metrics, cfg.eval_n, flag="--eval-n")
     if cfg.feature_extractor is not None:
         extractor_spec(cfg.feature_extractor)
+        if cfg.eval_every:
+            check_extractor_fits(cfg.feature_extractor, cfg.dataset)
     check_loggers(cfg.logger)
     if cfg.name is not None:
         run_path_for_name(cfg.name)

@@ -75,6 +75,10 @@ def test_newest_run_by_default(tmp_path, monkeypatch):
     (["--feature-extractor", "shapes-net", "--inception-weights", "w.pth"], "applies to --feature-extractor inception"),
     (["-n", "4", "--ref", "ONE"], "has 1 image; FID needs at least 2"),
     (["-n", "4", "--ref", "BAD.npz"], "cannot read reference"),
+    (["-n", "4", "--feature-extractor", "shapes-pair-net"], "shapes-pair-net was trained on shapes-pair images only; "
+                                                             "for shapes use shapes-factor-net"),
+    (["-n", "4", "--data", "cifar10", "--feature-extractor", "shapes-net"], "its features of cifar10 images measure "
+                                                                             "nothing: use inception"),
 ])
 def test_bad_input_is_one_clear_line(tiny_run, tmp_path, args, message):
     before = (tiny_run / "metrics.jsonl").read_text()

@@ -194,3 +194,14 @@ def test_torchrun_two_processes_on_gloo(tmp_path):
     assert state["data_position"] == {"epoch": 0, "index": 16}
     lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert [l["step"] for l in lines] == [1, 2]  # rank 0 alone writes
+
+
+def test_an_extractor_made_for_other_data_is_refused_before_training(tmp_path, fake_flat_folder):
+    """shapes-net's features of a folder of photographs measure nothing: --eval-every with it is
+    refused up front, nothing written."""
+    result = runner.invoke(app, ["train", "folder", str(fake_flat_folder.root), *TINY, "--eval-every", "2",
+                                 "--feature-extractor", "shapes-net", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith("error: --feature-extractor shapes-net was trained on shapes images only; "
+                                    "its features of folder images measure nothing")
+    assert not (tmp_path / "run").exists()
