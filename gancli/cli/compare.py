@@ -31,7 +31,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 @command("compare", examples=[
     ("gancli compare sngan wgan-gp sagan --seeds 3", "three systems, three seeds each, one protocol: table, curves, samples, HTML"),
     ("gancli compare --study docs/studies/shapes-4.toml --jobs 2", "a study file, two runs at a time"),
-    ("gancli compare sngan sagan --hparams A,B --print-commands", "the gancli train line of every run, to run on a cluster"),
+    ("gancli compare sngan sagan --hparams A,B --print-commands", "a shell line per run left (start, or resume), to run on a cluster"),
 ])
 def compare_command(
     variants: Annotated[Optional[list[str]], typer.Argument(help="Presets (sngan, wgan-gp, began, ebgan, bn, ln, ...) or models (dcgan, sagan, ...) to compare [none: --study's].")] = None,
@@ -47,12 +47,12 @@ def compare_command(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Any other gancli train option for every run, KEY=VALUE; repeatable [none].")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Study folder [studies/A-vs-B... after the variants].")] = None,
     jobs: Annotated[int, typer.Option(help="Runs at once (processes; the CPU threads divided between them).")] = 1,
-    print_commands: Annotated[bool, typer.Option("--print-commands", help="Print every run's gancli train command and exit (for a cluster) [off].")] = False,
+    print_commands: Annotated[bool, typer.Option("--print-commands", help="Print a shell line per run not finished yet (it starts the run, or resumes it when it has a checkpoint) and exit (for a cluster) [off].")] = False,
     collect_dir: Annotated[Optional[Path], typer.Option("--collect", help="Only build the report from the run directories in this study folder [none: train first].")] = None,
 ) -> None:
     """Train several GANs on one dataset under one evaluation protocol; a table, curves, samples, an HTML report."""
     from gancli.errors import GancliError
-    from gancli.study import Study, collect, load_study_file, run_study, train_command_line, write_report
+    from gancli.study import Study, collect, commands_left, load_study_file, run_study, write_report
 
     if collect_dir is not None:
         if variants or study_file:
@@ -73,9 +73,13 @@ def compare_command(
     else:
         study = Study.from_options(list(variants or []), common, split_list(hparams), seeds, out)
     if print_commands:
-        for plan in study.runs():
-            typer.echo(train_command_line(plan))
-        typer.echo(f"# then: gancli compare --collect {study.out}", err=True)
+        lines, done = commands_left(study)
+        for line in lines:
+            typer.echo(line)
+        if done:
+            typer.echo(f"# finished, not printed: {', '.join(done)}", err=True)
+        typer.echo(f"# each line starts its run, or resumes it when it has a checkpoint; then: "
+                   f"gancli compare --collect {study.out}", err=True)
         return
     run_study(study, jobs=jobs, echo=lambda line: typer.echo(line, err=True))
     report(collect(study.out), write_report)

@@ -137,6 +137,29 @@ def train_command_line(plan: RunPlan, program: str = "gancli") -> str:
     return shlex.join(args)
 
 
+def rerunnable_command(plan: RunPlan, program: str = "gancli") -> str:
+    """One shell line that trains a plan's run whether or not it has started when the line runs:
+    ``--resume`` when its run directory holds a checkpoint, else the plain ``gancli train`` line; so
+    a line cut off by a cluster's time limit is simply run again."""
+    out = str(plan.options["out"])
+    steps = TrainConfig.from_options(plan.options).steps
+    resume = shlex.join([program, "train", "--resume", out, "--steps", str(steps)])
+    checkpoint = shlex.quote(str(Path(out) / "checkpoints" / "last.pt"))
+    return f"if [ -e {checkpoint} ]; then {resume}; else {train_command_line(plan, program)}; fi"
+
+
+def commands_left(study: Study, program: str = "gancli") -> tuple[list[str], list[str]]:
+    """(a rerunnable line per run not finished yet, the names of the finished runs): what
+    ``--print-commands`` prints."""
+    lines, done = [], []
+    for plan, state, _ in plan_states(study):
+        if state == "done":
+            done.append(plan.name)
+        else:
+            lines.append(rerunnable_command(plan, program))
+    return lines, done
+
+
 def run_plan(plan: RunPlan) -> dict[str, Any]:
     """Trains (or resumes, or skips) one plan in this process; a one-line summary as a dict."""
     state, step = run_state(plan)
@@ -312,4 +335,5 @@ def _line(summary: dict[str, Any], index: int, total: int) -> str:
     return f"[{index}/{total}] {summary['name']}: {summary['state']} {span} in {summary['seconds']:.0f} s{fid}"
 
 
-__all__ = ["MANIFEST", "check_manifest", "plan_states", "run_plan", "run_state", "run_study", "train_command_line"]
+__all__ = ["MANIFEST", "check_manifest", "commands_left", "plan_states", "rerunnable_command", "run_plan", "run_state",
+           "run_study", "train_command_line"]

@@ -141,6 +141,34 @@ def test_printed_commands_run_as_printed_and_collect_rebuilds_the_table(done, tm
     assert "real data" in result.stdout and "best FID" in result.stdout
 
 
+def test_printed_commands_are_what_is_left_and_each_is_safe_to_rerun(tmp_path):
+    """--print-commands prints a line per unfinished run; a line starts its run, or resumes it when
+    the run has a checkpoint (a job cut off by a time limit is run again as it is); a finished
+    run is not printed."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "s"
+    study = ["compare", "dcgan", "sngan", "--steps", "2", "--set", "ch=4", "--set", "batch_size=4",
+             "--set", "data_size=16", "--set", "device=cpu", "--eval-every", "2", "--eval-n", "10", "--out", str(out)]
+    lines = runner.invoke(app, [*study, "--print-commands"]).stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("if [ -e ") for line in lines)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
+    first = out / "runs" / "dcgan__s0"
+    # a run cut off after one step: the start line's own command, with fewer steps
+    start = lines[0].split("; else ", 1)[1].removesuffix("; fi").replace("--steps 2", "--steps 1")
+    assert subprocess.run(start, shell=True, env=env, capture_output=True).returncode == 0
+    rerun = subprocess.run(["bash", "-c", lines[0]], env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "trained 1 steps (steps 1 -> 2)" in rerun.stdout
+    assert [json.loads(line)["step"] for line in (first / "metrics.jsonl").read_text().splitlines()
+            if "event" in line][-1] == 2
+    result = runner.invoke(app, [*study, "--print-commands"])
+    assert result.stdout.strip().splitlines() == [lines[1]]
+    assert "# finished, not printed: dcgan__s0" in result.stderr
+
+
 def test_cli_prints_commands_without_writing(tmp_path):
     result = runner.invoke(app, ["compare", "dcgan", "sngan", "--steps", "10", "--seeds", "2", "--print-commands",
                                  "--out", str(tmp_path / "s")])
