@@ -103,4 +103,6 @@ def report(results, write) -> None:
     console.print(table)
     for note in results.notes:
         console.print(f"note: {note}")
+    if results.missing:  # on stderr too: a script that reads only the exit status and stderr sees it
+        typer.echo(f"missing from the table: {', '.join(f'{k} ({v})' for k, v in results.missing.items())}", err=True)
     console.print(f"wrote {', '.join(str(p) for p in files.values())}")

@@ -71,6 +71,7 @@ class Row:
     setting: str
     n: int
     stats: dict[str, tuple[float, float]]  # key -> (mean, std)
+    planned: int = 0  # runs the study planned for this setting (study.json); 0: not known
 
 
 @dataclass
@@ -81,6 +82,17 @@ class StudyResults:
     real: dict[str, float] | None = None
     protocol: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)  # a planned run left out of the table -> why
+
+
+def planned_runs(folder: Path) -> list[str]:
+    """The run names the study's study.json plans (``gancli compare`` writes it), or [] when the
+    folder has none or it cannot be read (``--collect`` of run directories made elsewhere)."""
+    try:
+        names = json.loads((folder / "study.json").read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return []
+    return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
 
 
 def read_run(path: Path) -> RunResult | None:
@@ -144,6 +156,21 @@ def aggregate(runs: list[RunResult]) -> list[Row]:
     return sorted(rows, key=lambda r: r.stats["best_fid"][0])
 
 
+def _count_planned(results: StudyResults, planned: list[str]) -> None:
+    """Each row's planned run count, and a row for a planned setting with no finished run."""
+    by_setting: dict[str, int] = {}
+    for name in planned:
+        parsed = parse_run_name(name)
+        if parsed is not None:
+            variant, hparams, _ = parsed
+            setting = variant if hparams is None else f"{variant} / {hparams}"
+            by_setting[setting] = by_setting.get(setting, 0) + 1
+    for row in results.rows:
+        row.planned = by_setting.get(row.setting, 0)
+    present = {row.setting for row in results.rows}
+    results.rows += [Row(setting, 0, {}, count) for setting, count in by_setting.items() if setting not in present]
+
+
 def collect(folder: str | Path, real_row: bool = True) -> StudyResults:
     """Every run directory under ``folder/runs`` (or directly under ``folder``) with at least one
     evaluation -> the study's rows."""
@@ -155,13 +182,22 @@ def collect(folder: str | Path, real_row: bool = True) -> StudyResults:
     found = [r for r in (read_run(p) for p in candidates) if r is not None]
     runs = [r for r in found if r.finished]
     unfinished = [r for r in found if not r.finished]
+    planned = planned_runs(folder)
+    missing = {r.name: f"stopped at step {r.step} of {r.steps}" for r in unfinished}
+    missing.update({p.name: "no evaluation" for p in candidates if p.name not in {r.name for r in found}})
+    missing.update({name: "never started" for name in planned if not (base / name / "config.json").is_file()})
     if not runs:
+        left = f" (planned and not finished: {', '.join(f'{k} ({v})' for k, v in missing.items())})" if missing else ""
         raise GancliError(f"{folder} holds no finished run with an evaluation yet (looked for */config.json "
-                          "and eval records in */metrics.jsonl)")
-    results = StudyResults(folder, runs, aggregate(runs))
+                          f"and eval records in */metrics.jsonl){left}")
+    results = StudyResults(folder, runs, aggregate(runs), missing=missing)
+    _count_planned(results, planned)
     if unfinished:
-        results.notes.append("still training, left out: " + ", ".join(f"{r.name} (step {r.step} of {r.steps})"
-                                                                      for r in unfinished))
+        results.notes.append("still training or stopped, left out: " + ", ".join(
+            f"{r.name} (step {r.step} of {r.steps})" for r in unfinished))
+    never = [name for name, why in missing.items() if why == "never started"]
+    if never:
+        results.notes.append(f"planned but never started, left out: {', '.join(never)}")
     early = [r for r in runs if r.evals[-1]["step"] < r.step]
     if early:
         results.notes.append("final figures from an earlier step (the last evaluation is missing; rerun the study "
@@ -253,7 +289,7 @@ def table_rows(results: StudyResults) -> tuple[list[str], list[list[str]]]:
     best = {key: _best(results.rows, key, lower) for key, _, lower, _ in COLUMNS}
     rows = []
     for row in results.rows:
-        cells = [row.setting, str(row.n)]
+        cells = [row.setting, f"{row.n} of {row.planned}" if row.planned > row.n else str(row.n)]
         for key, _, _, percent in COLUMNS:
             if key not in row.stats:
                 cells.append("-")
@@ -283,8 +319,8 @@ def markdown_table(results: StudyResults) -> str:
 
 
 def results_json(results: StudyResults) -> dict[str, Any]:
-    return {"protocol": results.protocol, "notes": results.notes, "real": results.real,
-            "rows": [{"setting": r.setting, "n": r.n,
+    return {"protocol": results.protocol, "notes": results.notes, "real": results.real, "missing": results.missing,
+            "rows": [{"setting": r.setting, "n": r.n, "planned": r.planned,
                       **{k: {"mean": m, "std": s} for k, (m, s) in r.stats.items()}} for r in results.rows],
             "runs": [{"name": r.name, "setting": r.setting, "variant": r.variant, "hparams": r.hparams, "seed": r.seed,
                       **r.values, "evals": [{k: e[k] for k in ("step", "fid", "is_mean", "kid_mean", "class_accuracy")

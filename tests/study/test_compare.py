@@ -249,7 +249,7 @@ def test_collect_leaves_unfinished_runs_out_and_says_so(done, tmp_path):
     metrics.write_text("".join(l + "\n" for l in metrics.read_text().splitlines() if json.loads(l)["step"] <= 2))
     results = collect(tmp_path, real_row=False)
     assert [r.setting for r in results.rows] == ["dcgan"]
-    assert results.notes == ["still training, left out: sagan__s0 (step 2 of 4)"]
+    assert results.notes == ["still training or stopped, left out: sagan__s0 (step 2 of 4)"]
 
 
 def test_jobs_two_trains_in_worker_processes_like_one_process(done, tmp_path):

@@ -239,3 +239,25 @@ def test_special_and_deep_option_files_are_one_line(tmp_path, flag):
         unknown.write_text(json.dumps({"train": {"steps": 3}}))
         result = runner.invoke(app, [*command, flag, str(unknown)])
         assert result.exit_code == 1 and "has no model table" in result.stderr, result.output
+
+
+def test_collect_says_which_planned_runs_are_missing(tmp_path):
+    """A study folder's study.json names the runs it planned: --collect counts each setting's runs
+    against it ("1 of 2"), gives a planned setting with no finished run its own row, and names what
+    is missing and why, in the table's notes, the JSON and on stderr."""
+    from gancli.study.report import markdown_table, results_json
+    from gancli.study.runner import check_manifest, run_plan
+
+    out = tmp_path / "s"
+    study = Study.from_options(["dcgan", "cnn"], TINY, seeds=2, out=out)
+    check_manifest(study)  # what gancli compare writes before training
+    run_plan(next(plan for plan in study.runs() if plan.name == "dcgan__s0"))
+    results = collect(out, real_row=False)
+    assert results.missing == {"dcgan__s1": "never started", "cnn__s0": "never started", "cnn__s1": "never started"}
+    table = markdown_table(results)
+    assert "| dcgan | 1 of 2 |" in table and "| cnn | 0 of 2 | - |" in table
+    assert "planned but never started, left out: dcgan__s1, cnn__s0, cnn__s1" in table
+    assert results_json(results)["missing"]["cnn__s0"] == "never started"
+    result = CliRunner().invoke(app, ["compare", "--collect", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "missing from the table: dcgan__s1 (never started), cnn__s0 (never started)" in result.stderr
