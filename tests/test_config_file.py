@@ -53,7 +53,7 @@ def test_dry_run_resolves_conditioning_run_directory_and_device(tmp_path, monkey
 
 
 @pytest.mark.parametrize("text, name, message", [
-    ("steps = 300\nstpes = 4\n", "a.toml", "--config {p}: unknown train options stpes (the names of gancli train's flags)"),
+    ("steps = 300\nstpes = 4\n", "a.toml", "--config {p}: unknown train options stpes (did you mean steps?) (the names of gancli train's flags)"),
     ("steps = [", "b.toml", "--config {p} is not valid TOML"),
     ('{"steps": 3}', "c.json", '--config {p}: a JSON config is a run\'s config.json, with a "train" table'),
 ])

@@ -4,6 +4,7 @@ and the defaults of dataclass fields (for help texts and signatures).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,16 @@ def check_types(obj: Any) -> None:
                 flag = "--model" if (type(obj).__name__, f.name) == ("ModelConfig", "name") else _flag(f.name)
                 raise GancliError(f"{flag} must be {f.type.replace(' | None', ' or none')}, got {value!r}")
 
+
+
+def with_hints(unknown, known) -> str:
+    """Unknown option names, each with the closest known ones: ``stepz (did you mean steps?)``."""
+    known = sorted(known)
+    shown = []
+    for name in unknown:
+        close = difflib.get_close_matches(str(name), known, n=2, cutoff=0.7)
+        shown.append(f"{name} (did you mean {' or '.join(close)}?)" if close else str(name))
+    return ", ".join(shown)
 
 
 def default(cls: type, name: str) -> Any:

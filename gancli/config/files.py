@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from gancli.config.checks import with_hints
 from gancli.config.model import MODEL_OPTIONS
 from gancli.config.train import NOT_RERUN, TrainConfig, train_option_names
 from gancli.errors import GancliError
@@ -104,5 +105,6 @@ def train_options_from_file(path: str | Path) -> dict[str, Any]:
     options = {key.replace("-", "_"): value for key, value in data.items()}
     unknown = sorted(set(options) - train_option_names())
     if unknown:
-        raise GancliError(f"--config {path}: unknown train options {', '.join(unknown)} (the names of gancli train's flags)")
+        raise GancliError(f"--config {path}: unknown train options {with_hints(unknown, train_option_names())} "
+                          "(the names of gancli train's flags)")
     return options

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from gancli.config.checks import MAX_DATA_SIZE, MAX_TRAIN_SEED, _flag, check_types
+from gancli.config.checks import MAX_DATA_SIZE, MAX_TRAIN_SEED, _flag, check_types, with_hints
 from gancli.config.model import MODEL_OPTIONS, ModelConfig
 from gancli.config.owned import OWNED_FIELDS, OWNED_OPTIONS, OwnedOptions, default_owned, split_owned
 from gancli.config.presets import HPARAMS, PRESET_PINS, PRESETS, auto_preset, hparams_options
@@ -152,7 +152,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)} - {"model", "owned"}
         unknown = set(flat) - known - set(MODEL_OPTIONS) - set(OWNED_FIELDS) - {"revision"}
         if unknown:
-            raise GancliError(f"unknown training options: {', '.join(sorted(unknown))}")
+            raise GancliError(f"unknown training options: {with_hints(sorted(unknown), known | set(MODEL_OPTIONS) | set(OWNED_FIELDS))}")
         model = ModelConfig(**{MODEL_OPTIONS[k]: v for k, v in flat.items() if k in MODEL_OPTIONS},
                             **({"revision": flat["revision"]} if "revision" in flat else {}))
         rest, owned = split_owned(flat)

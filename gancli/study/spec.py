@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gancli.config import HPARAMS, PRESETS, TrainConfig, parse_toml, read_option_file
+from gancli.config.checks import with_hints
 from gancli.errors import GancliError
 from gancli.models import MODELS
 from gancli.training import check_names, prepare
@@ -226,7 +227,8 @@ def load_study_file(path: str | Path, out: str | Path | None = None) -> Study:
     data = parse_toml(read_option_file(path, "--study"), f"--study {path}")
     unknown = sorted(set(data) - set(STUDY_KEYS))
     if unknown:
-        raise GancliError(f"--study {path}: unknown keys {', '.join(unknown)} (a study has {', '.join(STUDY_KEYS)})")
+        raise GancliError(f"--study {path}: unknown keys {with_hints(unknown, STUDY_KEYS)} (a study has "
+                          f"{', '.join(STUDY_KEYS)})")
     variants = data.get("variants") or {}
     if not isinstance(variants, dict) or not variants or not all(isinstance(v, dict) for v in variants.values()):
         raise GancliError(f"--study {path} defines no variants: add tables such as [variants.sagan]")

@@ -183,7 +183,7 @@ def test_cli_prints_commands_without_writing(tmp_path):
     (["dcgna"], "unknown variant 'dcgna': a variant is a preset or a model"),
     ([], "name at least one variant"),
     (["dcgan", "dcgan"], "variant 'dcgan' is named twice"),
-    (["dcgan", "--set", "stepz=3"], "variant 'dcgan': unknown training options: stepz"),
+    (["dcgan", "--set", "stepz=3"], "variant 'dcgan': unknown training options: stepz (did you mean steps?)"),
     (["dcgan", "--hparams", "Z"], "unknown hparams 'Z'"),
     (["--collect", "{tmp}/nowhere"], "is not a study folder"),
 ])
