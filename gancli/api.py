@@ -100,7 +100,8 @@ def _describe(hint: Any) -> str:
 def checked(fn):
     """Checks a public function's arguments against its annotations before anything runs: a wrong
     type is one GancliError naming the argument (``n must be int, got '4'``), as the command's own
-    option parsing would refuse it."""
+    option parsing would refuse it. A single string where a list is taken is that list of one
+    (``metrics="fid"`` is ``metrics=["fid"]``)."""
     signature = inspect.signature(fn)
     hints: dict[str, Any] = {}
 
@@ -112,15 +113,17 @@ def checked(fn):
             bound = signature.bind(*args, **kwargs)
         except TypeError as err:
             raise GancliError(f"gancli.{fn.__name__}: {err}") from None
-        for name, value in bound.arguments.items():
+        for name, value in list(bound.arguments.items()):
             param = signature.parameters[name]
             if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or name not in hints:
                 continue
+            if not _fits(value, hints[name]) and isinstance(value, (str, Path)) and _fits([value], hints[name]):
+                bound.arguments[name] = value = [value]  # one name where a list is taken: metrics="fid"
             if not _fits(value, hints[name]):
                 shown = repr(value)
                 shown = shown if len(shown) <= 60 else shown[:60] + "..."
                 raise GancliError(f"gancli.{fn.__name__}: {name} must be {_describe(hints[name])}, got {shown}")
-        return fn(*args, **kwargs)
+        return fn(*bound.args, **bound.kwargs)
 
     return wrapper
 

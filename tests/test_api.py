@@ -129,7 +129,7 @@ def test_errors_are_gancli_errors_with_the_commands_message(tmp_path, monkeypatc
     (lambda: gancli.sample(n=True), "gancli.sample: n must be int, got True"),
     (lambda: gancli.attention_maps(points=[16]), "points must be a list of (str or (int, int)), got [16]"),
     (lambda: gancli.write_report(points=[(1,)]), "points must be a list of (str or (int, int))"),
-    (lambda: gancli.evaluate(metrics="fid"), "gancli.evaluate: metrics must be a list of (str), got 'fid'"),
+    (lambda: gancli.evaluate(metrics=3), "gancli.evaluate: metrics must be a list of (str), got 3"),
     (lambda: gancli.sn_check(tol="x"), "gancli.sn_check: tol must be float, got 'x'"),
     (lambda: gancli.load(run=[1]), "gancli.load: run must be str or Path or None"),
     (lambda: gancli.translate(None, images=[1]), "gancli.translate: images must be torch.Tensor, got [1]"),
@@ -141,3 +141,21 @@ def test_wrong_types_are_one_gancli_error_naming_the_argument(call, message):
     with pytest.raises(gancli.GancliError) as caught:
         call()
     assert message in str(caught.value)
+
+
+def test_one_name_where_a_list_is_taken_is_a_list_of_one(monkeypatch, tmp_path):
+    """metrics="kid", points="8,8", images="a.png": the single value, as a list of one."""
+    from pathlib import Path
+
+    import gancli.api as api
+
+    image = tmp_path / "a.png"
+    image.write_bytes(b"")
+    seen = {}
+    monkeypatch.setattr(api, "score", lambda run, req, **kw: seen.update(metrics=req.metrics))
+    monkeypatch.setattr(api, "compute_attention", lambda run, req, **kw: (seen.update(points=req.points,
+                                                                                      images=req.images), None))
+    gancli.evaluate("r", metrics="kid")
+    with pytest.raises(AttributeError):  # the fake returns no result to read the maps of
+        gancli.attention_maps("r", points="8,8", images=str(image), net="d")
+    assert seen == {"metrics": ["kid"], "points": ["8,8"], "images": [Path(image)]}
