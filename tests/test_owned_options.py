@@ -78,3 +78,25 @@ def test_a_new_owner_needs_no_change_to_train_config():
             owned_by("toy-method")(ToyOptions)
     finally:
         del OWNED_OPTIONS["toy-method"], OWNED_FIELDS["toy_weight"]
+
+
+def test_dry_run_shows_only_the_options_that_apply(tmp_path):
+    """--dry-run leaves out other methods' and datasets' options (BEGAN's gamma in a gan run), and
+    reads back through --config all the same (they take their defaults)."""
+    from typer.testing import CliRunner
+
+    from gancli.cli.main import app
+
+    runner = CliRunner()
+    shown = {}
+    for args in (["--preset", "quick"], ["--preset", "began"]):
+        result = runner.invoke(app, ["train", "--dry-run", "--no-predict", "--data-size", "16", *args])
+        assert result.exit_code == 0, result.output
+        shown[args[1]] = json.loads(result.stdout)["train"]
+    assert not {"gamma", "lambda_k", "margin", "pool_size", "narrow_b"} & set(shown["quick"])
+    assert {"gamma", "lambda_k", "lr_halving"} <= set(shown["began"]) and "margin" not in shown["began"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"train": shown["began"], "model": {}}))
+    again = runner.invoke(app, ["train", "--dry-run", "--no-predict", "--config", str(path)])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["train"]["gamma"] == shown["began"]["gamma"]

@@ -75,6 +75,13 @@ def split_owned(flat: dict[str, Any]) -> tuple[dict[str, Any], dict[str, OwnedOp
     return rest, owned
 
 
+def not_applying(flat: dict[str, Any]) -> set[str]:
+    """The owned options of a flat train config that belong to neither its method nor its dataset
+    (BEGAN's gamma in a gan run): what a page or ``--dry-run`` leaves out as not applying."""
+    owners = {flat.get("method"), flat.get("dataset")}
+    return {name for name, owner in OWNED_FIELDS.items() if owner not in owners}
+
+
 def owned_default(name: str) -> Any:
     """The default of an owned option (for help texts)."""
     cls = OWNED_OPTIONS[OWNED_FIELDS[name]]
@@ -136,4 +143,5 @@ class ShapesPairOptions(OwnedOptions):
 
 
 __all__ = ["OWNED_FIELDS", "OWNED_OPTIONS", "BeganOptions", "CycleganOptions", "EbganOptions", "OwnedOptions",
-           "ShapesPairOptions", "default_owned", "option_names", "owned_by", "owned_default", "split_owned"]
+           "ShapesPairOptions", "default_owned", "not_applying", "option_names", "owned_by", "owned_default",
+           "split_owned"]

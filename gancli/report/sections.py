@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from gancli.config.owned import not_applying
 from gancli.errors import GancliError
 from gancli.inspect.run_info import plot_run
 from gancli.metrics.registry import caveats, format_record, generator_note, present
@@ -91,7 +92,8 @@ def overview(ctx: RunContext) -> str:
 
 def configuration(ctx: RunContext) -> str:
     """The training options, the model's resolved config and the dataset description."""
-    train = {k: v for k, v in ctx.train_config.items() if k != "model"}  # the model's options: its own table
+    skip = not_applying(ctx.train_config) | {"model"}  # the model's options: its own table
+    train = {k: v for k, v in ctx.train_config.items() if k not in skip}
     parts = [("Training", train), ("Model (as built)", ctx.checkpoint.model_config.to_dict()),
              ("Data", ctx.dataset)]
     source = "the checkpoint" if ctx.checkpoint.train_config else "config.json"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gancli.checkpoint import run_path_for_name
 from gancli.config import TrainConfig
+from gancli.config.owned import not_applying
 from gancli.data import (PAIR_DATASETS, TwoDomainDataset, build_dataset, build_pair_dataset, downloadable,
                          traits_of)
 from gancli.device import resolve_device
@@ -93,6 +94,8 @@ def describe_run(cfg: TrainConfig, prepared: tuple, resume_dir: Path | None = No
     has config.json's shape, so ``gancli train --config`` reads it back. ``prepared``: ``prepare(cfg)``."""
     dataset, model_cfg = prepared
     train = cfg.to_dict()
+    for name in not_applying(train):  # another method's or dataset's options: left out (their defaults on --config)
+        del train[name]
     train["cond"] = model_cfg.label_kind != "none"
     train["out"] = str(resume_dir if resume_dir is not None else RunDir.default_path(cfg))
     train["device"] = str(resolve_device(cfg.device))
