@@ -30,7 +30,7 @@ def attn_map_command(
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="G's EMA weights [yes when the checkpoint has them].")] = None,
     entropy: Annotated[bool, typer.Option("--entropy", help="Add a column: the attention entropy at every query position [off].")] = False,
     raw: Annotated[bool, typer.Option("--raw", help="Also save the maps as .npy beside the PNG [off].")] = False,
-    out: Annotated[Optional[Path], typer.Option(help="PNG to write (a file there is replaced). Without it: a name that says what was drawn, in the run's attn/ folder (the current folder for a loose checkpoint), -2, -3 added rather than replace an earlier file [RUN/attn/attn-g-seed{S}-n{N}-{X,Y}*.png].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="PNG to write (a file there is replaced). Without it: a name that says what was drawn, in the run's attn/ folder (the current folder for a loose checkpoint), -2, -3 added rather than replace an earlier file [in RUN/attn/, named after the network, seed, n and points].")] = None,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
 ) -> None:
     """Show where self-attention looks: for each query pixel, the attention map overlaid on the image."""

@@ -75,3 +75,13 @@ def test_train_options_are_grouped_in_panels():
     for (panel, start, end), flag in zip(zip(panels, positions, bounds), ["--data-size", "--loss", "--attn-res",
                                                                           "--lr-d", "--amp", "--name", "--eval-every"]):
         assert start < flags[flag] < end, f"{flag} not in the {panel} panel"
+
+
+@pytest.mark.parametrize("name", [None, *(command.command_name for command in COMMANDS)])
+def test_help_is_whole_at_80_columns(name):
+    """No help text is cut off with an ellipsis in an 80-column terminal (a long unbreakable word,
+    such as a path pattern, would be)."""
+    args = [name, "--help"] if name else ["--help"]
+    output = CliRunner().invoke(app, args, env={"COLUMNS": "80"}).stdout
+    assert "…" not in output, [line for line in output.splitlines() if "…" in line]
+    assert max(len(line) for line in output.splitlines()) <= 80
