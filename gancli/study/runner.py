@@ -31,8 +31,10 @@ from gancli.checkpoint import atomic_write_bytes, load_checkpoint
 from gancli.config import TrainConfig, parse_json, read_option_file
 from gancli.device import keep_freed_memory
 from gancli.errors import GancliError
+from gancli.runlog import read_records, split_records
 from gancli.study.spec import RunPlan, Study, _diff
 from gancli.training import load_resume, missing_eval, resume_config, train
+from gancli.viz.units import format_seconds
 
 MANIFEST = "study.json"
 #: train options that are flags without a --no- form: only a true value is written
@@ -254,6 +256,53 @@ class _Interrupt:
         return False
 
 
+#: seconds between a study's progress lines (each running run's step and ETA, and the study's)
+PROGRESS_EVERY = 60.0
+
+
+class StudyProgress:
+    """What a study shows while its runs train: every ``every`` seconds, one line per running run
+    (its step from metrics.jsonl, its rate since the study saw it start, its ETA) and one for the
+    study (runs finished, the time left: the running runs' ETAs and the queued runs at the rate
+    of the runs so far, over ``jobs`` at a time)."""
+
+    def __init__(self, echo: Callable[[str], None], total: int, jobs: int, every: float | None = None):
+        self.echo, self.total, self.jobs = echo, total, jobs
+        self.every = PROGRESS_EVERY if every is None else every
+        self.last = time.monotonic()
+        self.seen: dict[str, tuple[float, int]] = {}  # run -> (when first seen training, its step then)
+        self.run_seconds: list[float] = []  # predicted whole-run times, for the queued runs
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.every
+
+    def _step(self, plan: RunPlan) -> int | None:
+        records, _ = split_records(read_records(Path(plan.options["out"]) / "metrics.jsonl"))
+        steps = [r["step"] for r in records if isinstance(r.get("step"), int)]
+        return steps[-1] if steps else None
+
+    def report(self, running: list[RunPlan], queued: int, finished: int) -> None:
+        self.last = time.monotonic()
+        left = []
+        for plan in running:
+            steps = TrainConfig.from_options(plan.options).steps
+            step = self._step(plan)
+            if step is None:
+                self.echo(f"  {plan.name}: starting")
+                continue
+            since, first = self.seen.setdefault(plan.name, (self.last, step))
+            rate = (step - first) / (self.last - since) if step > first and self.last > since else None
+            if rate:
+                left.append((steps - step) / rate)
+                self.run_seconds.append(steps / rate)
+            eta = f", {rate:.2f} it/s, {format_seconds((steps - step) / rate)} left" if rate else ""
+            self.echo(f"  {plan.name}: step {step}/{steps} ({100 * step // max(steps, 1)}%){eta}")
+        if self.run_seconds and (left or queued):
+            per_run = sum(self.run_seconds[-20:]) / len(self.run_seconds[-20:])
+            remaining = (sum(left) + queued * per_run) / max(1, min(self.jobs, len(running) + queued))
+            self.echo(f"study: {finished}/{self.total} runs finished, about {format_seconds(remaining)} left")
+
+
 def run_study(study: Study, jobs: int = 1, echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Runs every plan that is not finished; returns their summaries. Stops at the first failure
     (with jobs > 1: after the runs under way), naming the run. A stop signal (Ctrl-C, SIGTERM) saves
@@ -266,12 +315,25 @@ def run_study(study: Study, jobs: int = 1, echo: Callable[[str], None] = print) 
     done = len(states) - len(todo)
     echo(f"study {study.out}: {len(states)} runs ({done} finished, {len(todo)} to train)")
     summaries = []
+    progress = StudyProgress(echo, len(states), jobs)
     if jobs == 1 or len(todo) <= 1:
         for i, plan in enumerate(todo, 1):
+            stop = threading.Event()
+
+            def watch(plan=plan, queued=len(todo) - i, finished=done + i - 1):
+                while not stop.wait(min(1.0, progress.every)):
+                    if progress.due():
+                        progress.report([plan], queued, finished)
+
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
             try:
                 summary = run_plan(plan)
             except GancliError as err:
                 raise GancliError(f"run {plan.name} failed: {err}") from None
+            finally:
+                stop.set()
+                watcher.join()
             echo(_line(summary, done + i, len(states)))
             summaries.append(summary)
             if summary.get("interrupted"):
@@ -294,7 +356,9 @@ def run_study(study: Study, jobs: int = 1, echo: Callable[[str], None] = print) 
                     running[pool.submit(_run_in_worker, plan, parent)] = plan
                 if not running:
                     break
-                finished, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+                finished, _ = wait(list(running), timeout=min(1.0, progress.every), return_when=FIRST_COMPLETED)
+                if progress.due() and not finished:
+                    progress.report(list(running.values()), len(queue), done + len(summaries))
                 for future in finished:
                     plan = running.pop(future)
                     try:
@@ -335,5 +399,5 @@ def _line(summary: dict[str, Any], index: int, total: int) -> str:
     return f"[{index}/{total}] {summary['name']}: {summary['state']} {span} in {summary['seconds']:.0f} s{fid}"
 
 
-__all__ = ["MANIFEST", "check_manifest", "commands_left", "plan_states", "rerunnable_command", "run_plan", "run_state",
+__all__ = ["MANIFEST", "PROGRESS_EVERY", "StudyProgress", "check_manifest", "commands_left", "plan_states", "rerunnable_command", "run_plan", "run_state",
            "run_study", "train_command_line"]

@@ -261,3 +261,20 @@ def test_collect_says_which_planned_runs_are_missing(tmp_path):
     result = CliRunner().invoke(app, ["compare", "--collect", str(out)])
     assert result.exit_code == 0, result.output
     assert "missing from the table: dcgan__s1 (never started), cnn__s0 (never started)" in result.stderr
+
+
+def test_a_study_shows_each_running_runs_step_and_the_time_left(monkeypatch, tmp_path):
+    """While a run trains, the study prints its step, rate and time left from its metrics.jsonl,
+    and the study's own time left, every PROGRESS_EVERY seconds."""
+    import re
+
+    import gancli.study.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "PROGRESS_EVERY", 0.2)
+    lines = []
+    options = {**TINY, "steps": 40, "log_every": 2, "eval_every": 40, "ckpt_every": 40, "sample_every": 40}
+    run_study(Study.from_options(["dcgan"], options, seeds=2, out=tmp_path / "s"), echo=lines.append)
+    steps = [line for line in lines if re.fullmatch(r"  dcgan__s[01]: step \d+/40 \(\d+%\)(, [\d.]+ it/s, .+ left)?", line)]
+    assert steps, lines
+    assert any(re.fullmatch(r"study: [01]/2 runs finished, about .+ left", line) for line in lines), lines
+    assert lines[-1].startswith("[2/2] dcgan__s1: trained")
