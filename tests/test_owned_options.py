@@ -35,7 +35,8 @@ def test_owned_options_are_stored_where_they_always_were():
 
 def test_each_owner_holds_its_options_and_flat_names_read_and_write_them():
     cfg = TrainConfig.from_options({"margin": 2.0, "narrow_b": True})
-    assert set(cfg.owned) == set(OWNED_OPTIONS) == {"began", "ebgan", "cyclegan", "shapes-pair"}
+    assert set(cfg.owned) == set(OWNED_OPTIONS) == {"began", "ebgan", "cyclegan", "shapes-pair", "gan"}
+    assert cfg.of("gan").accumulate == cfg.accumulate == 1 and cfg.reg == []
     assert cfg.of("ebgan").margin == cfg.margin == 2.0 and cfg.of("shapes-pair").narrow_b is True
     cfg.lambda_cyc = 3.0  # a flat write lands in the owner's set, not beside it
     assert cfg.of("cyclegan").lambda_cyc == 3.0 and "lambda_cyc" not in vars(cfg)
@@ -95,6 +96,7 @@ def test_dry_run_shows_only_the_options_that_apply(tmp_path):
         shown[args[1]] = json.loads(result.stdout)["train"]
     assert not {"gamma", "lambda_k", "margin", "pool_size", "narrow_b"} & set(shown["quick"])
     assert {"gamma", "lambda_k", "lr_halving"} <= set(shown["began"]) and "margin" not in shown["began"]
+    assert {"augment", "reg", "accumulate"} <= set(shown["quick"]) and "augment" not in shown["began"]
     path = tmp_path / "config.json"
     path.write_text(json.dumps({"train": shown["began"], "model": {}}))
     again = runner.invoke(app, ["train", "--dry-run", "--no-predict", "--config", str(path)])

@@ -82,7 +82,7 @@ def test_a_datasets_traits_name_things_that_exist(name):
 def test_dataset_traits_say_what_name_tests_said():
     assert [n for n in DATASETS.names() + PAIR_DATASETS.names() if traits_of(n).generated] == ["shapes", "shapes-pair"]
     assert [n for n in DATASETS.names() if not traits_of(n).class_labels] == ["celeba"]
-    assert traits_of(None) == traits_of("no-such-data") == traits_of("cifar10")
+    assert traits_of(None) == traits_of("no-such-data") == traits_of("folder")
 
 
 @pytest.mark.parametrize("owner", list(OWNED_OPTIONS))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gancli.config.checks import _flag, check_types
@@ -142,6 +142,24 @@ class ShapesPairOptions(OwnedOptions):
     narrow_b: bool = False  # every B shape at one position and size (reproduces CycleGAN's collapse)
 
 
-__all__ = ["OWNED_FIELDS", "OWNED_OPTIONS", "BeganOptions", "CycleganOptions", "EbganOptions", "OwnedOptions",
+@owned_by("gan")
+@dataclass
+class GanOptions(OwnedOptions):
+    """The ``gan`` method's remedies for small data and large batches (docs/diversity.md)."""
+
+    augment: str | None = None  # differentiable augmentation of D's inputs: diffaug[:ops] or ada (gancli.augment)
+    ada_target: float = 0.6  # ada: the r_t = E[sign(D(x_real))] that p is steered to
+    ada_interval: int = 4  # ada: iterations between adjustments of p
+    ada_kimg: float = 500.0  # ada: thousands of real images over which p can rise from 0 to 1
+    reg: list[str] = field(default_factory=list)  # D regularisers NAME[:weight]: lecam, cr, bcr, r1
+    accumulate: int = 1  # each D and G step over this many batches of --batch-size (BigGAN-PyTorch's accumulations)
+
+    def check(self) -> None:
+        super().check()
+        if self.accumulate <= 0:
+            raise GancliError(f"--accumulate must be positive, got {self.accumulate}")
+
+
+__all__ = ["OWNED_FIELDS", "OWNED_OPTIONS", "BeganOptions", "CycleganOptions", "EbganOptions", "GanOptions", "OwnedOptions",
            "ShapesPairOptions", "default_owned", "not_applying", "option_names", "owned_by", "owned_default",
            "split_owned"]

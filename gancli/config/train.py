@@ -32,12 +32,6 @@ class TrainConfig:
     method: str = "gan"  # how one iteration trains (gancli.methods): gan, began, ebgan, cyclegan
     loss: str = "hinge"
     gp_weight: float | None = None  # gradient-penalty weight lambda [the loss's own: 10 for wgan-gp, else 0]
-    augment: str | None = None  # gan: differentiable augmentation of D's inputs: diffaug[:ops] or ada (gancli.augment)
-    ada_target: float = 0.6  # ada: the r_t = E[sign(D(x_real))] that p is steered to
-    ada_interval: int = 4  # ada: iterations between adjustments of p
-    ada_kimg: float = 500.0  # ada: thousands of real images over which p can rise from 0 to 1
-    reg: list[str] = field(default_factory=list)  # gan: D regularisers NAME[:weight]: lecam, cr, bcr, r1
-    accumulate: int = 1  # gan: each D and G step over this many batches of --batch-size (BigGAN-PyTorch's accumulations)
     hparams: str | None = None  # a named optimiser setting (SNGAN paper A-F, report-A..C): lr, betas, n_dis
     steps: int = 100_000
     batch_size: int = 64
@@ -164,7 +158,7 @@ class TrainConfig:
         if not isinstance(self.model, ModelConfig):
             raise GancliError(f"the model config must be a table of model options, got {self.model!r}")
         self.model.check()
-        for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every", "accumulate"):
+        for name in ("steps", "batch_size", "n_dis", "log_every", "sample_every", "ckpt_every"):
             if getattr(self, name) <= 0:
                 raise GancliError(f"{_flag(name)} must be positive, got {getattr(self, name)}")
         for name in ("seed", "data_seed"):

@@ -30,7 +30,6 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from gancli.augment import build_augment, check_augment
-from gancli.config import default
 from gancli.layers.spectral import power_iteration_off
 from gancli.losses import get_loss, interpolates, orthogonal_regularization, penalty_of
 from gancli.methods.base import METHODS, Method, TrainContext
@@ -116,20 +115,21 @@ class GANMethod(Method):
         if cfg.reuse_fake and cfg.n_dis != 1:
             raise GancliError("--reuse-fake needs --n-dis 1 (the G step reuses the one D step's fakes)")
         check_augment(cfg)
-        if (cfg.augment or "").partition(":")[0] != "ada":
+        opts = cfg.of(cls.name)
+        if (opts.augment or "").partition(":")[0] != "ada":
             for name in ("ada_target", "ada_interval", "ada_kimg"):
-                if getattr(cfg, name) != default(type(cfg), name):
+                if getattr(opts, name) != getattr(type(opts)(), name):
                     raise GancliError(f"--{name.replace('_', '-')} steers --augment ada; without it, drop it")
-        regs = check_regs(cfg.reg)
+        regs = check_regs(opts.reg)
         if regs and cfg.split_d:
             raise GancliError("--split-d back-propagates D's real and fake halves separately; --reg needs D's outputs "
                               "on both in one pass: drop one of them")
-        if not 1 <= cfg.accumulate <= MAX_ACCUMULATE:
-            raise GancliError(f"--accumulate must be between 1 and {MAX_ACCUMULATE}, got {cfg.accumulate}")
-        if cfg.accumulate > 1 and cfg.reuse_fake:
+        if not 1 <= opts.accumulate <= MAX_ACCUMULATE:
+            raise GancliError(f"--accumulate must be between 1 and {MAX_ACCUMULATE}, got {opts.accumulate}")
+        if opts.accumulate > 1 and cfg.reuse_fake:
             raise GancliError("--accumulate runs a step over several batches to save memory; --reuse-fake would keep "
                               "every batch's G graph alive: add --no-reuse-fake")
-        if cfg.accumulate > 1 and cfg.model.d_norm == "bn":
+        if opts.accumulate > 1 and cfg.model.d_norm == "bn":
             raise GancliError("--accumulate with --d-norm bn: D's batch norm would see each batch of the step apart, "
                               "so the step is not the gradient of the whole; drop one of them")
         if cfg.model.mbstd and cfg.batch_size % cfg.model.mbstd:
@@ -147,8 +147,8 @@ class GANMethod(Method):
         # per backward, so it always takes the joint pass
         self.split_d = cfg.split_d and not ctx.distributed
         self.augment = build_augment(cfg)
-        self.regs = build_regs(cfg.reg)
-        self.chunks = cfg.accumulate
+        self.regs = build_regs(self.options.reg)
+        self.chunks = self.options.accumulate
         self.alarm_armed = False
         # the parts' statistics go to metrics.jsonl; the progress line shows p (ADA), div and (shapes runs:
         # the trainer's factor probe) spread
