@@ -64,9 +64,7 @@ def test_a_new_owner_needs_no_change_to_train_config():
     class ToyOptions(OwnedOptions):
         toy_weight: float = 0.25
 
-        def check(self) -> None:
-            super().check()
-            self._non_negative("toy_weight")
+        non_negative = ("toy_weight",)
 
     try:
         assert "toy_weight" in train_option_names()

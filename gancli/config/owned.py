@@ -1,5 +1,6 @@
 """Options that belong to one training method or one dataset, each set in its own dataclass and
-registered under its owner's name (``@owned_by("began")``). ``TrainConfig`` holds one instance of
+registered under its owner's name (``@owned_by("began")``), with its ranges declared
+(``non_negative``, ``counts``) or checked in its own ``check``. ``TrainConfig`` holds one instance of
 every registered set (``cfg.of("began").gamma``; ``cfg.gamma`` reads the same value), so a new
 method with options of its own adds a class here and touches no shared class.
 
@@ -27,15 +28,18 @@ class OwnedOptions:
     extend ``check`` with their ranges."""
 
     owner: ClassVar[str] = ""
+    non_negative: ClassVar[tuple[str, ...]] = ()  # numbers that must be finite and >= 0
+    counts: ClassVar[dict[str, str]] = {}  # whole numbers that must be >= 0 -> what 0 means
 
     def check(self) -> None:
         check_types(self)
-
-    def _non_negative(self, *names: str) -> None:
-        for name in names:
+        for name in self.non_negative:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise GancliError(f"{_flag(name)} must be a finite number >= 0, got {value}")
+        for name, zero in self.counts.items():
+            if getattr(self, name) < 0:
+                raise GancliError(f"{_flag(name)} must be >= 0 ({zero}), got {getattr(self, name)}")
 
 
 def owned_by(owner: str):
@@ -98,11 +102,8 @@ class BeganOptions(OwnedOptions):
     lambda_k: float = 0.001  # the learning rate of k_t
     lr_halving: int = 0  # halve both lrs when M_global has not improved for this many steps (0: off)
 
-    def check(self) -> None:
-        super().check()
-        self._non_negative("gamma", "lambda_k")
-        if self.lr_halving < 0:
-            raise GancliError(f"--lr-halving must be >= 0 (0: off), got {self.lr_halving}")
+    non_negative = ("gamma", "lambda_k")
+    counts = {"lr_halving": "0: off"}
 
 
 @owned_by("ebgan")
@@ -113,9 +114,7 @@ class EbganOptions(OwnedOptions):
     margin: float = 1.0  # the margin m of D's hinge on fake energies
     pt_weight: float = 0.1  # weight of the pulling-away term in G's loss (0: none)
 
-    def check(self) -> None:
-        super().check()
-        self._non_negative("margin", "pt_weight")
+    non_negative = ("margin", "pt_weight")
 
 
 @owned_by("cyclegan")
@@ -127,11 +126,8 @@ class CycleganOptions(OwnedOptions):
     lambda_id: float = 0.5  # identity-loss weight, relative to lambda_cyc (0: none)
     pool_size: int = 50  # images in each D's history pool (0: no pool)
 
-    def check(self) -> None:
-        super().check()
-        self._non_negative("lambda_cyc", "lambda_id")
-        if self.pool_size < 0:
-            raise GancliError(f"--pool-size must be >= 0 (0: no pool), got {self.pool_size}")
+    non_negative = ("lambda_cyc", "lambda_id")
+    counts = {"pool_size": "0: no pool"}
 
 
 @owned_by("shapes-pair")
