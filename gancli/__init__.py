@@ -25,6 +25,11 @@ _LAZY = {
     "write_samples": "gancli.api",
     "write_attention_maps": "gancli.api",
     "translate_images": "gancli.api",
+    "compare": "gancli.api",
+    "compare_commands": "gancli.api",
+    "collect_study": "gancli.api",
+    "info": "gancli.api",
+    "plot": "gancli.api",
     # building blocks
     "GancliError": "gancli.errors",
     "ModelConfig": "gancli.config",

@@ -25,7 +25,7 @@ import typing
 from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -37,6 +37,7 @@ from gancli.errors import GancliError
 from gancli.export import export_model
 from gancli.inspect.attention import AttnResult, attention_map_files
 from gancli.inspect.attention import attention_maps as compute_attention
+from gancli.inspect.run_info import checkpoint_info, plot_run
 from gancli.inspect.sn_check import sn_check as audit
 from gancli.methods import load_run_checkpoint
 from gancli.metrics.evaluate import evaluate as score
@@ -47,6 +48,8 @@ from gancli.sampling.files import SampleOutputs, default_sample_path
 from gancli.sampling.translation import (DIRECTIONS, LoadedTranslators, TranslatedFiles, check_direction,
                                          load_translators, translate_files, write_translation_sheet)
 from gancli.sampling.translation import translate as run_net
+from gancli.study import Study, StudyResults, collect, commands_left, load_study_file, parse_set, run_study
+from gancli.study import write_report as write_study_report
 from gancli.training import check_names, describe_run, load_resume, prepare, resume_config
 from gancli.training import train as run_training
 from gancli.training.cost import CostEstimate, estimate_cost
@@ -426,6 +429,86 @@ def sn_check(run: str | Path | None = None, *, net: str = SnRequest.net, tol: fl
     return audit(run, req)
 
 
+# ============================================================================================ studies
+@dataclass
+class StudyReport:
+    """What ``gancli compare`` reports: the study's rows, notes and missing runs, and the files."""
+
+    results: StudyResults
+    files: dict[str, Path]  # table.md, results.csv / .json, curves.png, samples.png, report.html
+
+
+def _study(variants, study, data, data_root, res, hparams, steps, seeds, eval_every, eval_n, set_options,
+           out) -> Study:
+    common = {k: v for k, v in dict(dataset=data, data_root=data_root, res=res, steps=steps, eval_every=eval_every,
+                                     eval_n=eval_n).items() if v is not None}
+    common.update(parse_set(list(set_options)))
+    if study is None:
+        return Study.from_options(list(variants), common, list(hparams) if hparams else None, seeds,
+                                  None if out is None else Path(out))
+    if variants:
+        raise GancliError("give the variants on the command line or in --study FILE, not both")
+    planned = load_study_file(study, out)
+    planned.common.update(common)
+    if hparams:
+        planned.hparams = list(hparams)
+    planned.check()
+    return planned
+
+
+@checked
+def compare(variants: Sequence[str] = (), *, study: str | Path | None = None, data: str | None = None,
+            data_root: str | None = None, res: int | None = None, hparams: Sequence[str] | None = None,
+            steps: int | None = None, seeds: int = 1, eval_every: int | None = None, eval_n: int | None = None,
+            set_options: Sequence[str] = (), out: str | Path | None = None, jobs: int = 1,
+            echo: Callable[[str], None] | None = None) -> StudyReport:
+    """``gancli compare``: trains every variant x hparams x seed that is not finished (``jobs`` at
+    a time), then writes and returns the report. ``study``: a study file instead of ``variants``;
+    ``set_options``: other train options as ``KEY=VALUE``; ``echo``: where the progress lines go
+    (None: nowhere)."""
+    planned = _study(variants, study, data, data_root, res, hparams, steps, seeds, eval_every, eval_n,
+                     set_options, out)
+    run_study(planned, jobs=jobs, echo=echo or (lambda line: None))
+    return collect_study(planned.out)
+
+
+@checked
+def compare_commands(variants: Sequence[str] = (), *, study: str | Path | None = None, data: str | None = None,
+                     data_root: str | None = None, res: int | None = None, hparams: Sequence[str] | None = None,
+                     steps: int | None = None, seeds: int = 1, eval_every: int | None = None,
+                     eval_n: int | None = None, set_options: Sequence[str] = (),
+                     out: str | Path | None = None) -> tuple[list[str], list[str], Path]:
+    """``gancli compare --print-commands``: (a shell line per unfinished run, which starts it or
+    resumes it, the finished runs' names, the study folder); nothing is written."""
+    planned = _study(variants, study, data, data_root, res, hparams, steps, seeds, eval_every, eval_n,
+                     set_options, out)
+    lines, done = commands_left(planned)
+    return lines, done, planned.out
+
+
+@checked
+def collect_study(folder: str | Path) -> StudyReport:
+    """``gancli compare --collect FOLDER``: the report of the finished runs in a study folder,
+    written into it and returned."""
+    results = collect(folder)
+    return StudyReport(results, write_study_report(results))
+
+
+# ============================================================================================ info, plot
+@checked
+def info(run: str | Path | None = None) -> dict[str, Any]:
+    """``gancli info``: what a checkpoint holds (``--json``'s dict): preset, model and its changed
+    options, data, step, parameter counts, wall time, last metrics and evaluation."""
+    return checkpoint_info(run)
+
+
+@checked
+def plot(run: str | Path | None = None, out: str | Path | None = None) -> tuple[Path, dict[str, int]]:
+    """``gancli plot``: the run's curves as one PNG (default RUN/curves.png); (the path, the points
+    drawn per curve)."""
+    return plot_run(run, None if out is None else Path(out))
+
+
 # ============================================================================================ export
 @checked
 def export_generator(run: str | Path | None = None, format: str = "torchscript", out: str | Path | None = None,
@@ -450,6 +533,7 @@ def write_report(run: str | Path | None = None, out: str | Path | None = None,
     return write_run_report(run, req, out, device=resolve_device(device)).path
 
 
-__all__ = ["LoadedRun", "TrainPlan", "WrittenSamples", "attention_maps", "evaluate", "export_generator", "load", "plan_training",
+__all__ = ["LoadedRun", "StudyReport", "TrainPlan", "WrittenSamples", "collect_study", "compare", "compare_commands", "info",
+           "plot", "attention_maps", "evaluate", "export_generator", "load", "plan_training",
            "sample", "sn_check", "train", "train_config", "translate", "translate_images", "write_attention_maps",
            "write_report", "write_samples"]

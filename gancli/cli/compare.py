@@ -1,31 +1,12 @@
-"""``gancli compare``: a study of several variants -> gancli.study (runs, then the report)."""
+"""``gancli compare``: parse options -> gancli.api.compare (or compare_commands, collect_study); the table."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from gancli.cli.app import command, split_list
-
-
-def parse_set(items: list[str]) -> dict[str, Any]:
-    """``--set key=value`` -> {key: value}; values read as JSON when they parse (numbers, true,
-    false, lists), else as text; keys by train option name (dashes or underscores)."""
-    from gancli.errors import GancliError
-
-    options = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise GancliError(f"--set takes KEY=VALUE (a gancli train option), got {item!r}")
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        options[key.strip().lstrip("-").replace("-", "_")] = value
-    return options
 
 
 @command("compare", examples=[
@@ -51,47 +32,36 @@ def compare_command(
     collect_dir: Annotated[Optional[Path], typer.Option("--collect", help="Only build the report from the run directories in this study folder [none: train first].")] = None,
 ) -> None:
     """Train several GANs on one dataset under one evaluation protocol; a table, curves, samples, an HTML report."""
+    from gancli import api
     from gancli.errors import GancliError
-    from gancli.study import Study, collect, commands_left, load_study_file, run_study, write_report
 
     if collect_dir is not None:
         if variants or study_file:
             raise GancliError("--collect reads finished runs; give it alone (no variants, no --study)")
-        report(collect(collect_dir), write_report)
+        report(api.collect_study(collect_dir))
         return
-    common = {k: v for k, v in dict(dataset=data, data_root=data_root, res=res, steps=steps, eval_every=eval_every,
-                                     eval_n=eval_n).items() if v is not None}
-    common.update(parse_set(set_ or []))
-    if study_file is not None:
-        if variants:
-            raise GancliError("give the variants on the command line or in --study FILE, not both")
-        study = load_study_file(study_file, out)
-        study.common.update(common)
-        if hparams:
-            study.hparams = split_list(hparams)
-        study.check()
-    else:
-        study = Study.from_options(list(variants or []), common, split_list(hparams), seeds, out)
+    study = dict(study=study_file, data=data, data_root=data_root, res=res, hparams=split_list(hparams), steps=steps,
+                 seeds=seeds, eval_every=eval_every, eval_n=eval_n, set_options=set_ or [], out=out)
     if print_commands:
-        lines, done = commands_left(study)
+        lines, done, folder = api.compare_commands(list(variants or []), **study)
         for line in lines:
             typer.echo(line)
         if done:
             typer.echo(f"# finished, not printed: {', '.join(done)}", err=True)
         typer.echo(f"# each line starts its run, or resumes it when it has a checkpoint; then: "
-                   f"gancli compare --collect {study.out}", err=True)
+                   f"gancli compare --collect {folder}", err=True)
         return
-    run_study(study, jobs=jobs, echo=lambda line: typer.echo(line, err=True))
-    report(collect(study.out), write_report)
+    report(api.compare(list(variants or []), **study, jobs=jobs, echo=lambda line: typer.echo(line, err=True)))
 
 
-def report(results, write) -> None:
+def report(study) -> None:
+    """Prints a ``gancli.api.StudyReport``: the table, its notes, the missing runs (stderr too), the files."""
     from rich.console import Console
     from rich.table import Table
 
     from gancli.study.report import table_rows
 
-    files = write(results)
+    results, files = study.results, study.files
     header, rows = table_rows(results)
     table = Table(title=f"study {results.folder}")
     for i, title in enumerate(header):

@@ -29,9 +29,9 @@ def info_command(
 ) -> None:
     """Describe a checkpoint: preset, model and the options changed from its defaults, data, step, classes or
     attributes, parameter counts, training wall time, last metrics and evaluation."""
-    from gancli.inspect.run_info import checkpoint_info
+    from gancli import api
 
-    info = checkpoint_info(target)
+    info = api.info(target)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return

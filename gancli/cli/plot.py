@@ -18,7 +18,7 @@ def plot_command(
     out: Annotated[Optional[Path], typer.Option(help="PNG to write [RUN/curves.png].")] = None,
 ) -> None:
     """Draw a run's losses, D outputs and evaluation metrics (from metrics.jsonl) against the step."""
-    from gancli.inspect.run_info import plot_run
+    from gancli import api
 
-    out, drawn = plot_run(target, out)
+    out, drawn = api.plot(target, out)
     typer.echo(f"wrote {out}: " + ", ".join(f"{k} ({n} points)" for k, n in drawn.items()))

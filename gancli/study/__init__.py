@@ -8,9 +8,9 @@
 
 docs/compare.md has the protocol and a demo study.
 """
-from gancli.study.spec import RunPlan, Study, load_study_file
+from gancli.study.spec import RunPlan, Study, load_study_file, parse_set
 from gancli.study.runner import commands_left, plan_states, run_study, train_command_line
 from gancli.study.report import StudyResults, collect, write_report
 
 __all__ = ["RunPlan", "Study", "StudyResults", "collect", "load_study_file", "plan_states", "run_study",
-           "train_command_line", "write_report", "commands_left"]
+           "train_command_line", "write_report", "commands_left", "parse_set"]

@@ -221,6 +221,22 @@ def _diff(old: Any, new: Any, where: str = "") -> list[str]:
     return [] if old == new else [f"{where} {old!r} -> {new!r}"]
 
 
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``--set key=value`` -> {key: value}; values read as JSON when they parse (numbers, true,
+    false, lists), else as text; keys by train option name (dashes or underscores)."""
+    options = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise GancliError(f"--set takes KEY=VALUE (a gancli train option), got {item!r}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        options[key.strip().lstrip("-").replace("-", "_")] = value
+    return options
+
+
 def load_study_file(path: str | Path, out: str | Path | None = None) -> Study:
     """A study from a TOML file (module docstring); ``out`` overrides the file's."""
     path = Path(path)
@@ -253,4 +269,5 @@ def load_study_file(path: str | Path, out: str | Path | None = None) -> Study:
     return study
 
 
-__all__ = ["RunPlan", "Study", "STUDY_METRICS", "load_study_file", "parse_run_name", "run_name", "variant_options"]
+__all__ = ["RunPlan", "Study", "STUDY_METRICS", "load_study_file", "parse_run_name", "parse_set", "run_name",
+           "variant_options"]

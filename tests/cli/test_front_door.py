@@ -11,6 +11,9 @@ import pytest
 
 import gancli.api as api
 from gancli.cli.attn_map import attn_map_command
+from gancli.cli.compare import compare_command
+from gancli.cli.info import info_command
+from gancli.cli.plot import plot_command
 from gancli.cli.eval import eval_command
 from gancli.cli.export import export_command
 from gancli.cli.report import report_command
@@ -32,7 +35,13 @@ DOORS = [
     (export_command, api.export_generator, RUN, set()),
     (report_command, api.write_report, RUN, set()),
     (translate_command, api.translate_images, RUN, set()),
+    (info_command, api.info, RUN, {"as_json"}),
+    (plot_command, api.plot, RUN, set()),
+    # --print-commands and --collect choose api.compare_commands and api.collect_study instead
+    (compare_command, api.compare, {"study_file": "study", "set_": "set_options"}, {"print_commands", "collect_dir"}),
 ]
+#: parameters only an API function has: compare's echo (the command prints the progress lines itself)
+API_ONLY = {"echo"}
 #: defaults the API departs from on purpose (its docstring says so)
 API_DEPARTS = {("eval", "log")}
 
@@ -46,7 +55,7 @@ def _params(fn) -> dict[str, inspect.Parameter]:
 def test_a_commands_options_are_its_api_functions_parameters(command, function, renamed, printing):
     options = _params(command)
     parameters = _params(function)
-    assert {renamed.get(name, name) for name in options} - printing == set(parameters)
+    assert {renamed.get(name, name) for name in options} - printing == set(parameters) - API_ONLY
     for name, option in options.items():
         if name in printing or name in renamed or (command.command_name, name) in API_DEPARTS:
             continue
@@ -147,3 +156,10 @@ def test_a_run_is_validated_once_and_a_dry_run_reads_its_data_once(monkeypatch, 
     result = runner.invoke(app, ["train", *tiny, "--steps", "1", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert counts == {"validate": 1, "data": 1} and "trained 1 steps" in result.stdout
+
+
+def test_compares_other_doors_take_the_same_study():
+    """--print-commands and --collect go through their own API functions: the first takes the same
+    study options as gancli.compare (less what only running needs), the second only the folder."""
+    assert set(_params(api.compare_commands)) == set(_params(api.compare)) - {"jobs", "echo"}
+    assert set(_params(api.collect_study)) == {"folder"}
