@@ -162,12 +162,13 @@ def check_extractor_fits(name: str, *datasets: str | None) -> None:
     describe nothing, and an FID on them would be appended as if it did); None: data unknown."""
     spec = extractor_spec(name)
     for dataset in datasets:
-        if spec.made_for and dataset is not None and dataset not in spec.made_for:
-            raise GancliError(f"--feature-extractor {name} was trained on {' and '.join(spec.made_for)} images only; "
-                              f"its features of {dataset} images measure nothing: use inception "
-                              f"(the default for {dataset})" if default_extractor(dataset) == "inception" else
-                              f"--feature-extractor {name} was trained on {' and '.join(spec.made_for)} images only; "
-                              f"for {dataset} use {default_extractor(dataset)} (its default) or inception")
+        if not spec.made_for or dataset is None or dataset in spec.made_for:
+            continue
+        own = default_extractor(dataset)
+        advice = (f"its features of {dataset} images measure nothing: use inception (the default for {dataset})"
+                  if own == "inception" else f"for {dataset} use {own} (its default) or inception")
+        raise GancliError(f"--feature-extractor {name} was trained on {' and '.join(spec.made_for)} images only; "
+                          f"{advice}")
 
 
 def default_extractor(dataset: str | None) -> str:
