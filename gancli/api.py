@@ -296,11 +296,13 @@ def write_samples(run: str | Path | None = None, n: int = SampleRequest.n, *,
                   attrs: str | None = None, seed: int | None = None, ema: bool | None = None, device: str = "auto",
                   batch_size: int = SampleRequest.batch_size, out: str | Path | None = None, nrow: int | None = None,
                   individual: str | Path | None = None, npz: str | Path | None = None,
-                  interp: int | None = None) -> WrittenSamples:
+                  interp: int | None = None, labels: bool = True, scale: int | None = None) -> WrittenSamples:
     """``gancli sample``: writes the grid ``out`` (a PNG; with ``interp`` a GIF beside it), the
     ``npz`` of images and labels and one PNG per image into ``individual``. With none of the three:
     a grid under a name that says what was drawn in the run's samples/ folder. On a translation run:
-    a sheet of ``n`` test images per domain and their translations and cycles."""
+    a sheet of ``n`` test images per domain and their translations and cycles. The grid names its
+    rows (classes, t values) in a margin unless ``labels`` is False, and is upscaled by ``scale``
+    (default: tiles to about 64 px); ``npz`` and ``individual`` hold the generator's own pixels."""
     req = _sample_request(n, truncation, classes, attrs, seed, batch_size, nrow, interp)
     out, npz, individual = (None if p is None else Path(p) for p in (out, npz, individual))
     ckpt = load_run_checkpoint(run)
@@ -311,13 +313,14 @@ def write_samples(run: str | Path | None = None, n: int = SampleRequest.n, *,
         if unused:
             raise GancliError(f"{', '.join(unused)} do not apply to a {ckpt.method.name} run (it translates test "
                               "images; -n sets how many per domain)")
-        sheet = write_translation_sheet(ckpt, req, out, ema=ema, device=resolve_device(device))
+        sheet = write_translation_sheet(ckpt, req, out, ema=ema, device=resolve_device(device), labels=labels,
+                                        scale=scale)
         return WrittenSamples(req.seed, ckpt.path, ckpt.how, sheet.step, sheet.ema, sheet=sheet.path,
                               sheet_rows=sheet.rows, res=sheet.res)
     gen = load_generator(ckpt, ema=ema, device=resolve_device(device))
     if out is None and npz is None and individual is None:
         out = default_sample_path(ckpt, req, no_ema=ckpt.has_ema() and not gen.ema)
-    outputs = sample_to_files(gen, req, out, npz=npz, individual=individual)
+    outputs = sample_to_files(gen, req, out, npz=npz, individual=individual, labels=labels, scale=scale)
     return WrittenSamples(req.seed, gen.path, gen.how, gen.step, gen.ema, outputs=outputs, res=gen.model_config.res)
 
 
@@ -404,12 +407,14 @@ def write_attention_maps(run: str | Path | None = None, points: Sequence[str | t
                          images: Sequence[str | Path] = (), generated: bool = False, classes: str | int | None = None,
                          truncation: float | None = None, seed: int | None = None, ema: bool | None = None,
                          entropy: bool = False, raw: bool = False, out: str | Path | None = None,
-                         device: str = "auto") -> AttnResult:
+                         device: str = "auto", labels: bool = True) -> AttnResult:
     """``gancli attn-map``: writes the PNG of the maps (``out``; default ``RUN/attn/`` and a name
     that says what was drawn; with ``entropy`` a column of attention entropy, with ``raw`` the maps
-    as .npy beside it) and returns the result (``path``, ``raw_path``, ``maps``, ``seed`` ...)."""
+    as .npy beside it; ``labels``: rows and columns named in a margin) and returns the result
+    (``path``, ``raw_path``, ``maps``, ``seed`` ...)."""
     req = _attn_request(points, n, net, layer, images, generated, classes, truncation, seed, ema, entropy, raw)
-    result = attention_map_files(run, req, None if out is None else Path(out), device=resolve_device(device))
+    result = attention_map_files(run, req, None if out is None else Path(out), device=resolve_device(device),
+                                 labels=labels)
     result.seed = req.seed
     return result
 
@@ -461,15 +466,15 @@ def compare(variants: Sequence[str] = (), *, study: str | Path | None = None, da
             data_root: str | None = None, res: int | None = None, hparams: Sequence[str] | None = None,
             steps: int | None = None, seeds: int = 1, eval_every: int | None = None, eval_n: int | None = None,
             set_options: Sequence[str] = (), out: str | Path | None = None, jobs: int = 1,
-            echo: Callable[[str], None] | None = None) -> StudyReport:
+            echo: Callable[[str], None] | None = None, labels: bool = True) -> StudyReport:
     """``gancli compare``: trains every variant x hparams x seed that is not finished (``jobs`` at
     a time), then writes and returns the report. ``study``: a study file instead of ``variants``;
     ``set_options``: other train options as ``KEY=VALUE``; ``echo``: where the progress lines go
-    (None: nowhere)."""
+    (None: nowhere); ``labels``: samples.png names its rows in a margin."""
     planned = _study(variants, study, data, data_root, res, hparams, steps, seeds, eval_every, eval_n,
                      set_options, out)
     run_study(planned, jobs=jobs, echo=echo or (lambda line: None))
-    return collect_study(planned.out)
+    return collect_study(planned.out, labels=labels)
 
 
 @checked
@@ -487,11 +492,11 @@ def compare_commands(variants: Sequence[str] = (), *, study: str | Path | None =
 
 
 @checked
-def collect_study(folder: str | Path) -> StudyReport:
+def collect_study(folder: str | Path, labels: bool = True) -> StudyReport:
     """``gancli compare --collect FOLDER``: the report of the finished runs in a study folder,
-    written into it and returned."""
+    written into it and returned (``labels``: as ``compare``'s)."""
     results = collect(folder)
-    return StudyReport(results, write_study_report(results))
+    return StudyReport(results, write_study_report(results, labels=labels))
 
 
 # ============================================================================================ info, plot

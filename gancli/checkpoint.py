@@ -246,14 +246,16 @@ def _checkpoint_in(folder: Path) -> Path | None:
     return None
 
 
+def step_of(path: str | Path) -> int | None:
+    """N of a ``step-N.suffix`` file name (a checkpoint, a sample grid); None for another name."""
+    m = re.fullmatch(r"step-(\d+)\.[A-Za-z0-9]+", Path(path).name)
+    return int(m.group(1)) if m else None
+
+
 def files_by_step(folder: Path, suffix: str) -> list[Path]:
     """``folder/step-N.suffix`` files in increasing N (checkpoints, sample grids)."""
-    found = []
-    for p in Path(folder).glob(f"step-*.{suffix}"):
-        m = re.fullmatch(rf"step-(\d+)\.{suffix}", p.name)
-        if m:
-            found.append((int(m.group(1)), p))
-    return [p for _, p in sorted(found)]
+    found = [(step_of(p), p) for p in Path(folder).glob(f"step-*.{suffix}")]
+    return [p for step, p in sorted(f for f in found if f[0] is not None)]
 
 
 def run_folder_of(checkpoint: Path) -> Path:

@@ -228,7 +228,8 @@ def test_files_npz_individual_and_gif(gen, tmp_path):
     assert written.n_images == 5 and written.image_size == (32, 32)
     from PIL import Image
 
-    assert Image.open(out).size == (3 * 34 + 2, 2 * 34 + 2)  # ceil(sqrt(5)) = 3 per row, 2 rows
+    # ceil(sqrt(5)) = 3 per row, 2 rows; 32 px tiles drawn at 64 px; nothing to name: no margin
+    assert Image.open(out).size == (3 * 68 + 4, 2 * 68 + 4)
     data = np.load(tmp_path / "s.npz")
     assert data["images"].dtype == np.uint8 and data["images"].shape == (5, 32, 32, 3)
     np.testing.assert_array_equal(data["images"], s.images.numpy())

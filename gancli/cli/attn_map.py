@@ -32,13 +32,14 @@ def attn_map_command(
     raw: Annotated[bool, typer.Option("--raw", help="Also save the maps as .npy beside the PNG [off].")] = False,
     out: Annotated[Optional[Path], typer.Option(help="PNG to write (a file there is replaced). Without it: a name that says what was drawn, in the run's attn/ folder (the current folder for a loose checkpoint), -2, -3 added rather than replace an earlier file [in RUN/attn/, named after the network, seed, n and points].")] = None,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
+    labels: Annotated[bool, typer.Option("--labels/--no-labels", help="Name each row's image and block and each column's query point in a margin.")] = True,
 ) -> None:
     """Show where self-attention looks: for each query pixel, the attention map overlaid on the image."""
     from gancli.api import write_attention_maps
 
     result = write_attention_maps(target, list(point or []), n, net=net, layer=layer, images=list(image or []),
                                   generated=generated, classes=class_, truncation=truncation, seed=seed, ema=ema,
-                                  entropy=entropy, raw=raw, out=out, device=device)
+                                  entropy=entropy, raw=raw, out=out, device=device, labels=labels)
     for line in result.gamma_lines:
         typer.echo(line, err=True)
     files = [str(result.path)] + ([str(result.raw_path)] if result.raw_path else [])

@@ -30,6 +30,7 @@ def compare_command(
     jobs: Annotated[int, typer.Option(help="Runs at once (processes; the CPU threads divided between them).")] = 1,
     print_commands: Annotated[bool, typer.Option("--print-commands", help="Print a shell line per run not finished yet (it starts the run, or resumes it when it has a checkpoint) and exit (for a cluster) [off].")] = False,
     collect_dir: Annotated[Optional[Path], typer.Option("--collect", help="Only build the report from the run directories in this study folder [none: train first].")] = None,
+    labels: Annotated[bool, typer.Option("--labels/--no-labels", help="Name samples.png's rows (variants) and columns (classes) in a margin.")] = True,
 ) -> None:
     """Train several GANs on one dataset under one evaluation protocol; a table, curves, samples, an HTML report."""
     from gancli import api
@@ -38,7 +39,7 @@ def compare_command(
     if collect_dir is not None:
         if variants or study_file:
             raise GancliError("--collect reads finished runs; give it alone (no variants, no --study)")
-        report(api.collect_study(collect_dir))
+        report(api.collect_study(collect_dir, labels=labels))
         return
     study = dict(study=study_file, data=data, data_root=data_root, res=res, hparams=split_list(hparams), steps=steps,
                  seeds=seeds, eval_every=eval_every, eval_n=eval_n, set_options=set_ or [], out=out)
@@ -51,7 +52,8 @@ def compare_command(
         typer.echo(f"# each line starts its run, or resumes it when it has a checkpoint; then: "
                    f"gancli compare --collect {folder}", err=True)
         return
-    report(api.compare(list(variants or []), **study, jobs=jobs, echo=lambda line: typer.echo(line, err=True)))
+    report(api.compare(list(variants or []), **study, jobs=jobs, echo=lambda line: typer.echo(line, err=True),
+                       labels=labels))
 
 
 def report(study) -> None:

@@ -38,11 +38,13 @@ def sample_command(
     ema: Annotated[Optional[bool], typer.Option("--ema/--no-ema", help="Use the EMA weights [yes when the checkpoint has them].")] = None,
     device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "auto",
     batch_size: Annotated[int, typer.Option(help="Images per G forward; --npz and --individual are written a batch at a time (bounds memory).")] = D.batch_size,
-    out: Annotated[Optional[Path], typer.Option(help="Grid PNG to write (at most 4096 images; a file there is replaced). Without it: a name that says what was drawn, in the run's samples/ folder (the current folder for a loose checkpoint), -2, -3 added rather than replace an earlier file; no grid when only --npz / --individual is given [RUN/samples/sample-seed{S}-n{N}*.png].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Grid PNG to write (at most 4096 images; a file there is replaced). Without it: a name that says what was drawn, in the run's samples/ folder (the current folder for a loose checkpoint), -2, -3 added rather than replace an earlier file; no grid when only --npz / --individual is given [in RUN/samples/].")] = None,
     nrow: Annotated[Optional[int], typer.Option(help="Images per grid row [ceil(sqrt(n))].")] = None,
     individual: Annotated[Optional[Path], typer.Option(help="Also write one PNG per image into this folder [none].")] = None,
     npz: Annotated[Optional[Path], typer.Option(help="Also write images uint8 (N, H, W, 3) and labels to this .npz [none].")] = None,
     interp: Annotated[Optional[int], typer.Option(help="K-step interpolation per row: slerp between two z (and two classes); a grid plus a GIF [none].")] = None,
+    labels: Annotated[bool, typer.Option("--labels/--no-labels", help="Name the grid's rows (classes, t values) and what it shows in a white margin; --no-labels: the tiles alone.")] = True,
+    scale: Annotated[Optional[int], typer.Option(help="Upscale the grid K times (nearest neighbour); 1: the generator's size. --npz and --individual are never scaled [small tiles to about 64 px].")] = None,
 ) -> None:
     """Draw images from a trained generator: grids, single files, .npz, truncation sweeps, interpolations.
 
@@ -51,7 +53,7 @@ def sample_command(
 
     written = write_samples(target, n, truncation=parse_truncation(truncation), classes=class_, attrs=attrs, seed=seed,
                             ema=ema, device=device, batch_size=batch_size, out=out, nrow=nrow, individual=individual,
-                            npz=npz, interp=interp)
+                            npz=npz, interp=interp, labels=labels, scale=scale)
     typer.echo(f"using {written.checkpoint} ({written.how}; step {written.step}, {'EMA' if written.ema else 'raw'} "
                "weights)", err=True)
     if written.sheet is not None:

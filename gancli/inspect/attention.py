@@ -165,11 +165,12 @@ def attention_file_parts(ckpt, req: AttnRequest) -> list[str]:
 
 
 def attention_map_files(target, req: AttnRequest, out: Path | None = None, device: torch.device | str = "cpu",
-                        runs_root: str | Path = RUNS_ROOT) -> AttnResult:
+                        runs_root: str | Path = RUNS_ROOT, labels: bool = True) -> AttnResult:
     """Checks the destination, computes the maps, writes the PNG (and with ``raw`` the .npy:
     float32 (N, blocks, points, R, R): attention per pixel, each map summing to 1). ``out`` None:
     ``RUN/attn/`` and a name built by :func:`attention_file_parts` (the current folder for a loose
-    checkpoint), ``-2``, ``-3`` added rather than replace an earlier file. ``result.path`` is the PNG."""
+    checkpoint), ``-2``, ``-3`` added rather than replace an earlier file. ``result.path`` is the PNG;
+    with ``labels`` it names each row's image and block and each column's query point."""
     if out is not None:
         out = Path(out)
         if out.suffix.lower() != ".png":
@@ -183,7 +184,7 @@ def attention_map_files(target, req: AttnRequest, out: Path | None = None, devic
     if raw_path is not None:
         check_writable(raw_path)
     result, _ = attention_maps(ckpt, req, device, runs_root)
-    save_png(render_grid(result.maps, entropy=req.entropy), out)
+    save_png(render_grid(result.maps, entropy=req.entropy, labels=labels), out)
     result.path = out
     if raw_path is not None:
         array = result.maps.maps.numpy().astype(np.float32)

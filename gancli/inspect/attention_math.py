@@ -24,6 +24,7 @@ import torch
 
 from gancli.errors import GancliError
 from gancli.layers import SelfAttention
+from gancli.viz.labels import Cells, annotate
 
 
 @dataclass
@@ -162,9 +163,10 @@ def mark(tile: np.ndarray, point: tuple[int, int], scale: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def render_grid(result: AttentionMaps, entropy: bool = False, pad: int = 2) -> np.ndarray:
+def render_grid(result: AttentionMaps, entropy: bool = False, pad: int = 2, labels: bool = False) -> np.ndarray:
     """Rows = images x blocks; columns = the image, one overlay per point, [the entropy map].
-    Tiles are upscaled (nearest) to at least 128 px so that markers and cells are visible."""
+    Tiles are upscaled (nearest) to at least 128 px so that markers and cells are visible. With
+    ``labels`` each row's image and block are named on the left, each column's point on top."""
     n, res = result.images.shape[0], result.images.shape[1]
     scale = max(1, 128 // res)
     tile = res * scale
@@ -190,4 +192,9 @@ def render_grid(result: AttentionMaps, entropy: bool = False, pad: int = 2) -> n
             if entropy and block is not None:
                 ent = upsample(result.entropy[b][i], res).numpy()
                 put(r, cols - 1, big((colormap(ent, "viridis") * 255).round().astype(np.uint8)))
-    return canvas
+    if not labels:
+        return canvas
+    names = [f"image {i + 1}" + (f", {block.name}" if block is not None else "")
+             for i in range(n) for block in (result.blocks or [None])]
+    columns = ["image", *(f"query {x},{y}" for x, y in result.points), *(["entropy"] if entropy else [])]
+    return annotate(canvas, Cells(rows, cols, tile, tile, pad), rows=names, columns=columns)

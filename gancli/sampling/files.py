@@ -23,7 +23,8 @@ from gancli.checkpoint import atomic_write_bytes, usual_mode
 from gancli.config import SampleRequest
 from gancli.errors import GancliError
 from gancli.sampling.generate import LoadedGenerator, Samples, _Collector, iter_samples, plan_samples
-from gancli.viz.grid import grid_size, save_gif, save_png, tile
+from gancli.viz.grid import display_scale, grid_size, save_gif, save_png, tile, upscale
+from gancli.viz.labels import Cells, annotate
 
 
 
@@ -36,14 +37,37 @@ MAX_GRID_SIDE = 16384  # pixels; also keeps the grid under PIL's decompression-b
 MAX_GRID_PIXELS = 89_478_485  # PIL's Image.MAX_IMAGE_PIXELS: larger PNGs open with a warning, or not at all
 
 
-def check_grid(n_images: int, nrow: int, height: int, width: int) -> None:
-    """Refuses, before anything is generated, a grid too large to be a picture."""
+def check_grid(n_images: int, nrow: int, height: int, width: int, scale: int = 1) -> None:
+    """Refuses, before anything is generated, a grid too large to be a picture (at ``scale``)."""
+    if not _too_large(n_images, nrow, height, width, scale):
+        return
+    grid_h, grid_w = (side * scale for side in grid_size(n_images, nrow, height, width))
+    if scale > 1 and not _too_large(n_images, nrow, height, width, 1):
+        raise GancliError(f"--scale {scale} makes the grid {grid_w}x{grid_h} px, more than a picture may be "
+                          f"(at most {MAX_GRID_SIDE} px a side); lower --scale")
+    raise GancliError(f"a grid of {n_images} images ({grid_w}x{grid_h} px) is too large to be a picture "
+                      f"(at most {MAX_GRID_IMAGES} images, {MAX_GRID_SIDE} px a side); "
+                      "write them with --npz or --individual instead of a grid, or lower -n")
 
-    grid_h, grid_w = grid_size(n_images, nrow, height, width)
-    if n_images > MAX_GRID_IMAGES or max(grid_h, grid_w) > MAX_GRID_SIDE or grid_h * grid_w > MAX_GRID_PIXELS:
-        raise GancliError(f"a grid of {n_images} images ({grid_w}x{grid_h} px) is too large to be a picture "
-                          f"(at most {MAX_GRID_IMAGES} images, {MAX_GRID_SIDE} px a side); "
-                          "write them with --npz or --individual instead of a grid, or lower -n")
+
+def _too_large(n_images: int, nrow: int, height: int, width: int, scale: int) -> bool:
+    grid_h, grid_w = (side * scale for side in grid_size(n_images, nrow, height, width))
+    return n_images > MAX_GRID_IMAGES or max(grid_h, grid_w) > MAX_GRID_SIDE or grid_h * grid_w > MAX_GRID_PIXELS
+
+
+def grid_scale(scale: int | None, n_images: int, nrow: int, height: int, width: int) -> int:
+    """The upscale factor of a grid: ``scale`` when given (checked), else ``display_scale`` of the
+    tile, lowered until the grid fits the limits of ``check_grid``."""
+    if scale is not None:
+        if not isinstance(scale, int) or isinstance(scale, bool) or scale < 1:
+            raise GancliError(f"--scale must be a positive whole number, got {scale!r}")
+        check_grid(n_images, nrow, height, width, scale)
+        return scale
+    check_grid(n_images, nrow, height, width)
+    chosen = display_scale(min(height, width))
+    while chosen > 1 and _too_large(n_images, nrow, height, width, chosen):
+        chosen -= 1
+    return chosen
 
 
 def check_writable(path: Path, is_dir: bool = False) -> None:
@@ -178,9 +202,32 @@ def _staged_folder(folder: Path) -> Iterator[Path]:
 
 
 
-def save_grid_png(path: Path, samples: Samples) -> Path:
+def grid_picture(samples: Samples, labels: bool = True, scale: int = 1) -> np.ndarray:
+    """The grid PNG's pixels: the images tiled ``samples.nrow`` to a row, each pixel a ``scale`` x
+    ``scale`` block, and with ``labels`` the margins naming the rows and the whole (``samples.row_labels``,
+    ``samples.title``)."""
+    n, h, w = samples.images.shape[:3]
+    grid = upscale(tile(samples.images, nrow=samples.nrow), scale)
+    if not labels:
+        return grid
+    cells = Cells(-(-n // samples.nrow), samples.nrow, h * scale, w * scale, 2 * scale)
+    return annotate(grid, cells, rows=samples.row_labels, title=samples.title)
 
-    return save_png(tile(samples.images, nrow=samples.nrow), path)
+
+def save_grid_png(path: Path, samples: Samples, labels: bool = True, scale: int = 1) -> Path:
+    return save_png(grid_picture(samples, labels, scale), path)
+
+
+def interpolation_frames(samples: Samples, labels: bool = True, scale: int = 1) -> list[np.ndarray]:
+    """The GIF of an interpolation: one frame per step (all walks side by side), there and back
+    again; with ``labels`` each frame says its step."""
+    steps = len(samples.frames)
+    frames = [upscale(frame, scale) for frame in samples.frames]
+    if labels:
+        h, w = samples.images.shape[1:3]
+        cells = Cells(1, 1, h * scale, w * scale, 2 * scale)
+        frames = [annotate(frame, cells, title=f"step {s + 1} of {steps}") for s, frame in enumerate(frames)]
+    return frames + frames[-2:0:-1]
 
 
 @dataclass
@@ -195,12 +242,16 @@ class SampleOutputs:
 
 
 def sample_to_files(gen: LoadedGenerator, req: SampleRequest, out: Path | None, npz: Path | None = None,
-                    individual: Path | None = None) -> SampleOutputs:
+                    individual: Path | None = None, labels: bool = True, scale: int | None = None) -> SampleOutputs:
     """Checks every destination and the request first (so bad input writes nothing), then makes the
     images a batch at a time: each batch goes to the .npz and to one PNG per image, then is dropped, so
     memory does not grow with n. Only the grid PNG ``out`` (and with ``interp`` a GIF beside it) keeps
     the images, and a grid larger than ``check_grid`` allows is refused up front. The .npz and the
-    folder appear only when complete (written beside, then renamed)."""
+    folder appear only when complete (written beside, then renamed).
+
+    The grid (not the .npz or the folder, which hold the generator's pixels) is upscaled by
+    ``scale`` (default: small tiles to about 64 px, ``grid_scale``) and with ``labels`` names its
+    rows and what the whole grid shows in a white margin."""
     if out is None and npz is None and individual is None:
         raise GancliError("nothing to write: give --out, --npz or --individual")
     for path in (out, npz):
@@ -217,7 +268,7 @@ def sample_to_files(gen: LoadedGenerator, req: SampleRequest, out: Path | None, 
             raise GancliError(f"--individual {individual} is not empty; give a new or empty folder")
     plan = plan_samples(gen, req)
     if out is not None:
-        check_grid(plan.n_images, plan.nrow, gen.model_config.res, gen.model_config.res)
+        scale = grid_scale(scale, plan.n_images, plan.nrow, gen.model_config.res, gen.model_config.res)
     written = SampleOutputs(n_images=plan.n_images)
     for_grid = _Collector(plan) if out is not None else None
 
@@ -247,11 +298,9 @@ def sample_to_files(gen: LoadedGenerator, req: SampleRequest, out: Path | None, 
         written.individual = Path(individual)
     if out is not None:
         written.samples = for_grid.samples()
-        written.grid = save_grid_png(out, written.samples)
+        written.grid = save_grid_png(out, written.samples, labels, scale)
     if gif is not None:
-
-        frames = written.samples.frames + written.samples.frames[-2:0:-1]  # there and back again
-        written.gif = save_gif(frames, gif, duration_ms=120)
+        written.gif = save_gif(interpolation_frames(written.samples, labels, scale), gif, duration_ms=120)
     return written
 
 

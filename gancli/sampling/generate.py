@@ -137,6 +137,8 @@ class Samples:
     z: torch.Tensor  # (N, z_dim) the latents used
     frames: list[np.ndarray] | None = None  # interpolation: one grid per step, for the GIF
     seed: int | None = None  # the request's seed (set by gancli.sample, which may draw it)
+    row_labels: list[str] | None = None  # what each grid row is (a class, a t), for the PNG's margin
+    title: str | None = None  # what the whole grid is (one class, attributes, one t)
 
 
 @dataclass
@@ -154,6 +156,8 @@ class SamplePlan:
     nrow: int  # images per grid row
     inputs: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor | None]]]  # (z, labels) pieces, in order
     interp: int | None = None  # steps per row of an interpolation (its frames are made from the images)
+    row_labels: list[str] | None = None  # see Samples
+    title: str | None = None
 
 
 @torch.no_grad()
@@ -186,8 +190,9 @@ def plan_samples(gen: LoadedGenerator, req: SampleRequest) -> SamplePlan:
     for t in req.truncation or []:
         check_prior_truncation(gen.model_config, t)
     if req.interp is not None:
-        z, y = _interpolation_inputs(gen, req)
-        return SamplePlan(len(z), req.interp, lambda: iter([(z, y)]), interp=req.interp)
+        z, y, walks = _interpolation_inputs(gen, req)
+        return SamplePlan(len(z), req.interp, lambda: iter([(z, y)]), interp=req.interp, row_labels=walks,
+                          title=_grid_title(gen, req, None))
     pieces = req.batch_size
     truncations = req.truncation or [None]
     classes = parse_classes(req.classes, gen) if req.classes is not None else None
@@ -203,7 +208,8 @@ def plan_samples(gen: LoadedGenerator, req: SampleRequest) -> SamplePlan:
                 for size in _piece_sizes(cols, pieces):
                     yield z.take(size), torch.full((size,), k, dtype=torch.int64)
 
-        return SamplePlan(cols * len(classes), cols, class_rows)
+        return SamplePlan(cols * len(classes), cols, class_rows, row_labels=[gen.class_names[k] for k in classes],
+                          title=_grid_title(gen, req, None))
 
     def rows():
         for t in truncations:  # a sweep: every row from the same seed, so the same base z and labels
@@ -216,8 +222,29 @@ def plan_samples(gen: LoadedGenerator, req: SampleRequest) -> SamplePlan:
                     y[:, k] = v
                 yield z.take(size), y
 
-    nrow = req.n if len(truncations) > 1 else req.nrow or max(1, math.ceil(math.sqrt(req.n)))
-    return SamplePlan(req.n * len(truncations), nrow, rows)
+    sweep = len(truncations) > 1
+    nrow = req.n if sweep else req.nrow or max(1, math.ceil(math.sqrt(req.n)))
+    return SamplePlan(req.n * len(truncations), nrow, rows,
+                      row_labels=[f"t = {number(t)}" for t in truncations] if sweep else None,
+                      title=_grid_title(gen, req, classes[0] if classes is not None else None))
+
+
+def number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _grid_title(gen: LoadedGenerator, req: SampleRequest, one_class: int | None) -> str | None:
+    """What holds for the whole grid: its one class, its fixed attributes, its one truncation t."""
+    parts = []
+    if one_class is not None:
+        parts.append(f"class {gen.class_names[one_class]}")
+    if req.attrs:
+        parts.append(f"attributes {req.attrs}")
+    if req.truncation and len(req.truncation) == 1:
+        parts.append(f"t = {number(req.truncation[0])}")
+    if req.interp is not None:
+        parts.insert(0, f"{req.interp}-step walks (slerp), one per row")
+    return ", ".join(parts) or None
 
 
 def _piece_sizes(n: int, size: int) -> Iterator[int]:
@@ -294,7 +321,8 @@ class _Collector:
         self.filled = end
 
     def samples(self) -> Samples:
-        samples = Samples(self.images, self.labels, self.plan.nrow, self.z)
+        samples = Samples(self.images, self.labels, self.plan.nrow, self.z, row_labels=self.plan.row_labels,
+                          title=self.plan.title)
         if self.plan.interp is not None:
 
             rows = self.plan.n_images // self.plan.interp
@@ -304,11 +332,13 @@ class _Collector:
         return samples
 
 
-def _interpolation_inputs(gen: LoadedGenerator, req: SampleRequest) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _interpolation_inputs(gen: LoadedGenerator,
+                          req: SampleRequest) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
     """n rows, each ``interp`` steps from z_a to z_b by slerp (a straight line for uniform z); for a class model also from class a to
     class b through the class embedding (soft one-hot labels mix the embedding rows). With
     ``truncation`` the two endpoints are truncated; points between them can leave [-t, t] a little
-    (slerp keeps the norm, not the box). Returns z (n * interp, z_dim) and the labels, row by row."""
+    (slerp keeps the norm, not the box). Returns z (n * interp, z_dim) and the labels, row by row,
+    and for a class model each row's "class a -> class b"."""
     g, label_gen = seeded_generators(req.seed)
     rows, steps = req.n, req.interp
     z_dim = gen.model_config.z_dim
@@ -319,7 +349,7 @@ def _interpolation_inputs(gen: LoadedGenerator, req: SampleRequest) -> tuple[tor
     zb = draw_latents(rows, gen.model_config, t_max, g)
     t = torch.linspace(0, 1, steps)
     z = interpolate(za, zb, t, gen.model_config.z_dist).reshape(rows * steps, z_dim)
-    y = None
+    y, walks = None, None
     if gen.label_kind == "class":
         k = gen.model_config.n_classes
         if chosen is not None:
@@ -332,9 +362,11 @@ def _interpolation_inputs(gen: LoadedGenerator, req: SampleRequest) -> tuple[tor
         onehot_a = torch.nn.functional.one_hot(ya, k).float()
         onehot_b = torch.nn.functional.one_hot(yb, k).float()
         y = (onehot_a[:, None] * (1 - t)[None, :, None] + onehot_b[:, None] * t[None, :, None]).reshape(rows * steps, k)
+        names = gen.class_names
+        walks = [f"{names[a]} -> {names[b]}" for a, b in zip(ya.tolist(), yb.tolist())]
     elif gen.label_kind == "attrs":
         y = data_labels(gen, rows, label_gen)
         for k, v in (fixed or {}).items():
             y[:, k] = v
         y = y.repeat_interleave(steps, dim=0)
-    return z, y
+    return z, y, walks

@@ -29,8 +29,9 @@ from gancli.methods.cyclegan import test_images, translate_both, triplet_rows
 from gancli.sampling.generate import CheckpointView
 from gancli.sampling.latents import finite_output
 import stat
-from gancli.sampling.files import _staged_folder, check_writable, default_translation_sheet_path
-from gancli.viz.grid import save_grid, save_png, to_uint8
+from gancli.sampling.files import _staged_folder, check_writable, default_translation_sheet_path, grid_scale
+from gancli.viz.grid import display_scale, grid_array, save_grid, save_png, to_uint8, upscale
+from gancli.viz.labels import Cells, annotate
 
 #: direction -> (generator, input domain, output domain)
 DIRECTIONS = {"a2b": ("G_AB", "A", "B"), "b2a": ("G_BA", "B", "A")}
@@ -109,19 +110,29 @@ class WrittenSheet:
     ema: bool
 
 
+SHEET_COLUMNS = ("a", "G_AB(a)", "G_BA(G_AB(a))", "b", "G_BA(b)", "G_AB(G_BA(b))")
+
+
 def write_translation_sheet(ckpt: LoadedCheckpoint, req, out: Path | None, ema: bool | None = None,
-                            device: str | torch.device = "cpu") -> WrittenSheet:
+                            device: str | torch.device = "cpu", labels: bool = True,
+                            scale: int | None = None) -> WrittenSheet:
     """``gancli sample`` on a translation run: ``req.n`` test images per domain and their
-    translations and cycles (``translation_sheet``) as one PNG; ``out`` None: a name that says what
-    was drawn in the run's samples/ folder."""
+    translations and cycles (``translation_sheet``) as one PNG, upscaled by ``scale`` (default:
+    tiles to about 64 px), with ``labels`` its columns named on top; ``out`` None: a name that says
+    what was drawn in the run's samples/ folder."""
     if out is not None:
         check_writable(out)
     tr = load_translators(None, ema=ema, device=device, checkpoint=ckpt)
     if out is None:
         out = default_translation_sheet_path(ckpt, req, no_ema=ckpt.has_ema() and not tr.ema)
         check_writable(out)
+    scale = grid_scale(scale, 6 * req.n, 6, tr.res, tr.res)
     sheet = translation_sheet(tr, req.n, req.seed)
-    save_grid(sheet, out, nrow=6, scale=2 if tr.res <= 32 else 1)
+    grid = upscale(grid_array(sheet, nrow=6), scale)
+    if labels:
+        cells = Cells(len(sheet) // 6, 6, tr.res * scale, tr.res * scale, 2 * scale)
+        grid = annotate(grid, cells, columns=SHEET_COLUMNS)
+    save_png(grid, out)
     return WrittenSheet(Path(out), len(sheet) // 6, tr.res, tr.step, tr.ema)
 
 
@@ -202,7 +213,7 @@ def translate_files(tr: LoadedTranslators, source: Path, direction: str, out: Pa
                 sheet = Path(sheet)
                 sheet_tmp = sheet.with_name(f".{sheet.name}.{os.getpid()}.tmp")
                 pairs = torch.stack([images, translated], dim=1).flatten(0, 1)
-                save_grid(pairs, sheet_tmp, nrow=2 * min(4, len(images)), scale=2 if tr.res <= 32 else 1)
+                save_grid(pairs, sheet_tmp, nrow=2 * min(4, len(images)), scale=display_scale(tr.res))
         if sheet_tmp is not None:
             os.replace(sheet_tmp, sheet)
     except OSError as err:

@@ -32,7 +32,8 @@ from gancli.models import draw_z
 from gancli.sampling import finite_output, labels_like_data, load_generator, seeded_generators
 from gancli.study.spec import parse_run_name
 from gancli.viz import html
-from gancli.viz.grid import save_grid
+from gancli.viz.grid import display_scale, grid_array, save_png, upscale
+from gancli.viz.labels import Cells, annotate
 
 #: table columns: (key, title, lower is better, shown as percent)
 COLUMNS = (("best_fid", "best FID", True, False), ("final_fid", "final FID", True, False),
@@ -388,13 +389,14 @@ def curves_figure(results: StudyResults, path: Path) -> Path:
     return path
 
 
-def samples_sheet(results: StudyResults, path: Path, per_row: int = 8) -> tuple[Path, list[str]]:
+def samples_sheet(results: StudyResults, path: Path, per_row: int = 8, labels: bool = True) -> tuple[Path, list[str]]:
     """One row of samples per setting (its first seed's last checkpoint, EMA weights where saved),
     from the same z where the z sizes match (and the same classes where the models are conditional),
-    and a row of real images."""
-    rows, seen, labels = [], set(), []
+    and a row of real images; with ``labels`` each row's name in the left margin (and the class of
+    each column on top, for class-conditional models)."""
+    rows, seen, names = [], set(), []
     res = None
-    class_columns = False
+    class_columns, class_names = False, []
     for run in sorted(results.runs, key=lambda r: (r.setting, r.seed)):
         if run.setting in seen:
             continue
@@ -405,14 +407,14 @@ def samples_sheet(results: StudyResults, path: Path, per_row: int = 8) -> tuple[
         y = labels_like_data(gen.model_config, gen.dataset, per_row, label_gen)
         if gen.model_config.label_kind == "class":
             y = torch.arange(per_row) % gen.model_config.n_classes
-            class_columns = True
+            class_columns, class_names = True, gen.class_names
         with torch.no_grad():
             images = finite_output(gen.G(z, y)).float()
         if res is not None and images.shape[-1] != res:
             images = torch.nn.functional.interpolate(images, size=(res, res), mode="bilinear")
         res = images.shape[-1]
         rows.append(images)
-        labels.append(run.setting)
+        names.append(run.setting)
     if not rows:
         raise GancliError("no run to draw samples from")
     try:  # real images: one per class in the columns' class order when the models are class-conditional
@@ -422,10 +424,16 @@ def samples_sheet(results: StudyResults, path: Path, per_row: int = 8) -> tuple[
         else:
             picks = list(range(per_row))
         rows.append(data.get_batch(torch.tensor(picks))[0])
-        labels.append("real data")
+        names.append("real data")
     except GancliError:
         pass
-    return save_grid(torch.cat(rows), path, per_row, scale=2 if res <= 32 else 1), labels
+    scale = display_scale(res)
+    grid = upscale(grid_array(torch.cat(rows), per_row), scale)
+    if labels:
+        columns = [class_names[k % len(class_names)] for k in range(per_row)] if class_columns else None
+        grid = annotate(grid, Cells(len(rows), per_row, res * scale, res * scale, 2 * scale), rows=names,
+                        columns=columns)
+    return save_png(grid, path), names
 
 
 def html_report(results: StudyResults, images: dict[str, Path]) -> str:
@@ -448,8 +456,9 @@ def html_report(results: StudyResults, images: dict[str, Path]) -> str:
     return html.page(f"gancli study {results.folder.name}", f"gancli study: {results.folder}", body)
 
 
-def write_report(results: StudyResults, folder: str | Path | None = None) -> dict[str, Path]:
-    """All the study's files into ``folder`` (default: the study folder); their paths by name."""
+def write_report(results: StudyResults, folder: str | Path | None = None, labels: bool = True) -> dict[str, Path]:
+    """All the study's files into ``folder`` (default: the study folder); their paths by name.
+    ``labels``: samples.png names its rows (and columns) in a margin."""
     folder = Path(folder or results.folder)
     files = {"table": folder / "table.md", "csv": folder / "results.csv", "json": folder / "results.json",
              "curves": folder / "curves.png", "samples": folder / "samples.png", "html": folder / "report.html"}
@@ -460,8 +469,8 @@ def write_report(results: StudyResults, folder: str | Path | None = None) -> dic
         curves_figure(results, files["curves"])
         images = {"FID and IS against the step": files["curves"]}
         try:
-            _, labels = samples_sheet(results, files["samples"])
-            images[f"Samples, one row each (same z): {', '.join(labels)}"] = files["samples"]
+            _, names = samples_sheet(results, files["samples"], labels=labels)
+            images[f"Samples, one row each (same z): {', '.join(names)}"] = files["samples"]
         except GancliError as err:
             results.notes.append(f"no sample sheet: {err}")
             files.pop("samples")

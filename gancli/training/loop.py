@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from gancli.checkpoint import step_of
 from gancli.config import TrainConfig
 from gancli.errors import GancliError
 from gancli.loggers.base import LoggerError, RunLoggers, open_loggers
@@ -27,7 +28,7 @@ from gancli.training.setup import check_names
 from gancli.training.signals import StopSignals
 from gancli.training.state import save_state
 from gancli.training.trainer import Trainer
-from gancli.viz.grid import save_gif, save_grid
+from gancli.viz.grid import display_scale, save_gif, save_grid
 
 
 @dataclass
@@ -120,7 +121,7 @@ def train(cfg: TrainConfig, show_progress: bool = True, resume_state: dict | Non
             real = trainer.method.real_grid(trainer.dataset, layout, cfg.seed)
             if real is not None:
                 with run.writing(run.real_grid):
-                    save_grid(real, run.real_grid, layout.nrow, scale=2 if trainer.model_cfg.res <= 32 else 1)
+                    save_grid(real, run.real_grid, layout.nrow, scale=display_scale(trainer.model_cfg.res))
                 loggers.image("samples/real", run.real_grid, 0)
         result = _loop(trainer, run, layout, started, evaluator, loggers)
         result.metrics_dropped = dropped
@@ -230,7 +231,7 @@ def _steps(trainer: Trainer, run: RunDir, layout, started: float, evaluator, log
         frames = run.sample_frames()
         if len(frames) > 1:
             with run.writing(run.progress_gif):
-                save_gif(frames, run.progress_gif)
+                save_gif(frames, run.progress_gif, titles=[f"step {step_of(f)}" for f in frames])
     return TrainResult(run.path, trainer.step, last_grid, last_ckpt, time.time() - started, interrupted, last_eval,
                        steps_done=trainer.step - first_step, signal=stop.stop_signal, is_main=dist.is_main)
 

@@ -20,7 +20,7 @@ from gancli.training.ema import EMA
 from gancli.training.rundir import dataset_changes, dataset_info
 from gancli.training.setup import domains, prepare
 from gancli.training.state import restore_state, training_state
-from gancli.viz.grid import save_grid
+from gancli.viz.grid import display_scale, save_grid
 
 
 def lr_scale(step: int, steps: int, decay: float) -> float:
@@ -153,7 +153,7 @@ class Trainer:
 
     def sample_grid(self, layout, path: Path) -> Path:
         images, nrow = self._in_eval_mode(lambda nets: self.method.grid_images(nets, layout))
-        return save_grid(images, path, nrow, scale=2 if self.model_cfg.res <= 32 else 1)
+        return save_grid(images, path, nrow, scale=display_scale(self.model_cfg.res))
 
     def watch(self, layout) -> tuple[dict[str, float], str | None]:
         """The method's statistics of its grid (and alarm); on the built-in shapes data also

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from gancli.checkpoint import atomic_write_bytes
+from gancli.viz.labels import Cells, annotate
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
@@ -46,10 +47,23 @@ def tile(images: torch.Tensor | np.ndarray, nrow: int, pad: int = 2) -> np.ndarr
     return out
 
 
+DISPLAY_TILE = 64  # pixels: a grid's tiles are upscaled to at least this by default
+
+
+def display_scale(res: int) -> int:
+    """The integer factor that brings a ``res`` px tile to at least DISPLAY_TILE px (1 for 64 px and
+    more): 2 for 32 px, 4 for 16 px."""
+    return max(1, -(-DISPLAY_TILE // res))
+
+
+def upscale(array: np.ndarray, scale: int) -> np.ndarray:
+    """(H, W, C) -> (H * scale, W * scale, C), each pixel a ``scale`` x ``scale`` block (nearest
+    neighbour: no pixel value is made up)."""
+    return array if scale == 1 else array.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
 def save_png(array: np.ndarray, path: str | Path, scale: int = 1) -> Path:
-    img = Image.fromarray(array)
-    if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    img = Image.fromarray(upscale(array, scale))
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     atomic_write_bytes(Path(path), lambda f: f.write(buf.getvalue()))
@@ -60,8 +74,16 @@ def save_grid(x: torch.Tensor, path: str | Path, nrow: int, scale: int = 1) -> P
     return save_png(grid_array(x, nrow), path, scale)
 
 
-def save_gif(frames: Sequence[str | Path | np.ndarray], path: str | Path, duration_ms: int = 300) -> Path:
-    images = [Image.fromarray(f) if isinstance(f, np.ndarray) else Image.open(f).convert("RGB") for f in frames]
+def save_gif(frames: Sequence[str | Path | np.ndarray], path: str | Path, duration_ms: int = 300,
+             titles: Sequence[str] | None = None) -> Path:
+    """An endlessly looping GIF of ``frames`` (arrays or image files); with ``titles`` each frame gets
+    its line of text in a white strip on top (``viz.labels.annotate``)."""
+    arrays = [f if isinstance(f, np.ndarray) else np.asarray(Image.open(f).convert("RGB")) for f in frames]
+    if titles is not None:
+        arrays = [annotate(a, Cells(1, 1, *a.shape[:2], 0), title=t) for a, t in zip(arrays, titles, strict=True)]
+        width = max(a.shape[1] for a in arrays)  # one frame size: a wider title widens every frame alike
+        arrays = [np.pad(a, ((0, 0), (width - a.shape[1], 0), (0, 0)), constant_values=255) for a in arrays]
+    images = [Image.fromarray(a) for a in arrays]
     buf = io.BytesIO()
     images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
     atomic_write_bytes(Path(path), lambda f: f.write(buf.getvalue()))

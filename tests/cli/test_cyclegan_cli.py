@@ -9,8 +9,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from gancli.cli.main import app
+from gancli.viz.grid import upscale
 from tests.conftest import assert_uint8_images_close
 from tests.data.test_pairs import write_cyclegan_dir
+from tests.pictures import ink_width, read_rgb, split, width_of
 
 runner = CliRunner()
 TINY = ["--res", "32", "--ch", "4", "--g-blocks", "1", "--batch-size", "2", "--pool-size", "2", "--device", "cpu",
@@ -103,7 +105,16 @@ def test_translate_refuses_a_gan_run(tiny_run, tmp_path):
 def test_sample_writes_a_triplet_sheet_and_refuses_gan_options(cycle_run, tmp_path):
     result = runner.invoke(app, ["sample", str(cycle_run), "-n", "3", "--seed", "1", "--out", str(tmp_path / "s.png")])
     assert result.exit_code == 0, result.output
-    assert Image.open(tmp_path / "s.png").size == (2 * (6 * 34 + 2), 2 * (3 * 34 + 2))
+    labelled = read_rgb(tmp_path / "s.png")
+    grid, margin, top = split(labelled, 2 * (3 * 34 + 2), 2 * (6 * 34 + 2))  # 32 px tiles drawn at 64 px
+    assert margin.size == 0 and top.shape[0] > 0  # the columns named on top, no row names
+    widths = [ink_width(top[:, 4 + c * 68: 4 + c * 68 + 64]) for c in range(6)]
+    expected = [width_of(name) for name in ("a", "G_AB(a)", "G_BA(G_AB(a))", "b", "G_BA(b)", "G_AB(G_BA(b))")]
+    assert all(abs(w - e) <= 1 or (e > 64 and w <= 64) for w, e in zip(widths, expected)), (widths, expected)
+    result = runner.invoke(app, ["sample", str(cycle_run), "-n", "3", "--seed", "1", "--no-labels", "--scale", "1",
+                                 "--out", str(tmp_path / "bare.png")])
+    bare = read_rgb(tmp_path / "bare.png")
+    np.testing.assert_array_equal(upscale(bare, 2), grid)  # the same sheet, unlabelled and at its own size
     bad = runner.invoke(app, ["sample", str(cycle_run), "--truncation", "0.5", "--out", str(tmp_path / "t.png")])
     assert bad.exit_code == 1 and "--truncation do not apply to a cyclegan run" in bad.stderr
 
@@ -115,7 +126,7 @@ def test_sample_without_out_writes_the_sheet_into_the_run(cycle_run):
         assert result.exit_code == 0, result.output
         assert result.stdout.startswith(f"wrote {folder / name}: 2 test images per domain")
     assert (folder / "translations-seed5-n2.png").read_bytes() == (folder / "translations-seed5-n2-2.png").read_bytes()
-    assert Image.open(folder / "translations-seed5-n2.png").size == (2 * (6 * 34 + 2), 2 * (2 * 34 + 2))
+    assert Image.open(folder / "translations-seed5-n2.png").size[0] == 2 * (6 * 34 + 2)
 
 
 def test_attn_map_refuses_and_sn_check_audits_both_patch_discriminators(cycle_run, tmp_path):

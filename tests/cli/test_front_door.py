@@ -160,6 +160,7 @@ def test_a_run_is_validated_once_and_a_dry_run_reads_its_data_once(monkeypatch, 
 
 def test_compares_other_doors_take_the_same_study():
     """--print-commands and --collect go through their own API functions: the first takes the same
-    study options as gancli.compare (less what only running needs), the second only the folder."""
-    assert set(_params(api.compare_commands)) == set(_params(api.compare)) - {"jobs", "echo"}
-    assert set(_params(api.collect_study)) == {"folder"}
+    study options as gancli.compare (less what only running and drawing need), the second only the folder
+    and how to draw."""
+    assert set(_params(api.compare_commands)) == set(_params(api.compare)) - {"jobs", "echo", "labels"}
+    assert set(_params(api.collect_study)) == {"folder", "labels"}

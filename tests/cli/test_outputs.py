@@ -85,7 +85,7 @@ def test_an_explicit_out_is_replaced_as_before(tiny_run, tmp_path):
     out.write_bytes(b"old")
     result = _sample(tiny_run, "-n", "4", "--seed", "3", "--out", out)
     assert result.stdout.startswith(f"wrote {out}: 4 images")
-    assert Image.open(out).size == (2 * 34 + 2, 2 * 34 + 2)
+    assert Image.open(out).size == (2 * 68 + 4, 2 * 68 + 4)  # 32 px tiles drawn at 64 px
     assert not (tiny_run / "samples").exists()
 
 

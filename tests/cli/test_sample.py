@@ -8,7 +8,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from gancli.cli.main import app
+from gancli.viz.grid import tile, upscale
 from tests.conftest import write_tiny_run
+from tests.pictures import assert_rows_named, ink_width, read_rgb, split, width_of
 
 runner = CliRunner()
 
@@ -20,8 +22,18 @@ def test_sample_a_run_directory(tiny_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"using {tiny_run}/checkpoints/last.pt (run directory; step 7, EMA weights)" in result.stderr
     assert "16 images, 32x32, seed 3" in result.stdout
-    assert Image.open(out).size == (2 * 34 + 2, 8 * 34 + 2)  # 8 classes x 2 columns
+    images = np.load(tmp_path / "s.npz")["images"]
     assert np.load(tmp_path / "s.npz")["labels"].tolist() == [k for k in range(8) for _ in range(2)]
+    # 8 classes x 2 columns, 32 px tiles upscaled twice, each row named in the left margin
+    grid, margin, top = split(read_rgb(out), 8 * 68 + 4, 2 * 68 + 4)
+    np.testing.assert_array_equal(grid, upscale(tile(images, 2), 2))
+    assert_rows_named(margin, ["circle", "square", "triangle", "ring", "plus", "circle-pair", "triangle-pair",
+                               "stripes"], pitch=68, pad=4)
+    assert top.size == 0  # nothing holds for the whole grid: no title line
+    raw = tmp_path / "raw.png"
+    assert runner.invoke(app, ["sample", str(tiny_run), "-n", "16", "--class", "all", "--seed", "3", "--out", str(raw),
+                               "--no-labels", "--scale", "1"]).exit_code == 0
+    np.testing.assert_array_equal(read_rgb(raw), tile(images, 2))  # the bare tiles, as 0.2 wrote them
 
 
 def test_same_seed_gives_identical_files_and_no_seed_prints_one(tiny_run, tmp_path):
@@ -80,11 +92,39 @@ def test_truncation_sweep_and_interpolation(tiny_run, tmp_path):
     result = runner.invoke(app, ["sample", str(tiny_run), "-n", "8", "--class", "ring", "--truncation", "2,1,0.5,0.25",
                                  "--seed", "0", "--out", str(tmp_path / "sweep.png")])
     assert result.exit_code == 0, result.output
-    assert Image.open(tmp_path / "sweep.png").size == (8 * 34 + 2, 4 * 34 + 2)
-    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "2", "--interp", "6", "--out", str(tmp_path / "walk.png")])
+    grid, margin, top = split(read_rgb(tmp_path / "sweep.png"), 4 * 68 + 4, 8 * 68 + 4)
+    assert_rows_named(margin, ["t = 2", "t = 1", "t = 0.5", "t = 0.25"], pitch=68, pad=4)
+    assert ink_width(top) == pytest.approx(width_of("class ring"), abs=1)  # the one class, on top
+    result = runner.invoke(app, ["sample", str(tiny_run), "-n", "2", "--interp", "6", "--class", "ring,plus",
+                                 "--out", str(tmp_path / "walk.png")])
     assert result.exit_code == 0, result.output
     assert "walk.png" in result.stdout and "walk.gif" in result.stdout
-    assert Image.open(tmp_path / "walk.gif").n_frames == 10
+    grid, margin, top = split(read_rgb(tmp_path / "walk.png"), 2 * 68 + 4, 6 * 68 + 4)
+    assert_rows_named(margin, ["ring -> plus", "ring -> plus"], pitch=68, pad=4)
+    assert ink_width(top) == pytest.approx(width_of("6-step walks (slerp), one per row"), abs=1)
+    gif = Image.open(tmp_path / "walk.gif")
+    assert gif.n_frames == 10  # 6 there, 4 back
+    gif.seek(5)
+    assert ink_width(split(np.asarray(gif.convert("RGB")), 68 + 4, 2 * 68 + 4)[2]) == pytest.approx(
+        width_of("step 6 of 6"), abs=1)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scale", "0"], "--scale must be a positive whole number, got 0"),
+    (["-n", "64", "--scale", "100"], "--scale 100 makes the grid 27400x27400 px, more than a picture may be"),
+])
+def test_bad_scales_are_refused_before_anything_is_drawn(tiny_run, tmp_path, args, message):
+    result = runner.invoke(app, ["sample", str(tiny_run), *args, "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 1 and message in result.stderr and not (tmp_path / "g.png").exists()
+
+
+def test_the_automatic_scale_steps_down_to_fit_the_size_limit(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setattr("gancli.sampling.files.MAX_GRID_SIDE", 300)  # 4 x 4 tiles: 138 px raw, 276 at x2
+    assert runner.invoke(app, ["sample", str(tiny_run), "-n", "16", "--out", str(tmp_path / "a.png")]).exit_code == 0
+    monkeypatch.setattr("gancli.sampling.files.MAX_GRID_SIDE", 200)  # x2 no longer fits: x1
+    assert runner.invoke(app, ["sample", str(tiny_run), "-n", "16", "--out", str(tmp_path / "b.png")]).exit_code == 0
+    assert read_rgb(tmp_path / "a.png").shape == (4 * 68 + 4, 4 * 68 + 4, 3)
+    assert read_rgb(tmp_path / "b.png").shape == (4 * 34 + 2, 4 * 34 + 2, 3)
 
 
 def _foreign(tmp_path):

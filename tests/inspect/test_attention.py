@@ -10,6 +10,7 @@ from gancli.cli.main import app
 from gancli.errors import GancliError
 from gancli.inspect.attention_math import entropy_map, parse_point, query_cell, spread_keys, upsample
 from tests.conftest import write_tiny_run
+from tests.pictures import assert_rows_named, ink_width, read_rgb, split, width_of
 
 runner = CliRunner()
 
@@ -95,8 +96,10 @@ def test_forced_attention_on_one_key_lights_that_key_in_the_picture(tiny_run, tm
     assert maps.sum() == pytest.approx(1.0)  # 4 query cells of 0.25, each shared by its 2x2 pixels
     assert np.unique(maps[maps > 0]) == pytest.approx([1 / 16])
     tile = 128 + 2
-    png = np.asarray(Image.open(out))
-    assert png.shape == (tile + 2, 2 * tile + 2, 3)
+    png = read_rgb(out)
+    grid, margin, top = split(png, tile + 2, 2 * tile + 2)  # one row, the image and one overlay; labelled
+    assert_rows_named(margin, ["image 1, G.attn1"], pitch=tile, pad=2)
+    assert ink_width(top[:, margin.shape[1] + tile:]) == pytest.approx(width_of("query 3,3"), abs=1)
 
 
 def test_model_without_attention_is_refused(tmp_path):
@@ -114,7 +117,14 @@ def test_cli_end_to_end_and_errors(tiny_run, tmp_path):
 
     assert re.search(r"G\.attn1 \(16x16 queries, 8x8 keys\): gamma = [+-]0\.00\d\d - barely used", result.stderr)
     assert "2 rows x 4 columns" in result.stdout
-    assert Image.open(out).size == (4 * 130 + 2, 2 * 130 + 2)
+    labelled = read_rgb(out)
+    assert_rows_named(split(labelled, 2 * 130 + 2, 4 * 130 + 2)[1], ["image 1, G.attn1", "image 2, G.attn1"],
+                      pitch=130, pad=2)
+    result = runner.invoke(app, ["attn-map", str(tiny_run), "--point", "5,5", "--point", "10,10", "-n", "2",
+                                 "--seed", "3", "--entropy", "--no-labels", "--out", str(tmp_path / "bare.png")])
+    bare = read_rgb(tmp_path / "bare.png")
+    assert bare.shape == (2 * 130 + 2, 4 * 130 + 2, 3)
+    np.testing.assert_array_equal(split(labelled, *bare.shape[:2])[0], bare)  # the same tiles, margin or not
     result = runner.invoke(app, ["attn-map", str(tiny_run), "--net", "d", "--point", "16,16", "-n", "2",
                                  "--seed", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output  # D on images of the run's own training data

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -19,6 +20,7 @@ from gancli.cli.main import app
 from gancli.errors import GancliError
 from gancli.study import Study, collect, load_study_file, run_study, train_command_line, write_report
 from tests.conftest import same_kernels_env
+from tests.pictures import assert_rows_named, ink_width, read_rgb, split, width_of
 
 runner = CliRunner()
 # shapes-net: 20 samples give a covariance of rank 19 in its 64-d features; in shapes-factor-net's
@@ -95,6 +97,20 @@ def test_report_html_holds_the_table_and_the_images(done):
     assert base64.b64decode(images[0]) == files["curves"].read_bytes()
     assert base64.b64decode(images[1]) == files["samples"].read_bytes()
     assert "src='http" not in page and "href=" not in page and "<script" not in page  # nothing fetched: offline
+
+
+def test_samples_png_names_its_rows_and_columns_unless_told_not_to(done, tmp_path):
+    _, _, results, files = done
+    bare = read_rgb(write_report(results, tmp_path / "bare", labels=False)["samples"])
+    assert bare.shape == (3 * 68 + 4, 8 * 68 + 4, 3)  # dcgan, sagan, real data; 8 columns; 32 px drawn at 64
+    grid, margin, top = split(read_rgb(files["samples"]), *bare.shape[:2])
+    np.testing.assert_array_equal(grid, bare)
+    assert_rows_named(margin, ["dcgan", "sagan", "real data"], pitch=68, pad=4)
+    # class-conditional rows: each column's class on top (same z, class k in column k)
+    offset = margin.shape[1]
+    classes = ["circle", "square", "triangle", "ring", "plus", "circle-pair", "triangle-pair", "stripes"]
+    widths = [ink_width(top[:, offset + 2 + c * 68: offset + 2 + (c + 1) * 68]) for c in range(8)]
+    assert all(abs(w - width_of(name)) <= 1 or width_of(name) > 66 for w, name in zip(widths, classes)), widths
 
 
 def test_rerun_skips_finished_runs_and_resumes_an_interrupted_one_bit_exactly(done, tmp_path):

@@ -2,13 +2,16 @@
 import errno
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from gancli.checkpoint import load_checkpoint
 from gancli.config import TrainConfig
 from gancli.errors import GancliError
 from gancli.training import load_resume, resume_config, train
+from tests.pictures import ink_width, read_rgb, width_of
 
 TINY = dict(ch=8, batch_size=8, data_size=96, log_every=2, sample_every=3, ckpt_every=3, device="cpu")
 
@@ -41,7 +44,14 @@ def test_short_training_writes_the_run_directory(tmp_path):
         assert all(isinstance(l[key], float) for l in lines)
     assert lines[0]["lr_g"] == pytest.approx(1e-4) and lines[0]["lr_d"] == pytest.approx(4e-4)
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["real.png", "step-3.png", "step-6.png"]
-    assert (run / "progress.gif").exists()
+    gif = Image.open(run / "progress.gif")  # one frame per grid, each with its step on top
+    assert gif.n_frames == 2
+    for k, step in enumerate((3, 6)):
+        gif.seek(k)
+        frame = np.asarray(gif.convert("RGB"))
+        grid = read_rgb(run / "samples" / f"step-{step}.png")
+        assert frame.shape[1] == grid.shape[1] and frame.shape[0] > grid.shape[0]
+        assert ink_width(frame[: frame.shape[0] - grid.shape[0]]) == pytest.approx(width_of(f"step {step}"), abs=1)
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt", "step-3.pt", "step-6.pt"]
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     assert state["step"] == 6 and state["format_version"] == 2 and state["method"] == "gan"
@@ -49,7 +59,6 @@ def test_short_training_writes_the_run_directory(tmp_path):
     assert state["data_position"] == {"epoch": 0, "index": 48}
     assert result.last_grid == run / "samples" / "step-6.png"
     # grid layout: one row per class (8 classes x 8 columns), 2x upscaled 32 px tiles
-    from PIL import Image
 
     grid = Image.open(result.last_grid)
     assert grid.size == (2 * (8 * 34 + 2), 2 * (8 * 34 + 2))
